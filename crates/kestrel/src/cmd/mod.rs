@@ -1,0 +1,3 @@
+//! One module per subcommand: argument types and the glue from arguments to library calls.
+
+pub mod config;

@@ -1,0 +1,100 @@
+//! `kestrel`: the one binary. It parses the command line, loads the configuration, sets up
+//! logging and hands over to the library crate that owns each subcommand's work.
+//!
+//! Nothing here implements a capability: a subcommand module converts arguments into library
+//! calls and library results into output.
+
+mod cmd;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use kestrel_config::{Config, LogFormat};
+
+/// Runtime-powered security for Kubernetes.
+#[derive(Debug, Parser)]
+#[command(name = "kestrel", version, about, propagate_version = true)]
+struct Cli {
+    /// Configuration file (TOML). Every key can be overridden by a KESTREL_SECTION__KEY variable.
+    #[arg(long, global = true, env = "KESTREL_CONFIG_FILE")]
+    config: Option<PathBuf>,
+    /// Log format on standard error; overrides `[log] format`.
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormatArg>,
+    /// Log filter such as `debug` or `kestrel_sensor=trace`; overrides `[log] level`.
+    #[arg(long, global = true)]
+    log_level: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormatArg {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show or check the effective configuration.
+    #[command(subcommand)]
+    Config(cmd::config::ConfigCmd),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let env = std::env::vars().filter(|(k, _)| k != "KESTREL_CONFIG_FILE");
+    let mut config = match Config::load(cli.config.as_deref(), env) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("kestrel: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(f) = cli.log_format {
+        config.log.format = match f {
+            LogFormatArg::Text => LogFormat::Text,
+            LogFormatArg::Json => LogFormat::Json,
+        };
+    }
+    if let Some(l) = &cli.log_level {
+        config.log.level = l.clone();
+    }
+    if let Err(e) = init_logging(&config) {
+        eprintln!("kestrel: {e:#}");
+        return ExitCode::from(2);
+    }
+    let result = match cli.command {
+        Command::Config(c) => cmd::config::run(c, &config),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            if !matches!(config.log.format, LogFormat::Json) {
+                // A human at a terminal should see the error even when logging is filtered.
+                eprintln!("kestrel: error: {e:#}");
+            }
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logging(config: &Config) -> anyhow::Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_new(&config.log.level)
+        .map_err(|e| anyhow::anyhow!("invalid log level {:?}: {e}", config.log.level))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.log.format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_target(false)
+            .init(),
+    }
+    Ok(())
+}
