@@ -25,6 +25,7 @@ pub mod load;
 pub mod object;
 pub mod pod;
 pub mod rbac;
+pub mod selector;
 
 pub use error::{LiveError, LoadError};
 pub use inventory::{ClusterVersion, Ignored, Inventory, NotAssessed};

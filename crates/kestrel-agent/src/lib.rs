@@ -1,0 +1,1 @@
+//! Kestrel's shipping client: batches alerts, inventories, findings and sensor health to the server, buffering on disk while it is unreachable

@@ -1,0 +1,1 @@
+//! Alert sinks (work in progress).

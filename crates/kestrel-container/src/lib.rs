@@ -1,0 +1,19 @@
+//! Container and pod identity for runtime events.
+//!
+//! This crate answers "which container, and which pod, does this process belong to?":
+//!
+//! - [`identify_cgroup`] recognises a container id, its runtime and its pod uid from a cgroup
+//!   path (containerd, CRI-O, Docker and podman; systemd and cgroupfs drivers; kubelet-shaped
+//!   paths). It is pure and allocation-light because the sensor calls it for every new process.
+//! - [`container_of_pid`] reads `/proc/PID/cgroup` and applies [`identify_cgroup`].
+//!
+//! Architecture invariant: cgroup identification is a pure function of the path text; nothing in
+//! this crate writes to a container runtime or to the Kubernetes API (it only reads), and nothing
+//! on the per-process path blocks on the network.
+
+mod cgroup;
+
+pub use cgroup::{
+    CgroupIdentity, PodQos, ProcError, container_of_pid, container_of_pid_in, identify_cgroup,
+    identify_proc_cgroup,
+};

@@ -1,0 +1,1 @@
+//! Threat-intelligence feeds (work in progress).

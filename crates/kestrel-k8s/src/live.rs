@@ -1,0 +1,1 @@
+//! Live listing placeholder being written.

@@ -1,0 +1,1 @@
+//! Falco-syntax rules (work in progress).

@@ -1,0 +1,1 @@
+//! Kestrel's HTTP API server: ingest, query API, OpenAPI document, auth, TLS, metrics, alert sinks and the embedded dashboard
