@@ -13,7 +13,7 @@
 //! | podman, systemd / cgroupfs | `/machine.slice/libpod-<id>.scope` / `/libpod_parent/libpod-<id>` |
 //! | podman in a pod with `--cgroup-parent` | `/kubepods/besteffort/pod<uid>/<pod-id>/libpod-<id>` |
 //!
-//! Runtime helper processes have cgroups of their own (`libpod-conmon-<id>`,
+//! Runtime helper processes have cgroups of their own (`libpod-conmon-<id>`, `<pod-id>/conmon`,
 //! `crio-conmon-<id>.scope`); they are not inside the container and are not identified as it.
 //!
 //! The path is read from the deepest component up, so a container nested in another (kind nodes
@@ -71,6 +71,11 @@ const PREFIXES: &[(&str, Option<Option<ContainerRuntime>>)] = &[
 
 fn classify(component: &str, parent: Option<&str>) -> Option<Component> {
     let name = component.strip_suffix(".scope").unwrap_or(component);
+    if name == "conmon" {
+        // podman with the cgroupfs manager puts a pod's conmon processes in `<pod-id>/conmon`,
+        // whose parent would otherwise read as a container id.
+        return Some(Component::Monitor);
+    }
     for (prefix, runtime) in PREFIXES {
         if let Some(rest) = name.strip_prefix(prefix) {
             let id = ContainerId::parse(rest)?;

@@ -242,15 +242,14 @@ mod tests {
         };
         let mut usage = UsageTracker::new();
         usage.start_observing("web", 0);
-        usage.record(
-            "web",
-            key("requests", "1.0"),
+        let seen = UsageTracker::seen(
             412,
             "python",
             "/site-packages/requests/api.py",
             EvidenceKind::Open,
             5,
         );
+        usage.record("web", key("requests", "1.0"), seen);
         let findings = vec![
             finding("GHSA-unused", "django", 9.8, false),
             finding("GHSA-used", "requests", 6.1, true),

@@ -66,39 +66,36 @@ impl UsageTracker {
         w.observed_since = Some(w.observed_since.map_or(ts, |t| t.min(ts)));
     }
 
-    /// Records that `pid` (`process`) touched `file` owned by `package`.
-    pub fn record(
-        &mut self,
-        workload: &str,
-        package: PackageKey,
-        pid: u32,
-        process: &str,
-        file: &str,
-        kind: EvidenceKind,
-        ts: u64,
-    ) {
+    /// Records an observation of a process touching a file owned by `package`; an observation
+    /// of the same (pid, file, kind) widens the existing evidence's time span.
+    pub fn record(&mut self, workload: &str, package: PackageKey, seen: Evidence) {
         let w = self.workloads.entry(workload.to_owned()).or_default();
         let u = w.packages.entry(package).or_default();
         if let Some(e) = u
             .evidence
             .iter_mut()
-            .find(|e| e.pid == pid && e.file == file && e.kind == kind)
+            .find(|e| e.pid == seen.pid && e.file == seen.file && e.kind == seen.kind)
         {
-            e.first_seen = e.first_seen.min(ts);
-            e.last_seen = e.last_seen.max(ts);
+            e.first_seen = e.first_seen.min(seen.first_seen);
+            e.last_seen = e.last_seen.max(seen.last_seen);
             return;
         }
         if u.evidence.len() < MAX_EVIDENCE_PER_PACKAGE {
-            u.evidence.push(Evidence {
-                pid,
-                process: process.to_owned(),
-                file: file.to_owned(),
-                kind,
-                first_seen: ts,
-                last_seen: ts,
-            });
+            u.evidence.push(seen);
         } else {
             u.more += 1;
+        }
+    }
+
+    /// Convenience for one observation at time `ts`.
+    pub fn seen(pid: u32, process: &str, file: &str, kind: EvidenceKind, ts: u64) -> Evidence {
+        Evidence {
+            pid,
+            process: process.to_owned(),
+            file: file.to_owned(),
+            kind,
+            first_seen: ts,
+            last_seen: ts,
         }
     }
 
@@ -135,7 +132,8 @@ impl UsageTracker {
             _ => return,
         };
         if let Some(pkg) = owner(&workload, &path) {
-            self.record(&workload, pkg, event.pid, &process, &path, kind, event.ts);
+            let seen = Self::seen(event.pid, &process, &path, kind, event.ts);
+            self.record(&workload, pkg, seen);
         }
     }
 
@@ -314,16 +312,10 @@ mod tests {
     fn evidence_is_bounded_and_merged() {
         let mut t = UsageTracker::new();
         for i in 0..20u32 {
-            t.record(
-                "w",
-                key("a"),
-                i,
-                "p",
-                "/f",
-                EvidenceKind::Open,
-                u64::from(i),
-            );
-            t.record("w", key("a"), 0, "p", "/f", EvidenceKind::Open, 100);
+            let first = UsageTracker::seen(i, "p", "/f", EvidenceKind::Open, u64::from(i));
+            t.record("w", key("a"), first);
+            let again = UsageTracker::seen(0, "p", "/f", EvidenceKind::Open, 100);
+            t.record("w", key("a"), again);
         }
         match t.in_use("w", &key("a"), 0, 0) {
             InUse::Yes { evidence } => {

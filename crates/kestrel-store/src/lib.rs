@@ -307,7 +307,7 @@ impl Store {
     pub async fn open(url: &str) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let (url, backend) = normalise_url(url)?;
-        let display = redact(&url);
+        let shown = redact(&url);
         if backend == Backend::Sqlite
             && let Some(path) = url
                 .strip_prefix("sqlite://")
@@ -331,7 +331,7 @@ impl Store {
             .connect(&url)
             .await
             .map_err(|source| StoreError::Connect {
-                database: display.clone(),
+                database: shown.clone(),
                 source,
             })?;
         if backend == Backend::Sqlite {
@@ -346,14 +346,14 @@ impl Store {
             .run(&pool)
             .await
             .map_err(|source| StoreError::Migrate {
-                database: display.clone(),
+                database: shown.clone(),
                 source,
             })?;
-        tracing::info!(database = %display, "database ready");
+        tracing::info!(database = %shown, "database ready");
         Ok(Store {
             pool,
             backend,
-            display,
+            display: shown,
         })
     }
 

@@ -186,17 +186,21 @@ impl Ord for Version {
             })
             .then_with(|| self.pre_key().cmp(&other.pre_key()))
             .then_with(|| {
-                let k = |v: &Version| match &v.post {
-                    None => Bound::Low,
-                    Some(p) => Bound::Value(num_key(p)),
-                };
+                fn k(v: &Version) -> Bound<(usize, &str)> {
+                    match &v.post {
+                        None => Bound::Low,
+                        Some(p) => Bound::Value(num_key(p)),
+                    }
+                }
                 k(self).cmp(&k(other))
             })
             .then_with(|| {
-                let k = |v: &Version| match &v.dev {
-                    None => Bound::High,
-                    Some(d) => Bound::Value(num_key(d)),
-                };
+                fn k(v: &Version) -> Bound<(usize, &str)> {
+                    match &v.dev {
+                        None => Bound::High,
+                        Some(d) => Bound::Value(num_key(d)),
+                    }
+                }
                 k(self).cmp(&k(other))
             })
             .then_with(|| cmp_local(&self.local, &other.local))

@@ -1,0 +1,667 @@
+//! The kernel-to-userspace wire format (`bpf/sensor.h`), decoded with explicit little-endian
+//! reads: no pointer casts, so a truncated or corrupt record (from a damaged recording) is an
+//! error naming the field, never undefined behaviour.
+//!
+//! A [`Record`] is what the kernel said, in kernel terms (boot-time clock, kernel `dev_t`,
+//! argument registers); [`crate::normalize`] turns it into a [`kestrel_event::Event`].
+
+use std::fmt;
+
+/// Version of the wire format; stored in recordings so that a replay of an incompatible
+/// recording fails loudly.
+pub const WIRE_VERSION: u32 = 1;
+
+pub(crate) const HDR_LEN: usize = 24;
+const PROC_LEN: usize = 136;
+const SC_LEN: usize = 128;
+
+/// Record kinds, as in `enum rec_kind` of `bpf/sensor.h`; also the index of the drop counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u32)]
+pub enum Kind {
+    Exec = 1,
+    Fork = 2,
+    Exit = 3,
+    Open = 10,
+    Rename = 11,
+    Unlink = 12,
+    Link = 13,
+    Symlink = 14,
+    Chmod = 15,
+    Chown = 16,
+    Mmap = 17,
+    Mount = 18,
+    Memfd = 19,
+    Connect = 20,
+    Accept = 21,
+    Bind = 22,
+    Listen = 23,
+    Socket = 24,
+    DnsSend = 25,
+    DnsRecv = 26,
+    SetId = 27,
+    Capset = 28,
+    Ptrace = 29,
+    ProcessVmWritev = 30,
+    InitModule = 31,
+    FinitModule = 32,
+    Bpf = 33,
+    Unshare = 34,
+    Setns = 35,
+}
+
+/// Number of drop counters (`K_MAX`).
+pub const KIND_SLOTS: u32 = 64;
+
+impl Kind {
+    pub const ALL: [Kind; 29] = [
+        Kind::Exec,
+        Kind::Fork,
+        Kind::Exit,
+        Kind::Open,
+        Kind::Rename,
+        Kind::Unlink,
+        Kind::Link,
+        Kind::Symlink,
+        Kind::Chmod,
+        Kind::Chown,
+        Kind::Mmap,
+        Kind::Mount,
+        Kind::Memfd,
+        Kind::Connect,
+        Kind::Accept,
+        Kind::Bind,
+        Kind::Listen,
+        Kind::Socket,
+        Kind::DnsSend,
+        Kind::DnsRecv,
+        Kind::SetId,
+        Kind::Capset,
+        Kind::Ptrace,
+        Kind::ProcessVmWritev,
+        Kind::InitModule,
+        Kind::FinitModule,
+        Kind::Bpf,
+        Kind::Unshare,
+        Kind::Setns,
+    ];
+
+    pub fn from_u32(v: u32) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| *k as u32 == v)
+    }
+
+    /// Stable lower-case name, used in drop reports and stats.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Exec => "exec",
+            Kind::Fork => "fork",
+            Kind::Exit => "exit",
+            Kind::Open => "open",
+            Kind::Rename => "rename",
+            Kind::Unlink => "unlink",
+            Kind::Link => "link",
+            Kind::Symlink => "symlink",
+            Kind::Chmod => "chmod",
+            Kind::Chown => "chown",
+            Kind::Mmap => "mmap",
+            Kind::Mount => "mount",
+            Kind::Memfd => "memfd_create",
+            Kind::Connect => "connect",
+            Kind::Accept => "accept",
+            Kind::Bind => "bind",
+            Kind::Listen => "listen",
+            Kind::Socket => "socket",
+            Kind::DnsSend => "dns_send",
+            Kind::DnsRecv => "dns_recv",
+            Kind::SetId => "setid",
+            Kind::Capset => "capset",
+            Kind::Ptrace => "ptrace",
+            Kind::ProcessVmWritev => "process_vm_writev",
+            Kind::InitModule => "init_module",
+            Kind::FinitModule => "finit_module",
+            Kind::Bpf => "bpf",
+            Kind::Unshare => "unshare",
+            Kind::Setns => "setns",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A record that does not follow the wire format.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("record of {len} bytes is shorter than its {what} ({need} bytes)")]
+    Truncated {
+        what: &'static str,
+        need: usize,
+        len: usize,
+    },
+    #[error("record header says {size} bytes but {len} bytes were delivered")]
+    SizeMismatch { size: u32, len: usize },
+    #[error("unknown record kind {0}")]
+    UnknownKind(u32),
+}
+
+/// Bit flags of `proc_body.flags`.
+pub mod exe_flags {
+    pub const UPPER_LAYER: u32 = 1 << 0;
+    pub const MEMFD: u32 = 1 << 1;
+    pub const DELETED: u32 = 1 << 2;
+    pub const KILLED: u32 = 1 << 3;
+    pub const WOULD_KILL: u32 = 1 << 4;
+    pub const HAS_TTY: u32 = 1 << 5;
+    pub const HAS_LOGINUID: u32 = 1 << 6;
+}
+
+/// `struct rec_hdr`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    pub ts_boot_ns: u64,
+    pub kind: Kind,
+    pub tgid: u32,
+    pub tid: u32,
+}
+
+/// `struct proc_body`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ProcBody {
+    pub ppid: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub euid: u32,
+    pub egid: u32,
+    pub loginuid: u32,
+    pub tty_major: u32,
+    pub tty_minor: u32,
+    pub flags: u32,
+    pub cap_eff: u64,
+    pub cap_prm: u64,
+    pub cap_inh: u64,
+    /// pid, mnt, net, uts, ipc, user, cgroup.
+    pub ns: [u32; 7],
+    pub start_boottime: u64,
+    /// Kernel-internal `dev_t` (`MAJOR << 20 | MINOR`).
+    pub exe_dev: u64,
+    pub exe_ino: u64,
+    pub comm: String,
+}
+
+/// `struct sock_tuple`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SockTuple {
+    pub family: u16,
+    pub sock_type: u16,
+    pub protocol: u16,
+    pub lport: u16,
+    pub rport: u16,
+    pub laddr: [u8; 16],
+    pub raddr: [u8; 16],
+}
+
+/// `struct sc_body` and its trailing blobs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyscallRecord {
+    pub sub: u32,
+    pub ret: i64,
+    pub args: [u64; 6],
+    pub sk: SockTuple,
+    pub file_dev: u64,
+    pub file_ino: u64,
+    pub blobs: Vec<Vec<u8>>,
+}
+
+/// One decoded kernel record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    Exec {
+        proc: ProcBody,
+        filename: Vec<u8>,
+        /// Path components, leaf first.
+        exe_path: Vec<u8>,
+        argv: Vec<u8>,
+        env: Vec<u8>,
+        cwd: Vec<u8>,
+        cgroup: Vec<u8>,
+    },
+    Fork {
+        child: ProcBody,
+        child_tgid: u32,
+        cgroup: Vec<u8>,
+    },
+    Exit {
+        status: i32,
+    },
+    Syscall(SyscallRecord),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub hdr: Header,
+    pub body: Body,
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    what: &'static str,
+}
+
+impl<'a> Reader<'a> {
+    fn need(&self, n: usize) -> Result<(), DecodeError> {
+        if self.pos + n > self.buf.len() {
+            return Err(DecodeError::Truncated {
+                what: self.what,
+                need: self.pos + n,
+                len: self.buf.len(),
+            });
+        }
+        Ok(())
+    }
+    fn bytes(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        self.need(n)?;
+        let s = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+    fn u16(&mut self) -> Result<u16, DecodeError> {
+        let b = self.bytes(2)?;
+        Ok(u16::from_le_bytes([b[0], b[1]]))
+    }
+    fn u32(&mut self) -> Result<u32, DecodeError> {
+        let b = self.bytes(4)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    fn u64(&mut self) -> Result<u64, DecodeError> {
+        let b = self.bytes(8)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Ok(u64::from_le_bytes(a))
+    }
+    fn arr16(&mut self) -> Result<[u8; 16], DecodeError> {
+        let mut a = [0u8; 16];
+        a.copy_from_slice(self.bytes(16)?);
+        Ok(a)
+    }
+    fn blob(&mut self) -> Result<Vec<u8>, DecodeError> {
+        self.what = "blob";
+        let n = self.u16()? as usize;
+        Ok(self.bytes(n)?.to_vec())
+    }
+    /// Blobs until the end of the record.
+    fn rest_blobs(&mut self) -> Result<Vec<Vec<u8>>, DecodeError> {
+        let mut v = Vec::new();
+        while self.pos < self.buf.len() {
+            v.push(self.blob()?);
+        }
+        Ok(v)
+    }
+}
+
+fn proc_body(r: &mut Reader<'_>) -> Result<ProcBody, DecodeError> {
+    r.what = "process body";
+    r.need(PROC_LEN)?;
+    let ppid = r.u32()?;
+    let uid = r.u32()?;
+    let gid = r.u32()?;
+    let euid = r.u32()?;
+    let egid = r.u32()?;
+    let loginuid = r.u32()?;
+    let tty_major = r.u32()?;
+    let tty_minor = r.u32()?;
+    let flags = r.u32()?;
+    r.u32()?; // alignment
+    let cap_eff = r.u64()?;
+    let cap_prm = r.u64()?;
+    let cap_inh = r.u64()?;
+    let mut ns = [0u32; 7];
+    for n in &mut ns {
+        *n = r.u32()?;
+    }
+    r.u32()?;
+    let start_boottime = r.u64()?;
+    let exe_dev = r.u64()?;
+    let exe_ino = r.u64()?;
+    let comm = r.bytes(16)?;
+    let comm = String::from_utf8_lossy(comm.split(|b| *b == 0).next().unwrap_or_default())
+        .into_owned();
+    Ok(ProcBody {
+        ppid,
+        uid,
+        gid,
+        euid,
+        egid,
+        loginuid,
+        tty_major,
+        tty_minor,
+        flags,
+        cap_eff,
+        cap_prm,
+        cap_inh,
+        ns,
+        start_boottime,
+        exe_dev,
+        exe_ino,
+        comm,
+    })
+}
+
+/// Decodes one record as delivered by the ring buffer (or stored in a recording).
+pub fn decode(buf: &[u8]) -> Result<Record, DecodeError> {
+    let mut r = Reader {
+        buf,
+        pos: 0,
+        what: "header",
+    };
+    r.need(HDR_LEN)?;
+    let ts_boot_ns = r.u64()?;
+    let kind_raw = r.u32()?;
+    let tgid = r.u32()?;
+    let tid = r.u32()?;
+    let size = r.u32()?;
+    // The ring buffer rounds records up to 8 bytes; the header has the real size.
+    if size as usize > buf.len() || (size as usize) < HDR_LEN {
+        return Err(DecodeError::SizeMismatch {
+            size,
+            len: buf.len(),
+        });
+    }
+    r.buf = &buf[..size as usize];
+    let kind = Kind::from_u32(kind_raw).ok_or(DecodeError::UnknownKind(kind_raw))?;
+    let hdr = Header {
+        ts_boot_ns,
+        kind,
+        tgid,
+        tid,
+    };
+    let body = match kind {
+        Kind::Exec => {
+            let proc = proc_body(&mut r)?;
+            Body::Exec {
+                proc,
+                filename: r.blob()?,
+                exe_path: r.blob()?,
+                argv: r.blob()?,
+                env: r.blob()?,
+                cwd: r.blob()?,
+                cgroup: r.blob()?,
+            }
+        }
+        Kind::Fork => {
+            let child = proc_body(&mut r)?;
+            r.what = "fork body";
+            let child_tgid = r.u32()?;
+            r.u32()?;
+            Body::Fork {
+                child,
+                child_tgid,
+                cgroup: r.blob()?,
+            }
+        }
+        Kind::Exit => {
+            r.what = "exit body";
+            let status = r.u32()? as i32;
+            r.u32()?;
+            Body::Exit { status }
+        }
+        _ => {
+            r.what = "syscall body";
+            r.need(SC_LEN)?;
+            let sub = r.u32()?;
+            r.u32()?;
+            let ret = r.u64()? as i64;
+            let mut args = [0u64; 6];
+            for a in &mut args {
+                *a = r.u64()?;
+            }
+            let family = r.u16()?;
+            let sock_type = r.u16()?;
+            let protocol = r.u16()?;
+            let lport = r.u16()?;
+            let rport = r.u16()?;
+            r.bytes(6)?;
+            let laddr = r.arr16()?;
+            let raddr = r.arr16()?;
+            let file_dev = r.u64()?;
+            let file_ino = r.u64()?;
+            Body::Syscall(SyscallRecord {
+                sub,
+                ret,
+                args,
+                sk: SockTuple {
+                    family,
+                    sock_type,
+                    protocol,
+                    lport,
+                    rport,
+                    laddr,
+                    raddr,
+                },
+                file_dev,
+                file_ino,
+                blobs: r.rest_blobs()?,
+            })
+        }
+    };
+    Ok(Record { hdr, body })
+}
+
+/// Converts a kernel-internal `dev_t` (`MAJOR << 20 | MINOR`) to the encoding `stat(2)` reports.
+pub fn dev_to_user(kdev: u64) -> u64 {
+    let major = kdev >> 20;
+    let minor = kdev & 0xfffff;
+    (minor & 0xff) | (major << 8) | ((minor & !0xff) << 12)
+}
+
+/// The inverse of [`dev_to_user`]: what the kernel programs compare against.
+pub fn dev_to_kernel(udev: u64) -> u64 {
+    let major = (udev >> 8) & 0xfff;
+    let minor = (udev & 0xff) | ((udev >> 12) & 0xfff00);
+    (major << 20) | minor
+}
+
+/// Joins path components that the kernel sent leaf first (`ls\0bin\0usr\0`) into `/usr/bin/ls`.
+pub fn join_components(leaf_first: &[u8]) -> String {
+    let parts: Vec<&[u8]> = leaf_first
+        .split(|b| *b == 0)
+        .filter(|p| !p.is_empty())
+        .collect();
+    if parts.is_empty() {
+        return "/".to_owned();
+    }
+    let mut s = String::new();
+    for p in parts.iter().rev() {
+        s.push('/');
+        s.push_str(&String::from_utf8_lossy(p));
+    }
+    s
+}
+
+/// Splits a NUL-separated block (argv, environ) into strings.
+pub fn split_nul(block: &[u8]) -> Vec<String> {
+    let block = block.strip_suffix(&[0]).unwrap_or(block);
+    if block.is_empty() {
+        return Vec::new();
+    }
+    block
+        .split(|b| *b == 0)
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .collect()
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Builds records the way the kernel programs do, for decoder and pipeline tests.
+    #[derive(Default)]
+    pub struct Builder(pub Vec<u8>);
+
+    impl Builder {
+        pub fn header(kind: u32, ts: u64, tgid: u32, tid: u32) -> Builder {
+            let mut b = Builder(Vec::new());
+            b.u64(ts).u32(kind).u32(tgid).u32(tid).u32(0);
+            b
+        }
+        pub fn u16(&mut self, v: u16) -> &mut Self {
+            self.0.extend_from_slice(&v.to_le_bytes());
+            self
+        }
+        pub fn u32(&mut self, v: u32) -> &mut Self {
+            self.0.extend_from_slice(&v.to_le_bytes());
+            self
+        }
+        pub fn u64(&mut self, v: u64) -> &mut Self {
+            self.0.extend_from_slice(&v.to_le_bytes());
+            self
+        }
+        pub fn raw(&mut self, v: &[u8]) -> &mut Self {
+            self.0.extend_from_slice(v);
+            self
+        }
+        pub fn blob(&mut self, v: &[u8]) -> &mut Self {
+            self.u16(v.len() as u16).raw(v)
+        }
+        pub fn proc(&mut self, p: &ProcBody) -> &mut Self {
+            self.u32(p.ppid)
+                .u32(p.uid)
+                .u32(p.gid)
+                .u32(p.euid)
+                .u32(p.egid)
+                .u32(p.loginuid)
+                .u32(p.tty_major)
+                .u32(p.tty_minor)
+                .u32(p.flags)
+                .u32(0)
+                .u64(p.cap_eff)
+                .u64(p.cap_prm)
+                .u64(p.cap_inh);
+            for n in p.ns {
+                self.u32(n);
+            }
+            self.u32(0)
+                .u64(p.start_boottime)
+                .u64(p.exe_dev)
+                .u64(p.exe_ino);
+            let mut comm = [0u8; 16];
+            comm[..p.comm.len().min(15)].copy_from_slice(&p.comm.as_bytes()[..p.comm.len().min(15)]);
+            self.raw(&comm)
+        }
+        pub fn syscall(&mut self, sub: u32, ret: i64, args: [u64; 6], sk: SockTuple) -> &mut Self {
+            self.u32(sub).u32(0).u64(ret as u64);
+            for a in args {
+                self.u64(a);
+            }
+            self.u16(sk.family)
+                .u16(sk.sock_type)
+                .u16(sk.protocol)
+                .u16(sk.lport)
+                .u16(sk.rport)
+                .raw(&[0; 6])
+                .raw(&sk.laddr)
+                .raw(&sk.raddr)
+                .u64(0)
+                .u64(0)
+        }
+        /// Sets the size field and pads to 8 bytes as the ring buffer does.
+        pub fn finish(mut self) -> Vec<u8> {
+            let size = self.0.len() as u32;
+            self.0[20..24].copy_from_slice(&size.to_le_bytes());
+            while self.0.len() % 8 != 0 {
+                self.0.push(0xee);
+            }
+            self.0
+        }
+    }
+
+    #[test]
+    fn decodes_exec() {
+        let p = ProcBody {
+            ppid: 1,
+            uid: 1000,
+            euid: 0,
+            flags: exe_flags::UPPER_LAYER,
+            cap_eff: 0x1ff,
+            ns: [1, 2, 3, 4, 5, 6, 7],
+            exe_dev: (8 << 20) | 1,
+            exe_ino: 42,
+            comm: "ls".into(),
+            ..Default::default()
+        };
+        let mut b = Builder::header(1, 99, 10, 10);
+        b.proc(&p)
+            .blob(b"/bin/ls")
+            .blob(b"ls\0bin\0usr\0")
+            .blob(b"ls\0-l\0")
+            .blob(b"LD_PRELOAD=/x.so\0")
+            .blob(b"tmp\0")
+            .blob(b"");
+        let rec = decode(&b.finish()).unwrap();
+        assert_eq!(rec.hdr.kind, Kind::Exec);
+        assert_eq!(rec.hdr.ts_boot_ns, 99);
+        let Body::Exec {
+            proc,
+            exe_path,
+            argv,
+            env,
+            ..
+        } = rec.body
+        else {
+            panic!("not an exec")
+        };
+        assert_eq!(proc, p);
+        assert_eq!(join_components(&exe_path), "/usr/bin/ls");
+        assert_eq!(split_nul(&argv), ["ls", "-l"]);
+        assert_eq!(split_nul(&env), ["LD_PRELOAD=/x.so"]);
+    }
+
+    #[test]
+    fn rejects_bad_records() {
+        assert!(matches!(
+            decode(&[0; 10]),
+            Err(DecodeError::Truncated { what: "header", .. })
+        ));
+        let b = Builder::header(77, 0, 1, 1);
+        assert_eq!(decode(&b.finish()), Err(DecodeError::UnknownKind(77)));
+        let mut b = Builder::header(1, 0, 1, 1);
+        b.raw(&[0; 20]);
+        assert!(matches!(
+            decode(&b.finish()),
+            Err(DecodeError::Truncated {
+                what: "process body",
+                ..
+            })
+        ));
+        let mut b = Builder::header(3, 0, 1, 1);
+        b.u32(0).u32(0);
+        let mut v = b.finish();
+        v[20] = 200;
+        assert!(matches!(
+            decode(&v),
+            Err(DecodeError::SizeMismatch { size: 200, .. })
+        ));
+    }
+
+    #[test]
+    fn dev_encoding_round_trips() {
+        // 259:3 (nvme partition) and 0:45 (overlay), as stat(2) prints them.
+        for (major, minor) in [(259u64, 3u64), (0, 45), (8, 300)] {
+            let kdev = (major << 20) | minor;
+            let udev = dev_to_user(kdev);
+            assert_eq!(udev >> 8 & 0xfff, major);
+            assert_eq!(dev_to_kernel(udev), kdev);
+        }
+    }
+
+    #[test]
+    fn path_components() {
+        assert_eq!(join_components(b""), "/");
+        assert_eq!(join_components(b"passwd\0etc\0"), "/etc/passwd");
+        assert_eq!(split_nul(b""), Vec::<String>::new());
+        assert_eq!(split_nul(b"a\0\0b\0"), ["a", "", "b"]);
+    }
+}
