@@ -6,12 +6,17 @@
 //!   path (containerd, CRI-O, Docker and podman; systemd and cgroupfs drivers; kubelet-shaped
 //!   paths). It is pure and allocation-light because the sensor calls it for every new process.
 //! - [`container_of_pid`] reads `/proc/PID/cgroup` and applies [`identify_cgroup`].
+//! - [`RuntimeClient`] asks podman (libpod API) or Docker (Engine API) for a container's name,
+//!   image, labels and privilege, read-only over the runtime's unix socket.
 //!
 //! Architecture invariant: cgroup identification is a pure function of the path text; nothing in
 //! this crate writes to a container runtime or to the Kubernetes API (it only reads), and nothing
 //! on the per-process path blocks on the network.
 
 mod cgroup;
+pub mod runtime;
+
+pub use runtime::{RuntimeApi, RuntimeClient, RuntimeError};
 
 pub use cgroup::{
     CgroupIdentity, PodQos, ProcError, container_of_pid, container_of_pid_in, identify_cgroup,

@@ -117,6 +117,9 @@ pub enum LinkKind {
 pub enum Sensor {
     /// Ring-buffer reservations failed since the last report, per event type name.
     Drops { counts: Vec<(String, u64)> },
+    /// The sensor's health changed: degraded capture (no eBPF, a probe that failed to attach,
+    /// sustained drops) or recovered. `message` says what is lost and why.
+    Health { healthy: bool, message: String },
 }
 
 /// What happened. Field `result` is the syscall's return value (negative errno on failure).

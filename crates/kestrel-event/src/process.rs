@@ -53,6 +53,10 @@ pub struct ExeInfo {
     /// The file was deleted after exec.
     #[serde(default)]
     pub deleted: bool,
+    /// Set when the sensor's exec deny list matched this executable: `killed` (SIGKILL sent
+    /// from the kernel before the new image ran) or `would_kill` (dry run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enforcement: Option<crate::EnforcementAction>,
 }
 
 /// What is known about a process. Shared (`Arc`) between the process table and the events that

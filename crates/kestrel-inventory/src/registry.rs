@@ -58,7 +58,8 @@ struct Client {
     authorization: Option<String>,
 }
 
-const ACCEPT: &str = const_format_accept();
+/// Every manifest and index media type Kestrel reads (see `image::MT_*`).
+const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
 
 impl Client {
     fn new(reference: &ImageReference, auth: &RegistryAuth) -> Client {

@@ -183,6 +183,9 @@ pub struct Grant {
     pub subject_index: usize,
     pub role: ObjectRef,
     pub rules: Vec<Rule>,
+    /// The binding is one of the API server's own defaults (labelled
+    /// `kubernetes.io/bootstrapping: rbac-defaults`), reconciled at every start.
+    pub bootstrap: bool,
 }
 
 impl Grant {
@@ -266,7 +269,8 @@ impl Rbac {
                 None,
                 b.metadata.name.as_deref().unwrap_or_default(),
             );
-            rbac.bind(binding, &l.origin, &b.role_ref, b.subjects.as_deref(), None);
+            let boot = is_bootstrap(b.metadata.labels.as_ref());
+            rbac.bind(binding, &l.origin, &b.role_ref, b.subjects.as_deref(), None, boot);
         }
         for l in &inv.role_bindings {
             let b = &l.object;
@@ -276,7 +280,8 @@ impl Rbac {
                 ns,
                 b.metadata.name.as_deref().unwrap_or_default(),
             );
-            rbac.bind(binding, &l.origin, &b.role_ref, b.subjects.as_deref(), ns);
+            let boot = is_bootstrap(b.metadata.labels.as_ref());
+            rbac.bind(binding, &l.origin, &b.role_ref, b.subjects.as_deref(), ns, boot);
         }
         rbac
     }
@@ -288,6 +293,7 @@ impl Rbac {
         role_ref: &RoleRef,
         subjects: Option<&[K8sSubject]>,
         ns: Option<&str>,
+        bootstrap: bool,
     ) {
         let role = match role_ref.kind.as_str() {
             "ClusterRole" => ObjectRef::new(Kind::ClusterRole, None, &role_ref.name),
@@ -314,6 +320,7 @@ impl Rbac {
                     subject_index: i,
                     role: role.clone(),
                     rules: rules.clone(),
+                    bootstrap,
                 });
             }
         }
@@ -364,15 +371,11 @@ impl Rbac {
             if let Some(g) = self.grants_for(s).find(|g| {
                 g.scope == Scope::Cluster && g.rules.iter().any(Rule::is_full_wildcard)
             }) {
-                found.insert((*s).clone(), AdminPath {
-                    steps: vec![format!("holds * on * cluster-wide through {} ({})", role_label(&g.binding), role_label(&g.role))],
-                });
+                found.insert((*s).clone(), AdminPath::new(g, format!("holds * on * cluster-wide through {} ({})", role_label(&g.binding), role_label(&g.role))));
                 continue;
             }
             if let Some((g, _)) = ["users", "groups"].iter().find_map(|r| self.can(s, "impersonate", "", r, None)) {
-                found.insert((*s).clone(), AdminPath {
-                    steps: vec![format!("can impersonate any user or group (system:masters) through {}", role_label(&g.binding))],
-                });
+                found.insert((*s).clone(), AdminPath::new(g, format!("can impersonate any user or group (system:masters) through {}", role_label(&g.binding))));
                 continue;
             }
             let bind = self.can(s, "bind", "rbac.authorization.k8s.io", "clusterroles", None)
@@ -383,12 +386,10 @@ impl Rbac {
                 .or_else(|| self.can(s, "update", "rbac.authorization.k8s.io", "clusterroles", None))
                 .or_else(|| self.can(s, "patch", "rbac.authorization.k8s.io", "clusterroles", None));
             if let (Some((g1, _)), Some((g2, _))) = (bind, write_crb) {
-                found.insert((*s).clone(), AdminPath {
-                    steps: vec![format!(
-                        "can bind/escalate ClusterRoles ({}) and write ClusterRoleBindings or ClusterRoles ({}): can grant itself cluster-admin",
-                        role_label(&g1.binding), role_label(&g2.binding)
-                    )],
-                });
+                found.insert((*s).clone(), AdminPath::new(g1, format!(
+                    "can bind/escalate ClusterRoles ({}) and write ClusterRoleBindings or ClusterRoles ({}): can grant itself cluster-admin",
+                    role_label(&g1.binding), role_label(&g2.binding)
+                )));
             }
         }
         loop {
@@ -408,12 +409,12 @@ impl Rbac {
                         self.can(s, verb, group, res, Some(namespace)).map(|(g, _)| (what, g))
                     });
                     if let Some((what, g)) = how {
-                        let mut steps = vec![format!(
+                        let mut p = AdminPath::new(g, format!(
                             "can {what} in namespace {namespace} (through {}) and so obtain the token of ServiceAccount {namespace}/{name}",
                             role_label(&g.binding)
-                        )];
-                        steps.extend(path.steps.iter().cloned());
-                        found.insert((*s).clone(), AdminPath { steps });
+                        ));
+                        p.steps.extend(path.steps.iter().cloned());
+                        found.insert((*s).clone(), p);
                         added = true;
                         break;
                     }
@@ -446,7 +447,24 @@ pub const TOKEN_THEFT: &[(&str, &str, &str, &str)] = &[
 /// subject itself can do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AdminPath {
+    /// The binding that gives the subject its first step.
+    pub binding: ObjectRef,
+    /// The subject's index in that binding's `subjects`.
+    pub subject_index: usize,
+    /// Whether that binding is an API server default.
+    pub bootstrap: bool,
     pub steps: Vec<String>,
+}
+
+impl AdminPath {
+    fn new(g: &Grant, step: String) -> AdminPath {
+        AdminPath {
+            binding: g.binding.clone(),
+            subject_index: g.subject_index,
+            bootstrap: g.bootstrap,
+            steps: vec![step],
+        }
+    }
 }
 
 /// The groups the API server adds to every request of this subject.
@@ -463,6 +481,12 @@ pub fn implied_groups(subject: &Subject) -> Vec<String> {
         Subject::User { .. } => vec!["system:authenticated".to_owned()],
         Subject::Group { .. } => Vec::new(),
     }
+}
+
+fn is_bootstrap(labels: Option<&BTreeMap<String, String>>) -> bool {
+    labels
+        .and_then(|l| l.get("kubernetes.io/bootstrapping"))
+        .is_some_and(|v| v == "rbac-defaults")
 }
 
 fn own_rules(cr: &ClusterRole, role: &ObjectRef) -> Vec<Rule> {

@@ -768,7 +768,7 @@ pub fn rfc3339(ts: u64) -> String {
     )
 }
 
-fn time_of_day(ts: u64) -> String {
+pub fn time_of_day(ts: u64) -> String {
     let secs = ts / 1_000_000_000;
     let sod = secs % 86_400;
     format!(

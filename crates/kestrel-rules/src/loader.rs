@@ -10,7 +10,7 @@ use kestrel_event::Priority;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use crate::compile::{self, CompileError, Env, Expr};
+use crate::compile::{self, CompileError, Env};
 use crate::output::Template;
 use crate::parser::{self, Ast, FieldRef, Literal, Op, Operand};
 use crate::{Action, Rule, RuleSet, Warning};
@@ -674,7 +674,6 @@ fn exception_ast(e: &ExceptionDef) -> Result<Option<Ast>, String> {
             Ast::And(checks)
         });
     }
-    let _ = e.single;
     Ok(Some(Ast::Not(Box::new(Ast::Or(alts)))))
 }
 
@@ -700,11 +699,11 @@ pub(crate) fn load(sources: &[RuleSource]) -> Result<RuleSet, LoadError> {
         env.lists.insert(name.clone(), out);
     }
     let mut macro_text = HashMap::new();
-    for (name, cond) in &d.macros {
+    for (name, cond) in std::mem::take(&mut d.macros) {
         match parser::parse(&cond.text) {
             Ok(ast) => {
                 env.macros.insert(name.clone(), ast);
-                macro_text.insert(name.clone(), cond.clone());
+                macro_text.insert(name, cond);
             }
             Err(e) => {
                 let (location, near) = cond.locate(e.pos);
@@ -853,6 +852,3 @@ fn place(
         }
     }
 }
-
-/// Ensures `Expr` stays reachable from this module for the kill reduction.
-pub(crate) type Compiled = Expr;

@@ -21,6 +21,8 @@
 
 pub mod filter;
 pub mod model;
+#[cfg(feature = "test-support")]
+pub mod test_support;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -21,6 +21,8 @@ struct Apk<'a> {
     suffixes: Vec<(usize, &'a str)>,
     revision: &'a str,
     remainder: &'a str,
+    /// Text follows the parts above and is not a `-r` revision.
+    invalid: bool,
 }
 
 fn parse(v: &str) -> Apk<'_> {
@@ -81,6 +83,7 @@ fn parse(v: &str) -> Apk<'_> {
         }
     }
     let mut revision = "";
+    let invalid = !rest.is_empty() && !rest.starts_with("-r");
     if let Some(r) = rest.strip_prefix("-r") {
         let (n, r) = split_digits(r);
         revision = n;
@@ -92,15 +95,10 @@ fn parse(v: &str) -> Apk<'_> {
         suffixes,
         revision,
         remainder: rest,
+        invalid,
     }
 }
 
-pub(crate) fn validate(v: &str) -> Result<(), &'static str> {
-    if !v.starts_with(|c: char| c.is_ascii_digit()) {
-        return Err("an apk version starts with a number");
-    }
-    Ok(())
-}
 
 fn cmp_number(i: usize, a: &str, b: &str) -> Ordering {
     // After the first component, a leading zero makes the component a fraction: 1.05 < 1.5.
@@ -113,7 +111,7 @@ fn cmp_number(i: usize, a: &str, b: &str) -> Ordering {
 
 pub(crate) fn compare(a: &str, b: &str) -> Ordering {
     let (pa, pb) = (parse(a), parse(b));
-    if !pa.remainder.is_empty() && !pb.remainder.is_empty() {
+    if pa.invalid && pb.invalid {
         return a.cmp(b);
     }
     let n = pa.numbers.len().max(pb.numbers.len());

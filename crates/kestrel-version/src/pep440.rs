@@ -1,9 +1,94 @@
 //! Python versions as PEP 440 defines them, normalised the way `packaging.version.Version`
 //! normalises them (`1.0-alpha.1` is `1.0a1`, `1.0-1` is `1.0.post1`).
+//!
+//! Old releases on PyPI carry versions that are not PEP 440 (`0.9-doduo`); advisories list
+//! them too. Those sort as `packaging` 21's `LegacyVersion` did: before every PEP 440 version,
+//! and among themselves by setuptools' historic rules.
 
 use std::cmp::Ordering;
 
 use crate::cmp_digits;
+
+/// Orders two Python versions; non-PEP 440 strings sort first, by the legacy rules.
+pub(crate) fn compare(a: &str, b: &str) -> Ordering {
+    match (Version::parse(a), Version::parse(b)) {
+        (Ok(x), Ok(y)) => x.cmp(&y),
+        (Err(_), Ok(_)) => Ordering::Less,
+        (Ok(_), Err(_)) => Ordering::Greater,
+        (Err(_), Err(_)) => legacy_key(a).cmp(&legacy_key(b)),
+    }
+}
+
+/// A part of a legacy version. Words sort before numbers, as `*word` sorts before a
+/// zero-padded number in setuptools' key.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum LegacyPart {
+    Word(String),
+    Number(NumKey),
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct NumKey(String);
+
+impl Ord for NumKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        cmp_digits(&self.0, &other.0)
+    }
+}
+
+impl PartialOrd for NumKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+fn legacy_key(v: &str) -> Vec<LegacyPart> {
+    let v = v.to_ascii_lowercase();
+    let mut raw: Vec<String> = Vec::new();
+    let b = v.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        let n = if c.is_ascii_digit() {
+            b[i..].iter().take_while(|c| c.is_ascii_digit()).count()
+        } else if c.is_ascii_lowercase() {
+            b[i..].iter().take_while(|c| c.is_ascii_lowercase()).count()
+        } else {
+            1
+        };
+        raw.push(v[i..i + n].to_owned());
+        i += n;
+    }
+    let mut parts: Vec<LegacyPart> = Vec::new();
+    let words = raw
+        .into_iter()
+        .filter(|p| p != ".")
+        .map(|p| match p.as_str() {
+            "pre" | "preview" | "rc" => "c".to_owned(),
+            "-" => "final-".to_owned(),
+            "dev" => "@".to_owned(),
+            _ => p,
+        })
+        .chain(std::iter::once("final".to_owned()));
+    for p in words {
+        if p.starts_with(|c: char| c.is_ascii_digit()) {
+            parts.push(LegacyPart::Number(NumKey(p)));
+            continue;
+        }
+        if p.as_str() < "final" {
+            while parts.last() == Some(&LegacyPart::Word("final-".into())) {
+                parts.pop();
+            }
+        }
+        while matches!(parts.last(), Some(LegacyPart::Number(n)) if n.0.bytes().all(|b| b == b'0'))
+        {
+            parts.pop();
+        }
+        parts.push(LegacyPart::Word(p));
+    }
+    parts
+}
+
 
 /// A parsed PEP 440 version. Numbers are kept as digit strings so that any length compares.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -22,9 +22,11 @@ pub(crate) fn compare(a: &str, b: &str) -> Ordering {
         .then_with(|| rpmvercmp(va, vb))
         .then_with(|| match (ra, rb) {
             (Some(ra), Some(rb)) => rpmvercmp(ra, rb),
-            // rpm compares releases only when both sides carry one, so that an advisory's
-            // `1.2` covers every `1.2-N`.
-            _ => Ordering::Equal,
+            (None, None) => Ordering::Equal,
+            // As `rpm.labelCompare` does: a version without a release is older than the same
+            // version with any release, even an empty one.
+            (None, Some(_)) => Ordering::Less,
+            (Some(_), None) => Ordering::Greater,
         })
 }
 

@@ -91,3 +91,66 @@ fn rubygems() {
 fn semver() {
     check("semver-versions.txt", &[Scheme::SemVer, Scheme::Go]);
 }
+
+#[test]
+fn debian_native() {
+    check("debian-native.txt", &[Scheme::Dpkg]);
+}
+
+#[test]
+fn pypi_native() {
+    check("pypi-native.txt", &[Scheme::Pep440]);
+}
+
+/// Cross-checks the dpkg comparator against the real `dpkg --compare-versions` on this machine,
+/// for pairs that the checked-in files do not hold.
+#[test]
+fn dpkg_live() {
+    let mut versions: Vec<String> = Vec::new();
+    for file in ["debian-native.txt", "debian-versions.txt"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(file);
+        for line in std::fs::read_to_string(path).unwrap().lines() {
+            if line.starts_with('#') || line.trim().is_empty() {
+                continue;
+            }
+            let f: Vec<&str> = line.split(' ').collect();
+            for v in [f[0], f[2]] {
+                if !versions.iter().any(|x| x == v) {
+                    versions.push(v.to_owned());
+                }
+            }
+        }
+    }
+    // A stride through the list gives pairs unlike the files' random ones.
+    let mut failures = Vec::new();
+    let mut count = 0;
+    for (i, a) in versions.iter().enumerate() {
+        for b in versions.iter().skip(i + 1).step_by(7).take(4) {
+            let native = dpkg_order(a, b);
+            count += 1;
+            let ours = Scheme::Dpkg.compare(a, b).unwrap();
+            if ours != native {
+                failures.push(format!("{a} vs {b}: dpkg says {native:?}, we say {ours:?}"));
+            }
+        }
+    }
+    assert!(count > 200, "only {count} live comparisons");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+fn dpkg_order(a: &str, b: &str) -> Ordering {
+    for (op, ord) in [
+        ("lt", Ordering::Less),
+        ("eq", Ordering::Equal),
+        ("gt", Ordering::Greater),
+    ] {
+        let status = std::process::Command::new("dpkg")
+            .args(["--compare-versions", a, op, b])
+            .status()
+            .expect("dpkg must be installed (it is on every Debian system)");
+        if status.success() {
+            return ord;
+        }
+    }
+    panic!("dpkg could not order {a:?} and {b:?}");
+}

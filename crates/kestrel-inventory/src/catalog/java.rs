@@ -64,7 +64,9 @@ fn walk(
         let Ok(entry) = zip.by_index_raw(i) else {
             continue;
         };
-        let name = entry.name().to_owned();
+        let Ok(name) = entry.name().map(|n| n.into_owned()) else {
+            continue;
+        };
         if name.starts_with("META-INF/maven/") && name.ends_with("/pom.properties") {
             poms.push(i);
         } else if name == "META-INF/MANIFEST.MF" {
@@ -75,7 +77,7 @@ fn walk(
     }
     let mut read_entry = |zip: &mut zip::ZipArchive<Cursor<&[u8]>>, i: usize, limit: u64| {
         let mut entry = zip.by_index(i).map_err(|e| e.to_string())?;
-        let name = entry.name().to_owned();
+        let name = entry.name().map_err(|e| e.to_string())?.into_owned();
         if entry.size() > limit {
             return Err(format!("{name}: {} bytes exceeds the {limit} byte limit", entry.size()));
         }

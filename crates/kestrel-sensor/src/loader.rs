@@ -1,0 +1,455 @@
+//! Loading and attaching the kernel programs with aya, and the maps user space fills or reads.
+//!
+//! The object is compiled by `build.rs` from `bpf/sensor.bpf.c` and embedded in the binary.
+//! Every program is attached on its own: a syscall tracepoint missing on this kernel (say,
+//! `open` on arm64, which has only `openat`) is reported in the [`AttachReport`] and the rest
+//! carries on. Only the process programs are required.
+//!
+//! No `unsafe` is needed: aya's safe map types cover every map, keyed by plain arrays.
+
+use std::collections::BTreeMap;
+use std::os::fd::OwnedFd;
+use std::path::Path;
+
+use aya::maps::lpm_trie::{Key, LpmTrie};
+use aya::maps::{HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
+use aya::programs::{BtfTracePoint, Program, TracePoint};
+use aya::{Btf, Ebpf, EbpfLoader};
+use serde::Serialize;
+
+use crate::record::{KIND_SLOTS, Kind, dev_to_kernel};
+
+static OBJECT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/sensor.bpf.o"));
+
+/// The programs without which the sensor has no process model.
+const REQUIRED: &[&str] = &["on_exec", "on_fork", "on_proc_exit"];
+
+/// Errors of the loader. Each says which program, map or mount failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("this kernel has no BTF at /sys/kernel/btf/vmlinux ({0}); CO-RE programs cannot be relocated")]
+    NoBtf(String),
+    #[error("loading the eBPF object failed: {0}")]
+    Object(#[source] aya::EbpfError),
+    #[error("required program {program} ({hook}) could not be attached: {message}")]
+    Required {
+        program: String,
+        hook: String,
+        message: String,
+    },
+    #[error("eBPF map {map}: {message}")]
+    Map { map: &'static str, message: String },
+    #[error("cannot mount {fs} at {path}: {source}")]
+    Mount {
+        fs: &'static str,
+        path: &'static str,
+        source: nix::Error,
+    },
+    #[error("cannot raise RLIMIT_MEMLOCK: {0}")]
+    Memlock(nix::Error),
+}
+
+/// One program and what happened when attaching it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProbeStatus {
+    pub program: String,
+    /// `tp_btf/sched_process_exec`, `tracepoint/syscalls/sys_enter_openat`, ...
+    pub hook: String,
+    pub attached: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Kernel features found at start and the state of every probe; `kestrel watch --check`
+/// prints it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AttachReport {
+    pub kernel_release: String,
+    pub btf: bool,
+    pub tracefs: bool,
+    pub bpffs: bool,
+    /// cgroup hierarchy the container identity is read from: `v2` or `v1:pids`.
+    pub cgroup_mode: String,
+    pub ring_buffer_bytes: u32,
+    pub probes: Vec<ProbeStatus>,
+}
+
+impl AttachReport {
+    pub fn attached(&self) -> usize {
+        self.probes.iter().filter(|p| p.attached).count()
+    }
+    pub fn failed(&self) -> impl Iterator<Item = &ProbeStatus> {
+        self.probes.iter().filter(|p| !p.attached)
+    }
+}
+
+/// What to load.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Ring buffer size in bytes; rounded up to a power of two of at least one page.
+    pub ring_buffer_bytes: u32,
+    /// Bytes of the environment copied at exec (0 disables environment capture).
+    pub env_bytes: u32,
+    /// Opens of paths under these prefixes are reported (`""` reports every path).
+    pub open_prefixes: Vec<String>,
+    /// Opens with any of these flags are reported whatever the path (`O_WRONLY|O_RDWR`...).
+    pub open_flags_mask: u32,
+    /// Events of this process (the sensor itself) are not captured.
+    pub self_tgid: u32,
+}
+
+/// What to do when a denied executable is exec'd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DenyMode {
+    /// SIGKILL from the kernel before the new image runs.
+    Kill,
+    /// Report only: the exec event carries `enforcement: would_kill`.
+    DryRun,
+}
+
+/// The loaded and attached sensor. Dropping it detaches every program.
+pub struct Loaded {
+    ebpf: Ebpf,
+    pub report: AttachReport,
+    _stats_fd: Option<OwnedFd>,
+}
+
+impl std::fmt::Debug for Loaded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Loaded")
+            .field("report", &self.report)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Mounts tracefs and bpffs when missing and lifts `RLIMIT_MEMLOCK` (needed before 5.11).
+pub fn prepare_host(report: &mut AttachReport) -> Result<(), LoadError> {
+    use nix::mount::{MsFlags, mount};
+    let tracefs_ok = Path::new("/sys/kernel/tracing/events").exists()
+        || Path::new("/sys/kernel/debug/tracing/events").exists();
+    if !tracefs_ok {
+        mount(
+            Some("nodev"),
+            "/sys/kernel/tracing",
+            Some("tracefs"),
+            MsFlags::empty(),
+            None::<&str>,
+        )
+        .map_err(|source| LoadError::Mount {
+            fs: "tracefs",
+            path: "/sys/kernel/tracing",
+            source,
+        })?;
+        tracing::info!("mounted tracefs at /sys/kernel/tracing");
+    }
+    report.tracefs = true;
+    let bpffs_ok = nix::sys::statfs::statfs("/sys/fs/bpf")
+        .map(|s| s.filesystem_type() == nix::sys::statfs::BPF_FS_MAGIC)
+        .unwrap_or(false);
+    if !bpffs_ok && Path::new("/sys/fs/bpf").is_dir() {
+        match mount(
+            Some("bpf"),
+            "/sys/fs/bpf",
+            Some("bpf"),
+            MsFlags::empty(),
+            None::<&str>,
+        ) {
+            Ok(()) => {
+                tracing::info!("mounted bpffs at /sys/fs/bpf");
+                report.bpffs = true;
+            }
+            // Nothing is pinned today, so a missing bpffs is reported, not fatal.
+            Err(e) => tracing::warn!("cannot mount bpffs at /sys/fs/bpf: {e}"),
+        }
+    } else {
+        report.bpffs = bpffs_ok;
+    }
+    use nix::sys::resource::{RLIM_INFINITY, Resource, setrlimit};
+    setrlimit(Resource::RLIMIT_MEMLOCK, RLIM_INFINITY, RLIM_INFINITY)
+        .map_err(LoadError::Memlock)?;
+    Ok(())
+}
+
+/// Whether container identity should come from the v1 `pids` hierarchy (hybrid and v1 hosts)
+/// rather than the unified one.
+pub fn cgroup_v1_pids() -> bool {
+    std::fs::read_to_string("/proc/self/cgroup")
+        .map(|t| t.lines().any(|l| l.contains(":pids:")))
+        .unwrap_or(false)
+}
+
+fn hook_of(name: &str) -> Option<(&'static str, String)> {
+    if let Some(sc) = name.strip_prefix("enter_") {
+        return Some(("syscalls", format!("sys_enter_{sc}")));
+    }
+    if let Some(sc) = name.strip_prefix("exit_") {
+        return Some(("syscalls", format!("sys_exit_{sc}")));
+    }
+    None
+}
+
+fn btf_hook(name: &str) -> Option<&'static str> {
+    match name {
+        "on_exec" => Some("sched_process_exec"),
+        "on_fork" => Some("sched_process_fork"),
+        "on_proc_exit" => Some("sched_process_exit"),
+        _ => None,
+    }
+}
+
+/// Loads the embedded object and attaches every program it can.
+pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
+    let mut report = AttachReport {
+        kernel_release: nix::sys::utsname::uname()
+            .map(|u| u.release().to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        ..Default::default()
+    };
+    prepare_host(&mut report)?;
+    let btf = Btf::from_sys_fs().map_err(|e| LoadError::NoBtf(e.to_string()))?;
+    report.btf = true;
+    let v1 = cgroup_v1_pids();
+    report.cgroup_mode = if v1 { "v1:pids" } else { "v2" }.to_owned();
+    let ring = opts.ring_buffer_bytes.max(4096).next_power_of_two();
+    report.ring_buffer_bytes = ring;
+    let cgroup_v1: u32 = v1.into();
+    let mut ebpf = EbpfLoader::new()
+        .btf(Some(&btf))
+        .map_max_entries("events", ring)
+        .override_global("cfg_self_tgid", &opts.self_tgid, true)
+        .override_global("cfg_env_bytes", &opts.env_bytes.min(4095), true)
+        .override_global("cfg_cgroup_v1_pids", &cgroup_v1, true)
+        .override_global("cfg_open_flags_mask", &opts.open_flags_mask, true)
+        .load(OBJECT)
+        .map_err(LoadError::Object)?;
+
+    fill_prefixes(&mut ebpf, &opts.open_prefixes)?;
+
+    let names: Vec<String> = ebpf.programs().map(|(n, _)| n.to_owned()).collect();
+    for name in names {
+        let prog = ebpf.program_mut(&name).expect("listed above");
+        let (hook, result) = attach_one(&name, prog, &btf);
+        if let Err(message) = &result
+            && REQUIRED.contains(&name.as_str())
+        {
+            return Err(LoadError::Required {
+                program: name,
+                hook,
+                message: message.clone(),
+            });
+        }
+        if let Err(e) = &result {
+            tracing::warn!(program = %name, %hook, "probe not attached: {e}");
+        }
+        report.probes.push(ProbeStatus {
+            program: name,
+            hook,
+            attached: result.is_ok(),
+            error: result.err(),
+        });
+    }
+    report.probes.sort_by(|a, b| a.hook.cmp(&b.hook));
+    Ok(Loaded {
+        ebpf,
+        report,
+        _stats_fd: None,
+    })
+}
+
+fn attach_one(name: &str, prog: &mut Program, btf: &Btf) -> (String, Result<(), String>) {
+    if let Some(tp) = btf_hook(name) {
+        let hook = format!("tp_btf/{tp}");
+        let r: Result<(), String> = (|| {
+            let p: &mut BtfTracePoint = prog.try_into().map_err(|e| format!("{e}"))?;
+            p.load(tp, btf).map_err(|e| format!("load: {e}"))?;
+            p.attach().map_err(|e| format!("attach: {e}"))?;
+            Ok(())
+        })();
+        return (hook, r);
+    }
+    if let Some((cat, tp)) = hook_of(name) {
+        let hook = format!("tracepoint/{cat}/{tp}");
+        let r: Result<(), String> = (|| {
+            let p: &mut TracePoint = prog.try_into().map_err(|e| format!("{e}"))?;
+            p.load().map_err(|e| format!("load: {e}"))?;
+            p.attach(cat, &tp).map_err(|e| format!("attach: {e}"))?;
+            Ok(())
+        })();
+        return (hook, r);
+    }
+    (
+        name.to_owned(),
+        Err("no hook known for this program".to_owned()),
+    )
+}
+
+fn fill_prefixes(ebpf: &mut Ebpf, prefixes: &[String]) -> Result<(), LoadError> {
+    let map = ebpf.map_mut("open_prefixes").ok_or(LoadError::Map {
+        map: "open_prefixes",
+        message: "missing from the object".into(),
+    })?;
+    let mut trie: LpmTrie<&mut MapData, [u8; 256], u8> =
+        LpmTrie::try_from(map).map_err(|e| LoadError::Map {
+            map: "open_prefixes",
+            message: e.to_string(),
+        })?;
+    for p in prefixes {
+        let bytes = p.as_bytes();
+        if bytes.len() > 255 {
+            return Err(LoadError::Map {
+                map: "open_prefixes",
+                message: format!("prefix {p:?} is longer than 255 bytes"),
+            });
+        }
+        let mut data = [0u8; 256];
+        data[..bytes.len()].copy_from_slice(bytes);
+        trie.insert(&Key::new(bytes.len() as u32 * 8, data), 1, 0)
+            .map_err(|e| LoadError::Map {
+                map: "open_prefixes",
+                message: format!("inserting {p:?}: {e}"),
+            })?;
+    }
+    Ok(())
+}
+
+impl Loaded {
+    /// Takes the ring buffer for the reader thread.
+    pub fn take_ring(&mut self) -> Result<RingBuf<aya::maps::Map>, LoadError> {
+        let map = self.ebpf.take_map("events").ok_or(LoadError::Map {
+            map: "events",
+            message: "already taken or missing".into(),
+        })?;
+        RingBuf::try_from(map).map_err(|e| LoadError::Map {
+            map: "events",
+            message: e.to_string(),
+        })
+    }
+
+    /// Takes the drop counters for the stats thread.
+    pub fn take_drops(&mut self) -> Result<DropCounters, LoadError> {
+        let map = self.ebpf.take_map("drops").ok_or(LoadError::Map {
+            map: "drops",
+            message: "already taken or missing".into(),
+        })?;
+        let arr = PerCpuArray::try_from(map).map_err(|e| LoadError::Map {
+            map: "drops",
+            message: e.to_string(),
+        })?;
+        Ok(DropCounters(arr))
+    }
+
+    /// Adds an executable to the deny list by the file's `stat(2)` device and inode.
+    pub fn deny_exec(&mut self, dev: u64, ino: u64, mode: DenyMode) -> Result<(), LoadError> {
+        let mut map = self.deny_map()?;
+        let action: u32 = match mode {
+            DenyMode::Kill => 1,
+            DenyMode::DryRun => 2,
+        };
+        map.insert([dev_to_kernel(dev), ino], action, 0)
+            .map_err(|e| LoadError::Map {
+                map: "exec_deny",
+                message: e.to_string(),
+            })
+    }
+
+    /// Removes an executable from the deny list; `false` when it was not there.
+    pub fn allow_exec(&mut self, dev: u64, ino: u64) -> Result<bool, LoadError> {
+        let mut map = self.deny_map()?;
+        match map.remove(&[dev_to_kernel(dev), ino]) {
+            Ok(()) => Ok(true),
+            Err(aya::maps::MapError::KeyNotFound) => Ok(false),
+            Err(e) => Err(LoadError::Map {
+                map: "exec_deny",
+                message: e.to_string(),
+            }),
+        }
+    }
+
+    fn deny_map(&mut self) -> Result<BpfHashMap<&mut MapData, [u64; 2], u32>, LoadError> {
+        let map = self.ebpf.map_mut("exec_deny").ok_or(LoadError::Map {
+            map: "exec_deny",
+            message: "missing from the object".into(),
+        })?;
+        BpfHashMap::try_from(map).map_err(|e| LoadError::Map {
+            map: "exec_deny",
+            message: e.to_string(),
+        })
+    }
+
+    /// Turns on the kernel's per-program run-time statistics (`bpf_stats`) for as long as
+    /// this sensor lives.
+    pub fn enable_run_time_stats(&mut self) -> Result<(), LoadError> {
+        let fd = aya::sys::enable_stats(aya::sys::Stats::RunTime).map_err(|e| LoadError::Map {
+            map: "bpf_stats",
+            message: e.to_string(),
+        })?;
+        self._stats_fd = Some(fd);
+        Ok(())
+    }
+
+    /// Average run time per program from `bpf_stats` (needs [`Self::enable_run_time_stats`]).
+    pub fn program_run_times(&self) -> Vec<ProgramRunTime> {
+        let mut v: Vec<ProgramRunTime> = self
+            .ebpf
+            .programs()
+            .filter_map(|(name, p)| {
+                let info = p.info().ok()?;
+                Some(ProgramRunTime {
+                    program: name.to_owned(),
+                    run_count: info.run_count(),
+                    run_time_ns: info.run_time().as_nanos() as u64,
+                })
+            })
+            .collect();
+        v.sort_by(|a, b| a.program.cmp(&b.program));
+        v
+    }
+}
+
+/// `bpf_stats` figures of one program.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProgramRunTime {
+    pub program: String,
+    pub run_count: u64,
+    pub run_time_ns: u64,
+}
+
+impl ProgramRunTime {
+    pub fn avg_ns(&self) -> f64 {
+        if self.run_count == 0 {
+            0.0
+        } else {
+            self.run_time_ns as f64 / self.run_count as f64
+        }
+    }
+}
+
+/// The per-CPU drop counters, one per record kind.
+pub struct DropCounters(PerCpuArray<aya::maps::Map, u64>);
+
+impl std::fmt::Debug for DropCounters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DropCounters")
+    }
+}
+
+impl DropCounters {
+    /// Totals since load, per kind (kinds with no drops omitted).
+    pub fn totals(&self) -> BTreeMap<Kind, u64> {
+        let mut out = BTreeMap::new();
+        for k in Kind::ALL {
+            let idx = k as u32;
+            if idx >= KIND_SLOTS {
+                continue;
+            }
+            if let Ok(values) = self.0.get(&idx, 0) {
+                let sum: u64 = values.iter().sum();
+                if sum > 0 {
+                    out.insert(k, sum);
+                }
+            }
+        }
+        out
+    }
+}

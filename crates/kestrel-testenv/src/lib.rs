@@ -1,0 +1,1 @@
+//! The real test environment (work in progress).
