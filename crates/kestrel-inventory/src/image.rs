@@ -260,6 +260,7 @@ pub(crate) fn walk_image<S: BlobSource + ?Sized>(
         }
         let list = doc.manifests.as_deref().unwrap_or_default();
         let chosen = select(list, reference, &options.platform, &name)?.clone();
+        check_size(&chosen, limit, &name)?;
         reference = None;
         let bytes = source.read_manifest(&chosen.digest, limit)?;
         doc = parse_json(&bytes, &format!("{name}: manifest {}", chosen.digest))?;
@@ -275,6 +276,7 @@ pub(crate) fn walk_image<S: BlobSource + ?Sized>(
     let layers = doc
         .layers
         .ok_or_else(|| InventoryError::image(&what, "manifest has no layers"))?;
+    check_size(&config_desc, limit, &name)?;
     let config_bytes = read_verified(source, &config_desc.digest, limit)?;
     let config: ImageConfig = parse_json(&config_bytes, &format!("{name}: config {}", config_desc.digest))?;
     let diff_ids = config.rootfs.map(|r| r.diff_ids).unwrap_or_default();
@@ -300,6 +302,17 @@ pub(crate) fn walk_image<S: BlobSource + ?Sized>(
         }
     }
     Ok(digest)
+}
+
+/// Refuses a manifest or config whose descriptor already says it is too large to read.
+fn check_size(d: &Descriptor, limit: u64, what: &str) -> Result<(), InventoryError> {
+    match d.size {
+        Some(size) if size > limit => Err(InventoryError::image(
+            what,
+            format!("{} declares {size} bytes, above the {limit} byte limit for manifests and configurations", d.digest),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// An OCI image layout directory.

@@ -21,7 +21,6 @@ pub(crate) enum NodeKind {
 pub(crate) struct Node {
     pub kind: NodeKind,
     pub layer: u32,
-    pub size: u64,
     /// Buffered content, for files a cataloger wants.
     pub content: Option<Arc<[u8]>>,
     /// Packages found while the file streamed past (binaries, Java archives).
@@ -238,7 +237,6 @@ mod tests {
         Node {
             kind: NodeKind::File,
             layer,
-            size: 0,
             content: Some(Arc::from(&b"x"[..])),
             found: None,
         }
@@ -276,7 +274,6 @@ mod tests {
         let link = |target: &str| Node {
             kind: NodeKind::Symlink(target.into()),
             layer: 0,
-            size: 0,
             content: None,
             found: None,
         };

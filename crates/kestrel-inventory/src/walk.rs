@@ -97,10 +97,6 @@ impl TreeBuilder {
         }
     }
 
-    pub fn limits(&self) -> &Limits {
-        &self.limits
-    }
-
     pub fn warn(&mut self, kind: WarningKind, path: impl Into<String>, message: impl Into<String>) {
         let w = Warning {
             kind,
@@ -287,7 +283,6 @@ impl TreeBuilder {
             let mut node = Node {
                 kind,
                 layer: layer.index,
-                size,
                 content: None,
                 found: None,
             };
@@ -470,7 +465,6 @@ impl TreeBuilder {
             Node {
                 kind: NodeKind::Dir,
                 layer: index,
-                size: 0,
                 content: None,
                 found: None,
             },
@@ -505,7 +499,6 @@ impl TreeBuilder {
                 let mut node = Node {
                     kind: NodeKind::Other,
                     layer: index,
-                    size: meta.len(),
                     content: None,
                     found: None,
                 };

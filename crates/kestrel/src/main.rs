@@ -41,6 +41,9 @@ enum Command {
     /// Show or check the effective configuration.
     #[command(subcommand)]
     Config(cmd::config::ConfigCmd),
+    /// Compare versions with an ecosystem's own ordering rules.
+    #[command(subcommand)]
+    Version(cmd::version::VersionCmd),
 }
 
 fn main() -> ExitCode {
@@ -68,6 +71,7 @@ fn main() -> ExitCode {
     }
     let result = match cli.command {
         Command::Config(c) => cmd::config::run(c, &config),
+        Command::Version(c) => cmd::version::run(c),
     };
     match result {
         Ok(code) => code,

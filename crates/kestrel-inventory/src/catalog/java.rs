@@ -75,7 +75,7 @@ fn walk(
             nested.push((i, name));
         }
     }
-    let mut read_entry = |zip: &mut zip::ZipArchive<Cursor<&[u8]>>, i: usize, limit: u64| {
+    let read_entry = |zip: &mut zip::ZipArchive<Cursor<&[u8]>>, i: usize, limit: u64| {
         let mut entry = zip.by_index(i).map_err(|e| e.to_string())?;
         let name = entry.name().map_err(|e| e.to_string())?.into_owned();
         if entry.size() > limit {

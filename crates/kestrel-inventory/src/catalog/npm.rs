@@ -36,7 +36,7 @@ enum LicenseField {
         #[serde(rename = "type")]
         ty: Option<String>,
     },
-    Other(serde_json::Value),
+    Other(serde::de::IgnoredAny),
 }
 
 impl LicenseField {

@@ -1,3 +1,4 @@
 //! One module per subcommand: argument types and the glue from arguments to library calls.
 
 pub mod config;
+pub mod version;
