@@ -41,6 +41,8 @@ enum Command {
     /// Show or check the effective configuration.
     #[command(subcommand)]
     Config(cmd::config::ConfigCmd),
+    /// Inventory an image, registry image, directory or running container as an SBOM.
+    Sbom(cmd::sbom::SbomArgs),
     /// Compare versions with an ecosystem's own ordering rules.
     #[command(subcommand)]
     Version(cmd::version::VersionCmd),
@@ -71,6 +73,7 @@ fn main() -> ExitCode {
     }
     let result = match cli.command {
         Command::Config(c) => cmd::config::run(c, &config),
+        Command::Sbom(a) => cmd::sbom::run(a),
         Command::Version(c) => cmd::version::run(c),
     };
     match result {
