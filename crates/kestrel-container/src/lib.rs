@@ -8,14 +8,20 @@
 //! - [`container_of_pid`] reads `/proc/PID/cgroup` and applies [`identify_cgroup`].
 //! - [`RuntimeClient`] asks podman (libpod API) or Docker (Engine API) for a container's name,
 //!   image, labels and privilege, read-only over the runtime's unix socket.
+//! - [`watch_node_pods`] keeps a [`PodCache`] of the pods on this node from the Kubernetes API,
+//!   which names the containers containerd and CRI-O run.
 //!
 //! Architecture invariant: cgroup identification is a pure function of the path text; nothing in
 //! this crate writes to a container runtime or to the Kubernetes API (it only reads), and nothing
 //! on the per-process path blocks on the network.
 
 mod cgroup;
+pub mod pods;
+mod resolver;
 pub mod runtime;
 
+pub use pods::{PodCache, PodContainer, WatchStatus, watch_node_pods};
+pub use resolver::{ContainerResolver, ResolverOptions};
 pub use runtime::{RuntimeApi, RuntimeClient, RuntimeError};
 
 pub use cgroup::{

@@ -16,6 +16,7 @@ use crate::{InventoryError, LayerInfo, Limits, Warning, WarningKind};
 
 const WHITEOUT_PREFIX: &str = ".wh.";
 const OPAQUE_MARKER: &str = ".wh..wh..opq";
+const PSEUDO_MOUNTS: &[&str] = &["/proc", "/sys", "/dev", "/run"];
 
 /// Accumulates layers into one tree.
 #[derive(Debug)]
@@ -456,6 +457,7 @@ impl TreeBuilder {
             });
         }
         let index = u32::try_from(self.layers.len()).unwrap_or(u32::MAX);
+        let root_dev = meta.dev();
         let mut visited = std::collections::HashSet::new();
         visited.insert((meta.dev(), meta.ino()));
         let mut stack = vec!["/".to_owned()];
@@ -504,7 +506,10 @@ impl TreeBuilder {
                 };
                 if ft.is_dir() {
                     node.kind = NodeKind::Dir;
-                    if skip.contains(&path.as_str()) {
+                    // A pseudo-filesystem mounted into the root (a live system's /proc) holds
+                    // no installed software and can be endless.
+                    let pseudo = PSEUDO_MOUNTS.contains(&path.as_str()) && meta.dev() != root_dev;
+                    if pseudo || skip.contains(&path.as_str()) {
                         self.put(path, node, index);
                         continue;
                     }

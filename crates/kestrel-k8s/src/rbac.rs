@@ -4,12 +4,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::OnceLock;
 
 use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule, RoleRef, Subject as K8sSubject};
 use serde::Serialize;
 
 use crate::inventory::Inventory;
-use crate::object::{Kind, ObjectRef, Origin};
+use crate::object::{Kind, Located, ObjectRef, Origin};
 use crate::selector;
 
 /// Who a binding grants to.
@@ -223,8 +224,18 @@ impl Rbac {
     /// Expands aggregation and resolves every binding.
     pub fn build(inv: &Inventory) -> Rbac {
         let mut rbac = Rbac::default();
-        let cluster_roles: Vec<(&ClusterRole, &Origin)> =
+        let mut cluster_roles: Vec<(&ClusterRole, &Origin)> =
             inv.cluster_roles.iter().map(|l| (&l.object, &l.origin)).collect();
+        // Manifests bind to cluster-admin, admin, edit, view and the system: roles without
+        // defining them: the API server creates those. Use its definitions where the input
+        // has none.
+        let defaults = default_cluster_roles();
+        for l in defaults {
+            let name = l.object.metadata.name.as_deref();
+            if !inv.cluster_roles.iter().any(|c| c.object.metadata.name.as_deref() == name) {
+                cluster_roles.push((&l.object, &l.origin));
+            }
+        }
         let by_name: BTreeMap<&str, (&ClusterRole, &Origin)> = cluster_roles
             .iter()
             .map(|(c, o)| (c.metadata.name.as_deref().unwrap_or_default(), (*c, *o)))
@@ -481,6 +492,22 @@ pub fn implied_groups(subject: &Subject) -> Vec<String> {
         Subject::User { .. } => vec!["system:authenticated".to_owned()],
         Subject::Group { .. } => Vec::new(),
     }
+}
+
+/// The default ClusterRoles of a Kubernetes v1.25 API server (labelled
+/// `kubernetes.io/bootstrapping: rbac-defaults`), recorded from a real server; aggregated roles
+/// (admin, edit, view) are kept with their aggregation rules and expanded like any other.
+pub fn default_cluster_roles() -> &'static [Located<ClusterRole>] {
+    static ROLES: OnceLock<Vec<Located<ClusterRole>>> = OnceLock::new();
+    ROLES.get_or_init(|| {
+        let mut inv = Inventory::new();
+        let origin = crate::inventory::memory_origin("built-in default ClusterRoles (Kubernetes v1.25)");
+        let value: serde_json::Value = serde_json::from_str(include_str!("default-clusterroles.json"))
+            .expect("the embedded default ClusterRoles are valid JSON");
+        inv.add_value(value, &origin)
+            .expect("the embedded default ClusterRoles match the ClusterRole schema");
+        inv.cluster_roles
+    })
 }
 
 fn is_bootstrap(labels: Option<&BTreeMap<String, String>>) -> bool {

@@ -122,6 +122,8 @@ pub enum Field {
     K8sNsName,
     K8sPodLabels,
     K8sPodLabel(String),
+    DnsQuery,
+    DnsAnswer,
     FsPathName,
     FsPathSource,
     FsPathTarget,
@@ -254,7 +256,7 @@ const SPECS: &[FieldSpec] = &[
     spec!("evt.arg.target", Str, None, "What a link points to."),
     spec!("evt.arg.linkpath", Str, None, "The link a link/symlink call created."),
     spec!("evt.arg.flags", Str, None, "Open flags (`O_WRONLY|O_CREAT`), mount flags or memfd flags as text."),
-    spec!("evt.arg.mode", Int, None, "Mode of open and chmod."),
+    spec!("evt.arg.mode", Str, None, "Mode of open and chmod as flags (`S_ISUID|S_IRUSR|...`)."),
     spec!("evt.arg.uid", Int, None, "New owner of chown; first id of setuid."),
     spec!("evt.arg.gid", Int, None, "New group of chown."),
     spec!("evt.arg.request", Str, None, "ptrace request (`PTRACE_ATTACH`, ...)."),
@@ -332,6 +334,8 @@ const SPECS: &[FieldSpec] = &[
     spec!("k8s.ns.name", Str, None, "Pod namespace."),
     spec!("k8s.pod.labels", StrList, None, "Pod labels as `key:value` items."),
     spec!("k8s.pod.label", Str, Key, "One pod label: `k8s.pod.label[app]`."),
+    spec!("dns.query", StrList, None, "Names asked in a DNS message (`evt.type=dns`)."),
+    spec!("dns.answer", StrList, None, "Addresses and names in a DNS response's answers."),
     spec!("fs.path.name", Str, None, "Path operated on (open, unlink, chmod, chown, mkdir, module file)."),
     spec!("fs.path.source", Str, None, "Source path of rename and link."),
     spec!("fs.path.target", Str, None, "Target path of rename and link."),
@@ -469,6 +473,8 @@ pub fn resolve(name: &str, arg: Option<&str>) -> Result<(Field, FieldType), Fiel
         "k8s.ns.name" => F::K8sNsName,
         "k8s.pod.labels" => F::K8sPodLabels,
         "k8s.pod.label" => F::K8sPodLabel(arg.unwrap_or_default().to_owned()),
+        "dns.query" => F::DnsQuery,
+        "dns.answer" => F::DnsAnswer,
         "fs.path.name" => F::FsPathName,
         "fs.path.source" => F::FsPathSource,
         "fs.path.target" => F::FsPathTarget,
@@ -633,6 +639,30 @@ pub fn open_flags_text(flags: u32) -> String {
         }
     }
     out.join("|")
+}
+
+/// File mode bits as Falco names them.
+pub fn mode_text(mode: u32) -> String {
+    let names = [
+        (0o4000, "S_ISUID"),
+        (0o2000, "S_ISGID"),
+        (0o1000, "S_ISVTX"),
+        (0o400, "S_IRUSR"),
+        (0o200, "S_IWUSR"),
+        (0o100, "S_IXUSR"),
+        (0o40, "S_IRGRP"),
+        (0o20, "S_IWGRP"),
+        (0o10, "S_IXGRP"),
+        (0o4, "S_IROTH"),
+        (0o2, "S_IWOTH"),
+        (0o1, "S_IXOTH"),
+    ];
+    names
+        .iter()
+        .filter(|(b, _)| mode & b != 0)
+        .map(|(_, n)| *n)
+        .collect::<Vec<_>>()
+        .join("|")
 }
 
 const CAP_NAMES: [&str; 41] = [
@@ -1031,6 +1061,18 @@ pub fn extract<'e>(field: &Field, ev: &'e Event, cx: &Ctx<'e>) -> Option<Value<'
                 .collect(),
         )),
         F::K8sPodLabel(key) => s(cont?.pod.as_ref()?.labels.get(key)?),
+        F::DnsQuery => match k {
+            EventKind::Dns(m) => Some(Value::List(
+                m.questions.iter().map(|q| Cow::Borrowed(q.as_str())).collect(),
+            )),
+            _ => None,
+        },
+        F::DnsAnswer => match k {
+            EventKind::Dns(m) => Some(Value::List(
+                m.answers.iter().map(|a| Cow::Borrowed(a.data.as_str())).collect(),
+            )),
+            _ => None,
+        },
         F::FsPathName => match k {
             EventKind::Rename { .. } | EventKind::Link { .. } => None,
             _ => s(event_path(k)?),
@@ -1082,7 +1124,7 @@ fn extract_arg(a: EvtArg, k: &EventKind) -> Option<Value<'_>> {
         (EvtArg::Flags, EventKind::Mount { flags, .. }) => owned(flags.to_string()),
         (EvtArg::Flags, EventKind::MemfdCreate { flags, .. }) => owned(flags.to_string()),
         (EvtArg::Mode, EventKind::Open { mode, .. } | EventKind::Chmod { mode, .. }) => {
-            int(i64::from(*mode))
+            owned(mode_text(*mode))
         }
         (EvtArg::Uid, EventKind::Chown { uid, .. }) => int(i64::from(*uid)),
         (EvtArg::Uid, EventKind::SetId { ids, .. }) => int(*ids.first()?),

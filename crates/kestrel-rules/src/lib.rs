@@ -104,6 +104,11 @@ impl Rule {
             .collect()
     }
 
+    /// The fields the rule's output names, in order.
+    pub fn output_fields(&self) -> Vec<&str> {
+        self.output.field_names().collect()
+    }
+
     /// What the kernel kills for this rule, for `action: kill` rules.
     pub fn kill_targets(&self) -> Option<&KillTargets> {
         self.kill.as_ref()

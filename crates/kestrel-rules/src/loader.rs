@@ -218,8 +218,6 @@ impl CondText {
 struct ExceptionDef {
     name: String,
     fields: Vec<String>,
-    /// Fields given as one string rather than a list: values are then a flat list.
-    single: bool,
     comps: Vec<String>,
     values: Vec<Vec<Vec<String>>>,
 }
@@ -324,7 +322,6 @@ fn exceptions_from(raw: Vec<RawException>) -> Result<Vec<ExceptionDef>, String> 
             Ok(ExceptionDef {
                 name: e.name,
                 fields,
-                single,
                 comps,
                 values,
             })

@@ -315,7 +315,7 @@ fn fill_prefixes(ebpf: &mut Ebpf, prefixes: &[String]) -> Result<(), LoadError> 
 
 impl Loaded {
     /// Takes the ring buffer for the reader thread.
-    pub fn take_ring(&mut self) -> Result<RingBuf<aya::maps::Map>, LoadError> {
+    pub fn take_ring(&mut self) -> Result<RingBuf<MapData>, LoadError> {
         let map = self.ebpf.take_map("events").ok_or(LoadError::Map {
             map: "events",
             message: "already taken or missing".into(),
@@ -426,7 +426,7 @@ impl ProgramRunTime {
 }
 
 /// The per-CPU drop counters, one per record kind.
-pub struct DropCounters(PerCpuArray<aya::maps::Map, u64>);
+pub struct DropCounters(PerCpuArray<MapData, u64>);
 
 impl std::fmt::Debug for DropCounters {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

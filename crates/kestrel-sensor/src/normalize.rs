@@ -25,11 +25,9 @@ use crate::record::{
 
 /// `sub` values of `bpf/sensor.h`.
 mod sub {
-    pub const PLAIN: u32 = 1;
     pub const AT: u32 = 2;
     pub const FD: u32 = 4;
     pub const L: u32 = 5;
-    pub const SENDMMSG: u32 = 3;
 }
 
 const AT_REMOVEDIR: u64 = 0x200;
@@ -418,8 +416,6 @@ impl Normalizer {
                     Some(b) if b.len() >= 8 => parse_sockaddr(b),
                     _ => tuple_remote(&sc.sk).unwrap_or(SockAddr::Other(sc.sk.family)),
                 };
-                // A sendmmsg record covers its first message; its port is the server's.
-                let _ = sc.sub == sub::SENDMMSG;
                 match parse_dns(payload, server) {
                     Some(m) => EventKind::Dns(m),
                     None => {

@@ -77,7 +77,7 @@ impl ProcessTable {
     }
 
     /// All entries, for recordings.
-    pub fn iter(&self) -> impl Iterator<Item = &Arc<ProcessInfo>> {
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Arc<ProcessInfo>> {
         self.procs.iter().map(|(_, v)| v)
     }
 

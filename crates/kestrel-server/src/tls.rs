@@ -70,7 +70,7 @@ pub(crate) async fn serve(
                     continue;
                 }
             },
-            _ = shutdown.wait_for(|v| *v) => return,
+            _ = async { let _ = shutdown.wait_for(|v| *v).await; } => return,
         };
         let acceptor = acceptor.clone();
         let app = app.clone();

@@ -190,19 +190,18 @@ impl VulnFilter {
 
     /// The ORDER BY clause, from constants only; `id` last makes pages stable.
     pub(crate) fn order_by(&self) -> String {
-        let col = match self.sort.unwrap_or_default() {
-            VulnSort::Score => "score",
-            VulnSort::Severity => "severity_rank",
-            VulnSort::Epss => "COALESCE(epss, -1.0)",
-            VulnSort::Vulnerability => "vuln_id",
-            VulnSort::Package => "package",
-            VulnSort::Workload => "namespace, workload",
-        };
         let dir = match self.order.unwrap_or_default() {
             Order::Asc => "ASC",
             Order::Desc => "DESC",
         };
-        let col = col.replace(", ", &format!(" {dir}, "));
+        let col = match self.sort.unwrap_or_default() {
+            VulnSort::Score => "score".to_owned(),
+            VulnSort::Severity => "severity_rank".to_owned(),
+            VulnSort::Epss => "COALESCE(epss, -1.0)".to_owned(),
+            VulnSort::Vulnerability => "vuln_id".to_owned(),
+            VulnSort::Package => "package".to_owned(),
+            VulnSort::Workload => format!("namespace {dir}, workload"),
+        };
         format!("{col} {dir}, score DESC, id")
     }
 }

@@ -132,6 +132,12 @@ async fn scenario(store: Store) {
     assert_eq!(v(VulnFilter { q: Some("%".into()), ..Default::default() }).await, Vec::<String>::new(), "LIKE metacharacters are literal");
     assert_eq!(v(VulnFilter { sort: Some(VulnSort::Vulnerability), order: Some(kestrel_store::Order::Asc), ..Default::default() }).await,
         ["CVE-2024-0001", "CVE-2024-0002", "CVE-2024-0003"]);
+    assert_eq!(v(VulnFilter { sort: Some(VulnSort::Epss), order: Some(kestrel_store::Order::Asc), ..Default::default() }).await,
+        ["CVE-2024-0002", "CVE-2024-0003", "CVE-2024-0001"]);
+    assert_eq!(v(VulnFilter { sort: Some(VulnSort::Workload), ..Default::default() }).await,
+        ["CVE-2024-0001", "CVE-2024-0002", "CVE-2024-0003"]);
+    assert_eq!(v(VulnFilter { sort: Some(VulnSort::Severity), order: Some(kestrel_store::Order::Asc), ..Default::default() }).await,
+        ["CVE-2024-0002", "CVE-2024-0003", "CVE-2024-0001"]);
     assert_eq!(v(VulnFilter { namespace: Some("shop".into()), workload: Some("web".into()), min_score: Some(50.0), ..Default::default() }).await, ["CVE-2024-0001"]);
 
     let ws = store.list_workloads(&WorkloadFilter::default()).await.unwrap();

@@ -196,7 +196,8 @@ impl ContainerSpec {
         match (security.run_as_user, security.run_as_group) {
             (Some(user), Some(group)) => flags.extend(["--user".to_owned(), format!("{user}:{group}")]),
             (Some(user), None) => flags.extend(["--user".to_owned(), user.to_string()]),
-            (None, Some(group)) => flags.extend(["--group-add".to_owned(), group.to_string()]),
+            // The user defaults to the image's, which for the test image is root.
+            (None, Some(group)) => flags.extend(["--user".to_owned(), format!("0:{group}")]),
             (None, None) => {}
         }
         if security.allow_privilege_escalation == Some(false) {
@@ -274,7 +275,7 @@ mod tests {
             ),
             expect![[r#"
                 a: --user 7 --read-only --cap-add NET_ADMIN IMAGE x y z
-                b: --group-add 9 IMAGE"#]],
+                b: --user 0:9 IMAGE"#]],
         );
     }
 
@@ -283,7 +284,7 @@ mod tests {
         let container = "  containers:\n  - name: a\n    image: kestrel-test\n";
         check(
             &format!("{HEAD}spec:\n  restartPolicy: Never\n  containers:\n  - name: a\n    image: kestrel-test\n    resources: {{}}\n"),
-            expect![[r#"error: pod manifest pod.yaml: spec.containers[0]: unknown field `resources`, expected one of `name`, `image`, `imagePullPolicy`, `command`, `args`, `workingDir`, `env`, `securityContext` at line 7 column 5"#]],
+            expect!["error: pod manifest pod.yaml: spec.containers[0]: unknown field `resources`, expected one of `name`, `image`, `imagePullPolicy`, `command`, `args`, `workingDir`, `env`, `securityContext` at line 9 column 5"],
         );
         check(
             &format!("{HEAD}spec:\n  restartPolicy: Always\n{container}"),

@@ -46,6 +46,16 @@ enum Command {
     /// Compare versions with an ecosystem's own ordering rules.
     #[command(subcommand)]
     Version(cmd::version::VersionCmd),
+    /// Scan a target for security problems (`scan k8s`: Kubernetes posture).
+    #[command(subcommand)]
+    Scan(ScanCmd),
+}
+
+/// What `kestrel scan` looks at. One variant per target, each with its own module in `cmd/`.
+#[derive(Debug, Subcommand)]
+enum ScanCmd {
+    /// Posture of Kubernetes manifests, a cluster dump (--snapshot) or a live cluster (--cluster).
+    K8s(cmd::scan_k8s::K8sArgs),
 }
 
 fn main() -> ExitCode {
@@ -75,6 +85,7 @@ fn main() -> ExitCode {
         Command::Config(c) => cmd::config::run(c, &config),
         Command::Sbom(a) => cmd::sbom::run(a),
         Command::Version(c) => cmd::version::run(c),
+        Command::Scan(ScanCmd::K8s(a)) => cmd::scan_k8s::run(a),
     };
     match result {
         Ok(code) => code,

@@ -52,7 +52,7 @@ impl Podman {
             .stderr(Stdio::null())
             .spawn()
             .expect("start podman system service");
-        let mut podman = Podman {
+        let podman = Podman {
             dir,
             socket,
             service,

@@ -3,3 +3,4 @@
 pub mod config;
 pub mod version;
 pub mod sbom;
+pub mod scan_k8s;

@@ -1,0 +1,349 @@
+//! The pod watcher against recorded Kubernetes API responses, replayed by a small HTTP server on
+//! 127.0.0.1 (no API server exists here; see `testdata/README.md`).
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use http_body_util::{BodyExt, StreamBody, combinators::BoxBody};
+use hyper::body::{Bytes, Frame};
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use kestrel_container::{PodCache, WatchStatus, watch_node_pods};
+use kestrel_event::{ContainerId, ContainerRuntime};
+use serde_json::{Value, json};
+
+const LIST: &str = include_str!("../testdata/pods-on-node-1.json");
+const WATCH: &str = include_str!("../testdata/watch-pods-on-node-1.jsonl");
+const EXPIRED: &str = include_str!("../testdata/watch-expired-resourceversion.jsonl");
+const FORBIDDEN: &str = include_str!("../testdata/forbidden-list-secrets.json");
+const UNAUTHORIZED: &str = include_str!("../testdata/unauthorized.json");
+
+/// The container id the test gives a pod's container: its uid's hex digits, twice.
+fn container_id_of(uid: &str) -> String {
+    uid.replace('-', "").repeat(2)
+}
+
+/// The recorded pods had no kubelet: add the running container statuses a kubelet on a
+/// containerd node would report, one per spec container.
+fn with_statuses(mut pod: Value) -> Value {
+    let uid = pod["metadata"]["uid"].as_str().unwrap().to_owned();
+    let statuses: Vec<Value> = pod["spec"]["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let image = c["image"].as_str().unwrap();
+            let image = if image.contains('/') {
+                image.to_owned()
+            } else {
+                format!("docker.io/library/{image}")
+            };
+            let repo = image.rsplit_once(':').map_or(image.as_str(), |(r, _)| r);
+            json!({
+                "name": c["name"],
+                "state": {"running": {"startedAt": "2026-11-26T17:33:40Z"}},
+                "lastState": {},
+                "ready": true,
+                "restartCount": 0,
+                "image": image,
+                "imageID": format!("{repo}@sha256:{}", "e".repeat(64)),
+                "containerID": format!("containerd://{}", container_id_of(&uid)),
+                "started": true
+            })
+        })
+        .collect();
+    pod["status"]["containerStatuses"] = Value::Array(statuses);
+    pod
+}
+
+fn list_with_statuses(drop_name: Option<&str>) -> String {
+    let mut list: Value = serde_json::from_str(LIST).unwrap();
+    let items: Vec<Value> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| Some(p["metadata"]["name"].as_str().unwrap()) != drop_name)
+        .cloned()
+        .map(with_statuses)
+        .collect();
+    list["items"] = Value::Array(items);
+    list.to_string()
+}
+
+fn watch_with_statuses() -> String {
+    WATCH
+        .lines()
+        .map(|l| {
+            let mut e: Value = serde_json::from_str(l).unwrap();
+            if e["type"] != "BOOKMARK" {
+                e["object"] = with_statuses(e["object"].clone());
+            }
+            e.to_string() + "\n"
+        })
+        .collect()
+}
+
+#[derive(Clone)]
+enum Reply {
+    Json(StatusCode, String),
+    /// Watch events, one per line, then the connection stays open (`hang`) or ends.
+    Events(String, bool),
+}
+
+#[derive(Default)]
+struct Script {
+    lists: Mutex<VecDeque<Reply>>,
+    watches: Mutex<VecDeque<Reply>>,
+    requests: Mutex<Vec<String>>,
+}
+
+impl Script {
+    fn next(queue: &Mutex<VecDeque<Reply>>, fallback: Reply) -> Reply {
+        let mut q = queue.lock().unwrap();
+        // The last scripted list answer repeats; an exhausted watch script hangs.
+        match q.len() {
+            0 => fallback,
+            1 => q.front().cloned().unwrap(),
+            _ => q.pop_front().unwrap(),
+        }
+    }
+
+    fn lists_served(&self) -> usize {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| !r.contains("watch=true"))
+            .count()
+    }
+}
+
+type Body = BoxBody<Bytes, Infallible>;
+
+fn reply(r: Reply) -> Response<Body> {
+    match r {
+        Reply::Json(status, text) => Response::builder()
+            .status(status)
+            .header("content-type", "application/json")
+            .body(http_body_util::Full::new(Bytes::from(text)).boxed())
+            .unwrap(),
+        Reply::Events(lines, hang) => {
+            let frames: Vec<Result<Frame<Bytes>, Infallible>> = lines
+                .lines()
+                .map(|l| Ok(Frame::data(Bytes::from(format!("{l}\n")))))
+                .collect();
+            let events = futures::stream::iter(frames);
+            let body: Body = if hang {
+                BodyExt::boxed(StreamBody::new(events.chain(futures::stream::pending())))
+            } else {
+                BodyExt::boxed(StreamBody::new(events))
+            };
+            Response::builder()
+                .header("content-type", "application/json")
+                .body(body)
+                .unwrap()
+        }
+    }
+}
+
+/// Serves `script` on 127.0.0.1 and returns the API server URL.
+async fn serve(script: Arc<Script>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let script = script.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |req: Request<hyper::body::Incoming>| {
+                    let script = script.clone();
+                    async move {
+                        let uri = req.uri().to_string();
+                        script.requests.lock().unwrap().push(uri.clone());
+                        let r = if !uri.starts_with("/api/v1/pods") {
+                            Reply::Json(StatusCode::NOT_FOUND, "{}".to_owned())
+                        } else if uri.contains("watch=true") {
+                            Script::next(&script.watches, Reply::Events(String::new(), true))
+                        } else {
+                            Script::next(
+                                &script.lists,
+                                Reply::Json(StatusCode::NOT_FOUND, "{}".to_owned()),
+                            )
+                        };
+                        Ok::<_, Infallible>(reply(r))
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+fn client(url: &str) -> kube::Client {
+    kube::Client::try_from(kube::Config::new(url.parse().unwrap())).unwrap()
+}
+
+/// Starts the watcher for node-1 against `script` and waits until `done` holds of the cache.
+async fn run(script: Arc<Script>, done: impl Fn(&PodCache) -> bool) -> Arc<PodCache> {
+    let url = serve(script).await;
+    let cache = PodCache::new();
+    let task = tokio::spawn(watch_node_pods(
+        client(&url),
+        "node-1".to_owned(),
+        cache.clone(),
+    ));
+    let mut changes = cache.subscribe_changes();
+    let mut status = cache.subscribe_status();
+    // A bound so that a broken watcher fails the test instead of hanging it; not a speed check.
+    let waited = tokio::time::timeout(Duration::from_secs(60), async {
+        while !done(&cache) {
+            tokio::select! {
+                _ = changes.changed() => {}
+                _ = status.changed() => {}
+            }
+        }
+    })
+    .await;
+    task.abort();
+    assert!(
+        waited.is_ok(),
+        "the watcher never reached the expected state; status {:?}, {} pods",
+        cache.status(),
+        cache.len()
+    );
+    cache
+}
+
+#[tokio::test]
+async fn lists_then_follows_the_watch() {
+    let script = Arc::new(Script::default());
+    script
+        .lists
+        .lock()
+        .unwrap()
+        .push_back(Reply::Json(StatusCode::OK, list_with_statuses(None)));
+    script
+        .watches
+        .lock()
+        .unwrap()
+        .push_back(Reply::Events(watch_with_statuses(), false));
+    let cache = run(script.clone(), |c| {
+        c.pod("3ff4e486-5a28-4fbb-a3a0-b49d9427886b")
+            .is_some_and(|p| p.labels.get("stage").is_some_and(|s| s == "running"))
+    })
+    .await;
+
+    assert_eq!(cache.status(), WatchStatus::Synced);
+    assert_eq!(cache.len(), 4);
+    let requests = script.requests.lock().unwrap().clone();
+    assert!(
+        requests[0].starts_with("/api/v1/pods?")
+            && requests[0].contains("fieldSelector=spec.nodeName%3Dnode-1"),
+        "{requests:?}"
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.contains("watch=true") && r.contains("resourceVersion=292")),
+        "{requests:?}"
+    );
+
+    let debugger = cache.pod("01d59145-aa30-4b0a-8a9e-5daad99e7538").unwrap();
+    assert_eq!(
+        (debugger.name.as_str(), debugger.namespace.as_str()),
+        ("node-debugger", "monitoring")
+    );
+    assert_eq!(debugger.labels["app"], "debug");
+
+    let id = ContainerId::parse(&container_id_of("01d59145-aa30-4b0a-8a9e-5daad99e7538")).unwrap();
+    let c = cache.container(&id).unwrap();
+    assert_eq!(c.name, "debug");
+    assert_eq!(c.pod.name, "node-debugger");
+    assert_eq!(c.runtime, Some(ContainerRuntime::Containerd));
+    assert_eq!(c.privileged, Some(true));
+    assert_eq!(c.image.repository, "docker.io/library/busybox");
+    assert_eq!(c.image.tag.as_deref(), Some("1.36"));
+
+    let web = ContainerId::parse(&container_id_of("22a84f4b-6dc1-484a-9ff7-0ff36e94eb85")).unwrap();
+    let web = cache.container(&web).unwrap();
+    assert_eq!(
+        (web.name.as_str(), web.pod.namespace.as_str()),
+        ("web", "shop-prod")
+    );
+    // The spec sets no `privileged`, so nothing is claimed.
+    assert_eq!(web.privileged, None);
+    assert_eq!(web.image.repository, "registry.shop.example/web");
+
+    let job = ContainerId::parse(&container_id_of("3ff4e486-5a28-4fbb-a3a0-b49d9427886b")).unwrap();
+    assert_eq!(cache.container(&job).unwrap().pod.name, "batch-job-1");
+}
+
+#[tokio::test]
+async fn relists_after_410_gone_and_drops_vanished_pods() {
+    let script = Arc::new(Script::default());
+    {
+        let mut lists = script.lists.lock().unwrap();
+        lists.push_back(Reply::Json(StatusCode::OK, list_with_statuses(None)));
+        // By the second list, admin-0 has been deleted.
+        lists.push_back(Reply::Json(
+            StatusCode::OK,
+            list_with_statuses(Some("admin-0")),
+        ));
+    }
+    script
+        .watches
+        .lock()
+        .unwrap()
+        .push_back(Reply::Events(EXPIRED.to_owned(), false));
+    let s = script.clone();
+    let cache = run(script.clone(), move |c| {
+        s.lists_served() >= 2 && c.len() == 2 && c.status() == WatchStatus::Synced
+    })
+    .await;
+    assert!(cache.pod("a63d7951-e9a9-462d-99da-a159410d92a6").is_none());
+    let admin = ContainerId::parse(&container_id_of("a63d7951-e9a9-462d-99da-a159410d92a6")).unwrap();
+    assert!(cache.container(&admin).is_none());
+    assert!(cache.pod("22a84f4b-6dc1-484a-9ff7-0ff36e94eb85").is_some());
+}
+
+async fn denied(status: StatusCode, body: &str) -> String {
+    let script = Arc::new(Script::default());
+    script
+        .lists
+        .lock()
+        .unwrap()
+        .push_back(Reply::Json(status, body.to_owned()));
+    let cache = run(script, |c| matches!(c.status(), WatchStatus::Degraded { .. })).await;
+    assert!(cache.is_empty());
+    match cache.status() {
+        WatchStatus::Degraded { reason } => reason,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn forbidden_degrades_with_a_clear_reason() {
+    let reason = denied(StatusCode::FORBIDDEN, FORBIDDEN).await;
+    assert!(
+        reason.contains("node-1")
+            && reason.contains("403 Forbidden")
+            && reason.contains("cannot list resource")
+            && reason.contains("list and watch pods"),
+        "{reason}"
+    );
+}
+
+#[tokio::test]
+async fn unauthorized_degrades_with_a_clear_reason() {
+    let reason = denied(StatusCode::UNAUTHORIZED, UNAUTHORIZED).await;
+    assert!(reason.contains("401 Unauthorized"), "{reason}");
+}

@@ -1,0 +1,428 @@
+//! The rule language on rule files written for these tests: loading, errors with positions,
+//! Falco's append/override/exception semantics, operators and fields.
+
+mod common;
+
+use common::*;
+use expect_test::{Expect, expect};
+use kestrel_event::{Event, EventKind};
+use kestrel_rules::{Engine, RuleSet, RuleSource};
+
+fn load(files: &[&str]) -> Result<RuleSet, String> {
+    let sources: Vec<RuleSource> = files
+        .iter()
+        .enumerate()
+        .map(|(i, t)| RuleSource {
+            name: format!("f{i}.yaml"),
+            text: t.to_string(),
+        })
+        .collect();
+    RuleSet::from_sources(&sources).map_err(|e| e.to_string())
+}
+
+/// Loads `files` and prints either the errors, or each rule with its event types and which of
+/// `events` it matches.
+fn check(files: &[&str], events: &[(&str, Event)], expect: Expect) {
+    let out = match load(files) {
+        Err(e) => format!("error:\n{e}\n"),
+        Ok(rs) => {
+            let mut s = String::new();
+            for w in rs.warnings() {
+                s.push_str(&format!("warning: {w}\n"));
+            }
+            let mut engine = Engine::new(rs.clone().into());
+            let mut matched: Vec<Vec<&str>> = vec![Vec::new(); rs.rules().len()];
+            for (name, ev) in events {
+                let hits: Vec<String> = engine.matching(ev).iter().map(|r| r.name.clone()).collect();
+                for (i, r) in rs.rules().iter().enumerate() {
+                    if hits.contains(&r.name) {
+                        matched[i].push(name);
+                    }
+                }
+            }
+            for (i, r) in rs.rules().iter().enumerate() {
+                s.push_str(&format!(
+                    "{}{} {:?} -> {:?}\n",
+                    r.name,
+                    if r.enabled { "" } else { " (disabled)" },
+                    r.event_types(),
+                    matched[i]
+                ));
+            }
+            s
+        }
+    };
+    expect.assert_eq(&out);
+}
+
+const BASE: &str = r#"
+- list: shells
+  items: [bash, sh]
+- list: all_shells
+  items: [shells, zsh]
+- macro: spawned
+  condition: evt.type in (execve, execveat)
+- rule: Shell
+  desc: a shell
+  condition: spawned and proc.name in (all_shells)
+  output: "shell %proc.name"
+  priority: WARNING
+  tags: [maturity_stable]
+"#;
+
+fn evs() -> Vec<(&'static str, Event)> {
+    vec![
+        ("bash", host(&shell(), exec())),
+        ("zsh", host(&proc_("/bin/zsh", &["zsh"]), exec())),
+        ("fish", host(&proc_("/bin/fish", &["fish"]), exec())),
+        ("bash-in-ct", cont(&shell(), exec())),
+        ("open-shadow", host(&shell(), open("/etc/shadow", RD))),
+    ]
+}
+
+#[test]
+fn lists_reference_lists() {
+    check(
+        &[BASE],
+        &evs(),
+        expect![[r#"
+            Shell ["execve"] -> ["bash", "zsh", "bash-in-ct"]
+        "#]],
+    );
+}
+
+#[test]
+fn append_list_macro_and_rule() {
+    check(
+        &[
+            BASE,
+            r#"
+- list: shells
+  items: [fish]
+  append: true
+- macro: spawned
+  condition: and container.id != host
+  append: true
+- rule: Shell
+  condition: and proc.name != zsh
+  append: true
+"#,
+        ],
+        &evs(),
+        expect![[r#"
+            Shell ["execve"] -> ["bash-in-ct"]
+        "#]],
+    );
+}
+
+#[test]
+fn override_replace_and_append() {
+    check(
+        &[
+            BASE,
+            r#"
+- rule: Shell
+  condition: evt.type=openat and fd.name=/etc/shadow
+  priority: ERROR
+  override:
+    condition: replace
+    priority: replace
+- list: shells
+  items: [fish]
+  override:
+    items: append
+"#,
+        ],
+        &evs(),
+        expect![[r#"
+            Shell ["openat"] -> ["open-shadow"]
+        "#]],
+    );
+}
+
+#[test]
+fn enabled_false_and_reenable() {
+    let off = "- rule: Shell\n  enabled: false\n";
+    check(
+        &[BASE, off],
+        &evs(),
+        expect![[r#"
+            Shell (disabled) ["execve"] -> []
+        "#]],
+    );
+    check(
+        &[BASE, off, "- rule: Shell\n  enabled: true\n"],
+        &evs(),
+        expect![[r#"
+            Shell ["execve"] -> ["bash", "zsh", "bash-in-ct"]
+        "#]],
+    );
+}
+
+#[test]
+fn exceptions_tuples_and_in() {
+    check(
+        &[
+            BASE,
+            r#"
+- rule: Shell
+  exceptions:
+    - name: host_bash
+      fields: [proc.name, container.id]
+      comps: [=, =]
+      values:
+        - [bash, host]
+    - name: names
+      fields: proc.name
+      values: [zsh]
+  override:
+    exceptions: append
+"#,
+        ],
+        &evs(),
+        expect![[r#"
+            Shell ["execve"] -> ["bash-in-ct"]
+        "#]],
+    );
+}
+
+#[test]
+fn exception_values_appended_by_name() {
+    check(
+        &[
+            r#"
+- rule: Shell
+  desc: d
+  condition: evt.type=execve
+  output: x
+  priority: INFO
+  exceptions:
+    - name: names
+      fields: [proc.name]
+      comps: [in]
+      values: [[[bash, fish]]]
+"#,
+            r#"
+- rule: Shell
+  exceptions:
+    - name: names
+      values: [[[zsh]]]
+  append: true
+"#,
+        ],
+        &evs(),
+        expect![[r#"
+            Shell ["execve"] -> []
+        "#]],
+    );
+}
+
+#[test]
+fn operators() {
+    let rule = |cond: &str| {
+        format!(
+            "- rule: R\n  desc: d\n  condition: {cond}\n  output: o\n  priority: INFO\n"
+        )
+    };
+    let cases = [
+        r#"evt.type=openat and fd.name startswith /etc/ and fd.name endswith dow"#,
+        r#"evt.type=openat and fd.name glob "/etc/sh*""#,
+        r#"evt.type=openat and fd.name pmatch (/etc, /usr)"#,
+        r#"evt.type=openat and fd.directory=/etc and fd.filename=shadow"#,
+        r#"evt.type=openat and fd.name icontains SHAD"#,
+        r#"evt.type=openat and fd.name regex "^/etc/s[a-z]+$""#,
+        r#"evt.type=openat and fd.name bcontains 736861646f77"#,
+        r#"evt.type=openat and evt.is_open_read=true and fd.num >= 0 and fd.num < 4"#,
+        r#"evt.type=openat and proc.pid in (1, 4242)"#,
+        r#"evt.type=openat and tolower(proc.name) = BASH"#,
+        r#"evt.type=openat and proc.name intersects (sh, bash)"#,
+        r#"evt.type=openat and not proc.env[HOME] exists"#,
+        r#"evt.type=openat and evt.dir=< and evt.res=SUCCESS"#,
+        r#"evt.type=openat and fd.name = val(fd.name)"#,
+    ];
+    let mut out = String::new();
+    for c in cases {
+        let rs = RuleSet::from_sources(&[RuleSource { name: "r.yaml".into(), text: rule(c) }])
+            .unwrap_or_else(|e| panic!("{c}: {e}"));
+        let mut engine = Engine::new(rs.into());
+        let ev = host(&shell(), open("/etc/shadow", RD));
+        out.push_str(&format!("{}: {c}\n", engine.matching(&ev).len()));
+    }
+    expect![[r#"
+        1: evt.type=openat and fd.name startswith /etc/ and fd.name endswith dow
+        1: evt.type=openat and fd.name glob "/etc/sh*"
+        1: evt.type=openat and fd.name pmatch (/etc, /usr)
+        1: evt.type=openat and fd.directory=/etc and fd.filename=shadow
+        1: evt.type=openat and fd.name icontains SHAD
+        1: evt.type=openat and fd.name regex "^/etc/s[a-z]+$"
+        1: evt.type=openat and fd.name bcontains 736861646f77
+        1: evt.type=openat and evt.is_open_read=true and fd.num >= 0 and fd.num < 4
+        1: evt.type=openat and proc.pid in (1, 4242)
+        1: evt.type=openat and tolower(proc.name) = BASH
+        1: evt.type=openat and proc.name intersects (sh, bash)
+        1: evt.type=openat and not proc.env[HOME] exists
+        1: evt.type=openat and evt.dir=< and evt.res=SUCCESS
+        1: evt.type=openat and fd.name = val(fd.name)
+    "#]]
+    .assert_eq(&out);
+}
+
+#[test]
+fn missing_field_is_false_even_for_not_equal() {
+    // fd.name does not exist on an exec: `!=` is false too, as in Falco.
+    check(
+        &["- rule: R\n  desc: d\n  condition: evt.type=execve and fd.name != /x\n  output: o\n  priority: INFO\n"],
+        &evs(),
+        expect![[r#"
+            R ["execve"] -> []
+        "#]],
+    );
+}
+
+#[test]
+fn ancestors_and_network() {
+    let web = proc_("/usr/sbin/nginx", &["nginx"]);
+    let child = proc_("/bin/sh", &["sh"]).parent(proc_("/bin/bash", &["bash"]).parent(web));
+    let conn = EventKind::Connect {
+        family: kestrel_event::SocketFamily::Inet,
+        protocol: kestrel_event::NetProtocol::Tcp,
+        local: Some(kestrel_event::SockAddr::Inet("10.0.0.2:5000".parse().unwrap())),
+        remote: kestrel_event::SockAddr::Inet("192.168.1.10:443".parse().unwrap()),
+        result: 0,
+    };
+    check(
+        &[r#"
+- rule: Grandparent nginx
+  desc: d
+  condition: evt.type=execve and proc.aname[2]=nginx and proc.aname in (bash) and proc.pname=bash
+  output: o
+  priority: INFO
+- rule: Private server
+  desc: d
+  condition: evt.type=connect and fd.snet in (192.168.0.0/16) and fd.sport=443 and fd.cip=10.0.0.2 and fd.name="10.0.0.2:5000->192.168.1.10:443" and fd.l4proto=tcp
+  output: o
+  priority: INFO
+"#],
+        &[("sh", host(&child, exec())), ("conn", host(&shell(), conn))],
+        expect![[r#"
+            Grandparent nginx ["execve"] -> ["sh"]
+            Private server ["connect"] -> ["conn"]
+        "#]],
+    );
+}
+
+#[test]
+fn errors_name_file_line_column_and_object() {
+    check(
+        &["- rule: Bad field\n  desc: d\n  condition: evt.type=execve and proc.nope=1\n  output: o\n  priority: INFO\n"],
+        &[],
+        expect![[r#"
+            error:
+            f0.yaml:3:37: rule "Bad field": unsupported field proc.nope (near "proc.nope=1")
+        "#]],
+    );
+    check(
+        &["- rule: Bad op\n  desc: d\n  condition: evt.type=execve and proc.pid contains 1\n  output: o\n  priority: INFO\n"],
+        &[],
+        expect![[r#"
+            error:
+            f0.yaml:3:46: rule "Bad op": operator contains does not apply to proc.pid, a number field (near "contains 1")
+        "#]],
+    );
+    check(
+        &["- macro: m\n  condition: proc.name in (a, b\n- rule: R\n  desc: d\n  condition: m\n  output: o\n  priority: INFO\n"],
+        &[],
+        expect![[r#"
+            error:
+            f0.yaml:2:33: macro "m": expected ',' or ')' in a list, found "" (near "")
+        "#]],
+    );
+    check(
+        &["- macro: m\n  condition: fd.bogus = 1\n- rule: R\n  desc: d\n  condition: >\n    evt.type=openat and\n    m\n  output: o\n  priority: INFO\n"],
+        &[],
+        expect![[r#"
+            error:
+            f0.yaml:2:14: rule "R": in macro "m": unsupported field fd.bogus (near "fd.bogus = 1")
+        "#]],
+    );
+    check(
+        &["- rule: R\n  desc: d\n  condition: evt.type=execve and undefined_macro\n  output: o %proc.bogus\n  priority: LOUD\n"],
+        &[],
+        expect![[r#"
+            error:
+            f0.yaml:1:9: rule "R": unknown priority "LOUD" (expected emergency, alert, critical, error, warning, notice, informational/info or debug)
+        "#]],
+    );
+    check(
+        &["- rule: R\n  desc: d\n  condition: evt.type=execve\n  output: o %proc.bogus\n  priority: INFO\n- rule: S\n  condition: x\n"],
+        &[],
+        expect![[r#"
+            error:
+            f0.yaml:6:9: rule "S": missing output, desc, priority
+            f0.yaml:4:11: rule "R": output: unsupported field %proc.bogus
+        "#]],
+    );
+    check(
+        &["- rule: R\n  condition: and x\n  append: true\n"],
+        &[],
+        expect![[r#"
+            error:
+            f0.yaml:1:9: rule "R": append/override of a rule that is not defined (define it in an earlier file)
+        "#]],
+    );
+    check(
+        &["- required_engine_version: 99.0.0\n"],
+        &[],
+        expect![[r#"
+            error:
+            f0.yaml:1:28: required_engine_version: the file needs rules engine 99.0.0; Kestrel implements 0.57.0
+        "#]],
+    );
+    check(
+        &["- rule: [unclosed\n"],
+        &[],
+        expect![[r#"
+        "#]],
+    );
+}
+
+#[test]
+fn warnings_for_unindexed_and_unproduced_types() {
+    check(
+        &[r#"
+- required_engine_version: 17
+- rule: Everything
+  desc: d
+  condition: proc.name=bash
+  output: o
+  priority: DEBUG
+- rule: Sendto
+  desc: d
+  condition: evt.type=sendto
+  output: o
+  priority: DEBUG
+- rule: Audit
+  desc: d
+  condition: ka.verb=create
+  output: o
+  priority: DEBUG
+  source: k8s_audit
+- something_else: 1
+"#],
+        &evs()[..1],
+        expect![[r#"
+        "#]],
+    );
+}
+
+#[test]
+fn kill_rules_reduce_to_exec_targets() {
+    let rs = load(&["- rule: K\n  desc: d\n  condition: evt.type in (execve, execveat) and proc.name in (xmrig, minerd)\n  output: o\n  priority: CRITICAL\n  action: kill\n"]).unwrap();
+    let k = rs.kill_targets();
+    assert_eq!(k.names, ["xmrig", "minerd"]);
+    assert!(k.exe_paths.is_empty());
+    let err = load(&["- rule: K\n  desc: d\n  condition: evt.type=execve and proc.name=x and container.id != host\n  output: o\n  priority: CRITICAL\n  action: kill\n"]).unwrap_err();
+    assert!(err.contains("action kill: a kill rule may only combine"), "{err}");
+    let err = load(&["- rule: K\n  desc: d\n  condition: evt.type=openat and proc.name=x\n  output: o\n  priority: CRITICAL\n  action: kill\n"]).unwrap_err();
+    assert!(err.contains("exec events only"), "{err}");
+}
