@@ -71,6 +71,262 @@ pub enum LogFormat {
 pub struct Config {
     /// `[log]`: where and how Kestrel logs.
     pub log: LogConfig,
+    /// `[detection]`: rules, threat intelligence, alert outputs and enforcement.
+    pub detection: DetectionConfig,
+    /// `[server]`: the API server, its database, TLS and alert sinks (`kestrel server`).
+    pub server: ServerConfig,
+    /// `[agent]`: where and how an agent ships its data (`kestrel agent`).
+    pub agent: AgentConfig,
+    /// `[db]`: the offline advisory database and where `kestrel db update` downloads from.
+    pub db: DbConfig,
+    /// `[container]`: container runtime sockets, the Kubernetes pod watch and how long events
+    /// wait for container metadata.
+    pub container: ContainerConfig,
+}
+
+/// Container and pod identity (`kestrel-container`, documented in `docs/containers.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ContainerConfig {
+    /// podman's libpod API socket (`podman system service`); empty to not ask podman. A socket
+    /// that does not exist at start-up is skipped.
+    pub podman_socket: PathBuf,
+    /// The Docker Engine API socket; empty to not ask Docker. Skipped when it does not exist.
+    pub docker_socket: PathBuf,
+    /// Where the host's proc file system is mounted (`/host/proc` when the sensor runs in a
+    /// container).
+    pub proc_root: PathBuf,
+    /// This node's name; when set, pods with `spec.nodeName` equal to it are watched through the
+    /// Kubernetes API (in-cluster service account or kubeconfig). In a DaemonSet, set
+    /// `KESTREL_CONTAINER__NODE_NAME` from the downward API (`spec.nodeName`).
+    pub node_name: Option<String>,
+    /// How long an event of a container whose metadata is still being looked up is held before
+    /// it is emitted with what is known, in milliseconds.
+    pub hold_ms: u64,
+    /// How long a new pod container waits for kubelet to report it in the pod status, in
+    /// milliseconds.
+    pub pod_status_wait_ms: u64,
+    /// Timeout of one runtime API request, in milliseconds.
+    pub runtime_timeout_ms: u64,
+    /// At most this many containers are remembered.
+    pub cache_size: usize,
+}
+
+impl Default for ContainerConfig {
+    fn default() -> Self {
+        ContainerConfig {
+            podman_socket: PathBuf::from("/run/podman/podman.sock"),
+            docker_socket: PathBuf::from("/var/run/docker.sock"),
+            proc_root: PathBuf::from("/proc"),
+            node_name: None,
+            hold_ms: 500,
+            pod_status_wait_ms: 10_000,
+            runtime_timeout_ms: 2_000,
+            cache_size: 4096,
+        }
+    }
+}
+
+/// The advisory database (`kestrel db`, `kestrel scan image`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DbConfig {
+    /// The SQLite file holding advisories, KEV and EPSS.
+    pub path: PathBuf,
+    /// Base URL of the OSV bucket layout (`<base>/<Ecosystem>/all.zip`, `modified_id.csv`);
+    /// point it at a mirror for air-gapped use.
+    pub osv_base_url: String,
+    /// OSV ecosystems `kestrel db update` downloads (OSV's directory names).
+    pub osv_ecosystems: Vec<String>,
+    /// CISA Known Exploited Vulnerabilities catalog (JSON); empty to skip.
+    pub kev_url: String,
+    /// FIRST EPSS scores (CSV, gzip or plain); empty to skip.
+    pub epss_url: String,
+}
+
+impl Default for DbConfig {
+    fn default() -> Self {
+        DbConfig {
+            path: PathBuf::from("/var/lib/kestrel/advisories.db"),
+            osv_base_url: "https://osv-vulnerabilities.storage.googleapis.com".to_owned(),
+            osv_ecosystems: [
+                "Debian", "Ubuntu", "Alpine", "Red Hat", "PyPI", "npm", "Go", "crates.io",
+                "Maven", "RubyGems", "NuGet", "Packagist",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+            kev_url:
+                "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"
+                    .to_owned(),
+            epss_url: "https://epss.cyentia.com/epss_scores-current.csv.gz".to_owned(),
+        }
+    }
+}
+
+/// API server settings (`kestrel server`, `kestrel up`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address and port to listen on.
+    pub listen: String,
+    /// `sqlite://PATH` or a file path (SQLite, WAL), or `postgres://USER:PASS@HOST/DB`.
+    pub database: String,
+    /// PEM certificate chain; with `tls_key`, the server speaks HTTPS only.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// Where newly stored alerts are forwarded (`[[server.sinks]]`).
+    pub sinks: Vec<SinkConfig>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:7420".to_owned(),
+            database: "kestrel.db".to_owned(),
+            tls_cert: None,
+            tls_key: None,
+            sinks: Vec::new(),
+        }
+    }
+}
+
+/// One alert sink (`[[server.sinks]]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SinkConfig {
+    /// Name in logs, metrics and dead letters.
+    pub name: String,
+    /// `webhook` (Falco JSON, as Falcosidekick accepts) or `slack` (incoming webhook).
+    pub kind: String,
+    /// `http://` or `https://` URL to POST to.
+    pub url: String,
+    /// Lowest alert priority sent (Falco names).
+    pub min_priority: String,
+    /// Attempts before an alert goes to the dead letters.
+    pub max_attempts: u32,
+    /// First retry delay; doubles each retry up to `max_backoff_ms`.
+    pub initial_backoff_ms: u64,
+    pub max_backoff_ms: u64,
+    /// Alerts waiting for delivery before new ones are dead-lettered at once.
+    pub queue_capacity: usize,
+}
+
+impl Default for SinkConfig {
+    fn default() -> Self {
+        SinkConfig {
+            name: "webhook".to_owned(),
+            kind: "webhook".to_owned(),
+            url: String::new(),
+            min_priority: "debug".to_owned(),
+            max_attempts: 5,
+            initial_backoff_ms: 500,
+            max_backoff_ms: 30_000,
+            queue_capacity: 10_000,
+        }
+    }
+}
+
+/// Agent settings (`kestrel agent`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentConfig {
+    /// Server base URL, e.g. `https://kestrel.example:7420`.
+    pub server: Option<String>,
+    /// File holding the cluster enrollment token (or use `KESTREL_AGENT__TOKEN`).
+    pub token_file: Option<PathBuf>,
+    /// The enrollment token itself; prefer `token_file` or the environment.
+    pub token: Option<String>,
+    /// Cluster name the enrollment token belongs to.
+    pub cluster: String,
+    /// Node name; defaults to `NODE_NAME` or the host name.
+    pub node: Option<String>,
+    /// Directory of the on-disk buffer of unsent batches.
+    pub buffer_dir: PathBuf,
+    /// Largest size of the buffer; when full, new batches are dropped and counted.
+    pub buffer_max_bytes: u64,
+    /// PEM CA certificate to trust for the server, besides the system roots.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            server: None,
+            token_file: None,
+            token: None,
+            cluster: "default".to_owned(),
+            node: None,
+            buffer_dir: PathBuf::from("/var/lib/kestrel/agent-buffer"),
+            buffer_max_bytes: 256 * 1024 * 1024,
+            ca_file: None,
+        }
+    }
+}
+
+/// Threat detection settings (`kestrel watch`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DetectionConfig {
+    /// Load the built-in default rules before `rules_files`.
+    pub builtin_rules: bool,
+    /// Falco-syntax rule files, loaded in order after the built-in rules; later files append to
+    /// and override earlier ones.
+    pub rules_files: Vec<PathBuf>,
+    /// Lowest priority that raises an alert: emergency, alert, critical, error, warning, notice,
+    /// informational or debug.
+    pub min_priority: String,
+    /// Rate limit per rule and container: alerts allowed at once.
+    pub rate_burst: u32,
+    /// Rate limit per rule and container: alerts per second refilled.
+    pub rate_per_second: f64,
+    /// Threat-intelligence feed files (IP, CIDR and domain indicators; text or CSV).
+    pub intel_files: Vec<PathBuf>,
+    /// Seconds between checks of rule and feed files for changes; 0 disables the check (SIGHUP
+    /// still reloads).
+    pub reload_interval_secs: u64,
+    /// Append alerts as JSON lines to this file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alerts_file: Option<PathBuf>,
+    /// POST every alert as Falco JSON to this URL (Falcosidekick's listen address).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
+    /// Send alerts to syslog: `unix:/dev/log` or `udp:HOST:PORT`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub syslog: Option<String>,
+    /// Enforcement of `action: kill` rules.
+    pub enforcement: EnforcementMode,
+}
+
+impl Default for DetectionConfig {
+    fn default() -> Self {
+        DetectionConfig {
+            builtin_rules: true,
+            rules_files: Vec::new(),
+            min_priority: "debug".to_owned(),
+            rate_burst: 10,
+            rate_per_second: 1.0,
+            intel_files: Vec::new(),
+            reload_interval_secs: 5,
+            alerts_file: None,
+            webhook_url: None,
+            syslog: None,
+            enforcement: EnforcementMode::Off,
+        }
+    }
+}
+
+/// What happens when an `action: kill` rule matches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EnforcementMode {
+    /// Kill rules alert like any other rule.
+    #[default]
+    Off,
+    /// Alerts record that the process would have been killed.
+    DryRun,
+    /// The sensor kills matching executions in the kernel.
+    Kill,
 }
 
 impl Config {

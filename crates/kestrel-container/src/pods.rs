@@ -324,7 +324,11 @@ fn report(cache: &PodCache, node: &str, error: &watcher::Error) {
             "the Kubernetes API refused to list pods on node {node} ({code} {}: {message}); \
              pod names and labels come only from CRI labels until the sensor's service account \
              may list and watch pods",
-            if code == 401 { "Unauthorized" } else { "Forbidden" }
+            if code == 401 {
+                "Unauthorized"
+            } else {
+                "Forbidden"
+            }
         ),
         _ => format!("watching pods on node {node} failed: {error}"),
     };
@@ -394,10 +398,18 @@ mod tests {
         assert_eq!(c.image.digest.as_deref(), Some("sha256:abcd"));
         // A restart gives the container a new id; the old one is gone.
         cache.apply(&with(&id2, "b"));
-        assert!(cache.container(&ContainerId::parse(&id1).unwrap()).is_none());
+        assert!(
+            cache
+                .container(&ContainerId::parse(&id1).unwrap())
+                .is_none()
+        );
         assert_eq!(cache.pod("u1").unwrap().labels["v"], "b");
         cache.delete(&with(&id2, "b"));
-        assert!(cache.container(&ContainerId::parse(&id2).unwrap()).is_none());
+        assert!(
+            cache
+                .container(&ContainerId::parse(&id2).unwrap())
+                .is_none()
+        );
         assert!(cache.pod("u1").is_none());
     }
 }

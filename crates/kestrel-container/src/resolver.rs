@@ -23,6 +23,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use kestrel_config::ContainerConfig;
 use kestrel_event::{ContainerId, ContainerInfo, ContainerRuntime, PodInfo};
 use lru::LruCache;
 use tokio::runtime::Handle;
@@ -104,6 +105,16 @@ struct Inner {
     handle: Handle,
     entries: Mutex<Entries>,
     permits: Arc<Semaphore>,
+    /// The pod watch started by [`ContainerResolver::start`], stopped with the resolver.
+    pod_watch: Option<tokio::task::AbortHandle>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(task) = &self.pod_watch {
+            task.abort();
+        }
+    }
 }
 
 /// Caching, non-blocking container metadata for the event pipeline. Cheap to clone.
@@ -137,8 +148,72 @@ impl ContainerResolver {
                 handle,
                 entries: Mutex::new(entries),
                 permits,
+                pod_watch: None,
             }),
         }
+    }
+
+    /// A resolver set up from the `[container]` configuration: the runtime sockets that exist,
+    /// and the Kubernetes pod watch when `node_name` is set. A Kubernetes client that cannot be
+    /// configured (no service account, no kubeconfig) is logged and the resolver works without
+    /// it. Also returns how long the pipeline should hold events (`hold_ms`).
+    pub async fn start(config: &ContainerConfig) -> (ContainerResolver, Duration) {
+        let timeout = Duration::from_millis(config.runtime_timeout_ms);
+        let mut runtimes = Vec::new();
+        for (socket, client) in [
+            (&config.podman_socket, RuntimeClient::podman as fn(PathBuf) -> RuntimeClient),
+            (&config.docker_socket, RuntimeClient::docker),
+        ] {
+            if socket.as_os_str().is_empty() {
+                continue;
+            }
+            if socket.exists() {
+                let c = client(socket.clone()).with_timeout(timeout);
+                tracing::info!(api = %c.api(), socket = %socket.display(), "asking a container runtime for metadata");
+                runtimes.push(c);
+            } else {
+                tracing::info!(socket = %socket.display(), "no container runtime socket here; skipped");
+            }
+        }
+        let mut pod_watch = None;
+        let mut pods = None;
+        if let Some(node) = config.node_name.as_deref().filter(|n| !n.is_empty()) {
+            match kube::Client::try_default().await {
+                Ok(client) => {
+                    let cache = PodCache::new();
+                    let task = tokio::spawn(crate::pods::watch_node_pods(
+                        client,
+                        node.to_owned(),
+                        cache.clone(),
+                    ));
+                    pod_watch = Some(task.abort_handle());
+                    pods = Some(cache);
+                }
+                Err(e) => tracing::warn!(
+                    node,
+                    error = %e,
+                    "no Kubernetes client (in-cluster service account or kubeconfig); pod names and labels come only from CRI labels"
+                ),
+            }
+        }
+        let options = ResolverOptions {
+            runtimes,
+            pods,
+            proc_root: config.proc_root.clone(),
+            capacity: NonZeroUsize::new(config.cache_size).unwrap_or(NonZeroUsize::MIN),
+            pod_status_wait: Duration::from_millis(config.pod_status_wait_ms),
+            ..ResolverOptions::default()
+        };
+        let mut resolver = ContainerResolver::new(options);
+        if let Some(inner) = Arc::get_mut(&mut resolver.inner) {
+            inner.pod_watch = pod_watch;
+        }
+        (resolver, Duration::from_millis(config.hold_ms))
+    }
+
+    /// The pod cache, when the Kubernetes pod watch runs.
+    pub fn pods(&self) -> Option<&Arc<PodCache>> {
+        self.inner.options.pods.as_ref()
     }
 
     /// The container of process `pid`, or `None` for a process outside any container. The
@@ -340,12 +415,12 @@ fn merge_runtime(info: &mut ContainerInfo, from: ContainerInfo) {
 }
 
 fn asks(api: RuntimeApi, runtime: Option<ContainerRuntime>) -> bool {
-    match (api, runtime) {
-        (_, None) => true,
-        (RuntimeApi::Libpod, Some(ContainerRuntime::Podman)) => true,
-        (RuntimeApi::Docker, Some(ContainerRuntime::Docker)) => true,
-        _ => false,
-    }
+    matches!(
+        (api, runtime),
+        (_, None)
+            | (RuntimeApi::Libpod, Some(ContainerRuntime::Podman))
+            | (RuntimeApi::Docker, Some(ContainerRuntime::Docker))
+    )
 }
 
 /// What is known from the cgroup path, the pod cache and (when it answered) the runtime; and
@@ -394,9 +469,11 @@ async fn lookup(inner: Arc<Inner>, slot: Arc<Slot>) {
     }
     let (info, in_pod_status) = assemble(identity, pods, from_runtime.as_ref());
 
-    // kubelet reports a new container in the pod status a moment after starting it.
+    // kubelet reports a new container in the pod status a moment after starting it. A runtime
+    // that answered has named the container already.
     if let Some(pods) = pods
         && identity.pod_uid.is_some()
+        && from_runtime.is_none()
         && !in_pod_status
         && !matches!(pods.status(), WatchStatus::Degraded { .. })
     {
@@ -475,6 +552,9 @@ mod tests {
         assert!(asks(RuntimeApi::Libpod, Some(ContainerRuntime::Podman)));
         assert!(!asks(RuntimeApi::Docker, Some(ContainerRuntime::Podman)));
         assert!(asks(RuntimeApi::Docker, None));
-        assert!(!asks(RuntimeApi::Libpod, Some(ContainerRuntime::Containerd)));
+        assert!(!asks(
+            RuntimeApi::Libpod,
+            Some(ContainerRuntime::Containerd)
+        ));
     }
 }

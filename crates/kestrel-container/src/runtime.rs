@@ -169,7 +169,10 @@ impl RuntimeClient {
         Ok(info)
     }
 
-    async fn inspect_libpod(&self, id: &ContainerId) -> Result<Option<ContainerInfo>, RuntimeError> {
+    async fn inspect_libpod(
+        &self,
+        id: &ContainerId,
+    ) -> Result<Option<ContainerInfo>, RuntimeError> {
         let Some(c): Option<LibpodContainer> = self
             .get(&format!("/v4.0.0/libpod/containers/{id}/json"))
             .await?
@@ -210,7 +213,10 @@ impl RuntimeClient {
         Ok(Some(info))
     }
 
-    async fn inspect_docker(&self, id: &ContainerId) -> Result<Option<ContainerInfo>, RuntimeError> {
+    async fn inspect_docker(
+        &self,
+        id: &ContainerId,
+    ) -> Result<Option<ContainerInfo>, RuntimeError> {
         let Some(c): Option<DockerContainer> =
             self.get(&format!("/v1.41/containers/{id}/json")).await?
         else {
@@ -228,7 +234,9 @@ impl RuntimeClient {
                 .get::<DockerImage>(&format!("/v1.41/images/{image_id}/json"))
                 .await
             {
-                Ok(Some(img)) => image.digest = pick_repo_digest(&image.repository, &img.repo_digests),
+                Ok(Some(img)) => {
+                    image.digest = pick_repo_digest(&image.repository, &img.repo_digests)
+                }
                 Ok(None) => {}
                 Err(e) => tracing::debug!(container = %id, error = %e, "image lookup failed"),
             }
@@ -367,7 +375,10 @@ pub fn parse_image_ref(reference: &str) -> ImageRef {
 }
 
 fn pick_repo_digest(repository: &str, repo_digests: &[String]) -> Option<String> {
-    let digest_of = |rd: &String| rd.split_once('@').map(|(r, d)| (r.to_owned(), d.to_owned()));
+    let digest_of = |rd: &String| {
+        rd.split_once('@')
+            .map(|(r, d)| (r.to_owned(), d.to_owned()))
+    };
     let all: Vec<(String, String)> = repo_digests.iter().filter_map(digest_of).collect();
     all.iter()
         .find(|(r, _)| r == repository || r.ends_with(&format!("/{repository}")))
@@ -563,7 +574,11 @@ mod tests {
         let pod = info.pod.unwrap();
         assert_eq!(
             (pod.name.as_str(), pod.namespace.as_str(), pod.uid.as_str()),
-            ("web-7d9f", "shop-prod", "3ff4e486-5a28-4fbb-a3a0-b49d9427886b")
+            (
+                "web-7d9f",
+                "shop-prod",
+                "3ff4e486-5a28-4fbb-a3a0-b49d9427886b"
+            )
         );
     }
 
@@ -577,6 +592,9 @@ mod tests {
             .await
             .unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("Docker Engine API") && msg.contains("nothing.sock"), "{msg}");
+        assert!(
+            msg.contains("Docker Engine API") && msg.contains("nothing.sock"),
+            "{msg}"
+        );
     }
 }

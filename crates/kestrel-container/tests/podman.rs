@@ -13,7 +13,11 @@ const POD_UID: &str = "5b0c9f0e-7a41-4c36-9d0e-2f1b7c9a4e11";
 async fn real_podman_containers() {
     let mut podman = Podman::start();
     let pod = podman.pod("pod", POD_UID, &["tier=test"]);
-    let id = podman.container("web", true, &["--pod", &pod, "--label", "app=web", "--privileged"]);
+    let id = podman.container(
+        "web",
+        true,
+        &["--pod", &pod, "--label", "app=web", "--privileged"],
+    );
     let plain = podman.container("plain", false, &[]);
     let id = ContainerId::parse(&id).unwrap();
     let plain = ContainerId::parse(&plain).unwrap();
@@ -32,7 +36,10 @@ async fn real_podman_containers() {
         .unwrap();
     assert_eq!(container_of_pid(conmon).unwrap(), None);
 
-    let image_id = format!("sha256:{}", podman.podman(&["image", "inspect", "-f", "{{.Id}}", IMAGE]));
+    let image_id = format!(
+        "sha256:{}",
+        podman.podman(&["image", "inspect", "-f", "{{.Id}}", IMAGE])
+    );
     let pod_id = podman.podman(&["pod", "inspect", "-f", "{{.Id}}", &pod]);
 
     let libpod = RuntimeClient::podman(&podman.socket);
@@ -44,7 +51,10 @@ async fn real_podman_containers() {
     assert_eq!(image.repository, "localhost/kestrel-container-test");
     assert_eq!(image.tag.as_deref(), Some("1.0"));
     assert_eq!(image.id.as_deref(), Some(image_id.as_str()));
-    assert!(image.digest.as_deref().unwrap().starts_with("sha256:"), "{image:?}");
+    assert!(
+        image.digest.as_deref().unwrap().starts_with("sha256:"),
+        "{image:?}"
+    );
     assert_eq!(info.labels.get("app").map(String::as_str), Some("web"));
     // Image labels are inherited by the container.
     assert_eq!(
@@ -55,7 +65,10 @@ async fn real_podman_containers() {
     let pod_info = info.pod.as_ref().expect("the podman pod");
     assert_eq!(pod_info.name, pod);
     assert_eq!(pod_info.uid, pod_id);
-    assert_eq!(pod_info.labels.get("tier").map(String::as_str), Some("test"));
+    assert_eq!(
+        pod_info.labels.get("tier").map(String::as_str),
+        Some("test")
+    );
 
     let plain_info = libpod.inspect(&plain).await.unwrap().unwrap();
     assert_eq!(plain_info.privileged, Some(false));
@@ -63,7 +76,11 @@ async fn real_podman_containers() {
 
     // podman's Docker Engine API gives the same facts in Docker's shapes.
     let docker = RuntimeClient::docker(&podman.socket);
-    let dinfo = docker.inspect(&id).await.unwrap().expect("known to the Docker API");
+    let dinfo = docker
+        .inspect(&id)
+        .await
+        .unwrap()
+        .expect("known to the Docker API");
     assert_eq!(dinfo.runtime, Some(ContainerRuntime::Docker));
     assert_eq!(dinfo.name, info.name);
     let dimage = dinfo.image.as_ref().unwrap();

@@ -14,78 +14,9 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use kestrel_container::{PodCache, WatchStatus, watch_node_pods};
 use kestrel_event::{ContainerId, ContainerRuntime};
-use serde_json::{Value, json};
+use support::recorded::*;
 
-const LIST: &str = include_str!("../testdata/pods-on-node-1.json");
-const WATCH: &str = include_str!("../testdata/watch-pods-on-node-1.jsonl");
-const EXPIRED: &str = include_str!("../testdata/watch-expired-resourceversion.jsonl");
-const FORBIDDEN: &str = include_str!("../testdata/forbidden-list-secrets.json");
-const UNAUTHORIZED: &str = include_str!("../testdata/unauthorized.json");
-
-/// The container id the test gives a pod's container: its uid's hex digits, twice.
-fn container_id_of(uid: &str) -> String {
-    uid.replace('-', "").repeat(2)
-}
-
-/// The recorded pods had no kubelet: add the running container statuses a kubelet on a
-/// containerd node would report, one per spec container.
-fn with_statuses(mut pod: Value) -> Value {
-    let uid = pod["metadata"]["uid"].as_str().unwrap().to_owned();
-    let statuses: Vec<Value> = pod["spec"]["containers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            let image = c["image"].as_str().unwrap();
-            let image = if image.contains('/') {
-                image.to_owned()
-            } else {
-                format!("docker.io/library/{image}")
-            };
-            let repo = image.rsplit_once(':').map_or(image.as_str(), |(r, _)| r);
-            json!({
-                "name": c["name"],
-                "state": {"running": {"startedAt": "2026-11-26T17:33:40Z"}},
-                "lastState": {},
-                "ready": true,
-                "restartCount": 0,
-                "image": image,
-                "imageID": format!("{repo}@sha256:{}", "e".repeat(64)),
-                "containerID": format!("containerd://{}", container_id_of(&uid)),
-                "started": true
-            })
-        })
-        .collect();
-    pod["status"]["containerStatuses"] = Value::Array(statuses);
-    pod
-}
-
-fn list_with_statuses(drop_name: Option<&str>) -> String {
-    let mut list: Value = serde_json::from_str(LIST).unwrap();
-    let items: Vec<Value> = list["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|p| Some(p["metadata"]["name"].as_str().unwrap()) != drop_name)
-        .cloned()
-        .map(with_statuses)
-        .collect();
-    list["items"] = Value::Array(items);
-    list.to_string()
-}
-
-fn watch_with_statuses() -> String {
-    WATCH
-        .lines()
-        .map(|l| {
-            let mut e: Value = serde_json::from_str(l).unwrap();
-            if e["type"] != "BOOKMARK" {
-                e["object"] = with_statuses(e["object"].clone());
-            }
-            e.to_string() + "\n"
-        })
-        .collect()
-}
+mod support;
 
 #[derive(Clone)]
 enum Reply {
@@ -310,7 +241,8 @@ async fn relists_after_410_gone_and_drops_vanished_pods() {
     })
     .await;
     assert!(cache.pod("a63d7951-e9a9-462d-99da-a159410d92a6").is_none());
-    let admin = ContainerId::parse(&container_id_of("a63d7951-e9a9-462d-99da-a159410d92a6")).unwrap();
+    let admin =
+        ContainerId::parse(&container_id_of("a63d7951-e9a9-462d-99da-a159410d92a6")).unwrap();
     assert!(cache.container(&admin).is_none());
     assert!(cache.pod("22a84f4b-6dc1-484a-9ff7-0ff36e94eb85").is_some());
 }
@@ -322,7 +254,10 @@ async fn denied(status: StatusCode, body: &str) -> String {
         .lock()
         .unwrap()
         .push_back(Reply::Json(status, body.to_owned()));
-    let cache = run(script, |c| matches!(c.status(), WatchStatus::Degraded { .. })).await;
+    let cache = run(script, |c| {
+        matches!(c.status(), WatchStatus::Degraded { .. })
+    })
+    .await;
     assert!(cache.is_empty());
     match cache.status() {
         WatchStatus::Degraded { reason } => reason,

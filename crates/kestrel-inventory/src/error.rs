@@ -37,7 +37,9 @@ pub enum InventoryError {
         reference: String,
         available: String,
     },
-    #[error("{what} has digest {actual}, expected {expected}: the content was altered or corrupted")]
+    #[error(
+        "{what} has digest {actual}, expected {expected}: the content was altered or corrupted"
+    )]
     DigestMismatch {
         what: String,
         expected: String,

@@ -96,7 +96,9 @@ pub(crate) fn read_verified<S: BlobSource + ?Sized>(
     if buf.len() as u64 > limit {
         return Err(InventoryError::image(
             &name,
-            format!("blob {digest} exceeds the {limit} byte limit for manifests and configurations"),
+            format!(
+                "blob {digest} exceeds the {limit} byte limit for manifests and configurations"
+            ),
         ));
     }
     verify_bytes(&buf, digest, &format!("{name}: blob {digest}"))?;
@@ -113,7 +115,10 @@ fn hex(bytes: &[u8]) -> String {
 
 pub(crate) fn verify_bytes(data: &[u8], digest: &str, what: &str) -> Result<(), InventoryError> {
     let Some(expected) = digest.strip_prefix("sha256:") else {
-        return Err(InventoryError::image(what, format!("unsupported digest algorithm in {digest:?} (only sha256)")));
+        return Err(InventoryError::image(
+            what,
+            format!("unsupported digest algorithm in {digest:?} (only sha256)"),
+        ));
     };
     let actual = sha256_hex(data);
     if actual != expected {
@@ -153,7 +158,10 @@ impl<R: Read> Read for Hashing<R> {
     }
 }
 
-pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, InventoryError> {
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    what: &str,
+) -> Result<T, InventoryError> {
     serde_json::from_slice(bytes).map_err(|source| InventoryError::Json {
         path: what.to_owned(),
         source,
@@ -187,7 +195,11 @@ fn describe_platforms(ms: &[Descriptor]) -> String {
             None => format!("{}/{}", p.os, p.architecture),
         })
         .collect();
-    if list.is_empty() { "none declared".to_owned() } else { list.join(", ") }
+    if list.is_empty() {
+        "none declared".to_owned()
+    } else {
+        list.join(", ")
+    }
 }
 
 /// Picks one manifest from an index: by tag (`org.opencontainers.image.ref.name`) at the top
@@ -201,7 +213,11 @@ fn select<'a>(
     if let Some(r) = reference {
         return index
             .iter()
-            .find(|d| d.annotations.get(REF_NAME).is_some_and(|n| n == r || n.rsplit(':').next() == Some(r)))
+            .find(|d| {
+                d.annotations
+                    .get(REF_NAME)
+                    .is_some_and(|n| n == r || n.rsplit(':').next() == Some(r))
+            })
             .ok_or_else(|| InventoryError::NoSuchTag {
                 path: what.to_owned(),
                 reference: r.to_owned(),
@@ -214,7 +230,11 @@ fn select<'a>(
     if index.iter().any(|d| d.platform.is_some()) {
         return index
             .iter()
-            .find(|d| d.platform.as_ref().is_some_and(|p| platform_matches(p, platform)))
+            .find(|d| {
+                d.platform
+                    .as_ref()
+                    .is_some_and(|p| platform_matches(p, platform))
+            })
             .ok_or_else(|| InventoryError::NoMatchingPlatform {
                 path: what.to_owned(),
                 platform: format!("{}/{}", platform.os, platform.architecture),
@@ -226,7 +246,10 @@ fn select<'a>(
     }
     Err(InventoryError::image(
         what,
-        format!("holds several images; name one with oci:DIR:TAG (tags: {})", tags(index)),
+        format!(
+            "holds several images; name one with oci:DIR:TAG (tags: {})",
+            tags(index)
+        ),
     ))
 }
 
@@ -235,7 +258,11 @@ fn tags(index: &[Descriptor]) -> String {
         .iter()
         .filter_map(|d| d.annotations.get(REF_NAME).map(String::as_str))
         .collect();
-    if t.is_empty() { "none".to_owned() } else { t.join(", ") }
+    if t.is_empty() {
+        "none".to_owned()
+    } else {
+        t.join(", ")
+    }
 }
 
 /// From a top-level document (an index or a manifest) down to the layers: selects the manifest,
@@ -267,7 +294,10 @@ pub(crate) fn walk_image<S: BlobSource + ?Sized>(
         digest = chosen.digest;
     }
     if is_index(&doc) {
-        return Err(InventoryError::image(&name, "image indexes nested too deeply"));
+        return Err(InventoryError::image(
+            &name,
+            "image indexes nested too deeply",
+        ));
     }
     let what = format!("{name}: manifest {digest}");
     let config_desc = doc
@@ -278,7 +308,10 @@ pub(crate) fn walk_image<S: BlobSource + ?Sized>(
         .ok_or_else(|| InventoryError::image(&what, "manifest has no layers"))?;
     check_size(&config_desc, limit, &name)?;
     let config_bytes = read_verified(source, &config_desc.digest, limit)?;
-    let config: ImageConfig = parse_json(&config_bytes, &format!("{name}: config {}", config_desc.digest))?;
+    let config: ImageConfig = parse_json(
+        &config_bytes,
+        &format!("{name}: config {}", config_desc.digest),
+    )?;
     let diff_ids = config.rootfs.map(|r| r.diff_ids).unwrap_or_default();
     for (i, layer) in layers.iter().enumerate() {
         if layer
@@ -286,7 +319,10 @@ pub(crate) fn walk_image<S: BlobSource + ?Sized>(
             .as_deref()
             .is_some_and(|m| m.contains("encrypted"))
         {
-            return Err(InventoryError::image(&what, format!("layer {} is encrypted: unsupported", layer.digest)));
+            return Err(InventoryError::image(
+                &what,
+                format!("layer {} is encrypted: unsupported", layer.digest),
+            ));
         }
         tracing::debug!(layer = %layer.digest, "reading layer");
         let blob = source.open_blob(&layer.digest)?;
@@ -309,7 +345,10 @@ fn check_size(d: &Descriptor, limit: u64, what: &str) -> Result<(), InventoryErr
     match d.size {
         Some(size) if size > limit => Err(InventoryError::image(
             what,
-            format!("{} declares {size} bytes, above the {limit} byte limit for manifests and configurations", d.digest),
+            format!(
+                "{} declares {size} bytes, above the {limit} byte limit for manifests and configurations",
+                d.digest
+            ),
         )),
         _ => Ok(()),
     }
@@ -359,7 +398,9 @@ pub(crate) fn walk_oci_layout(
     }
     let index_path = dir.join("index.json");
     let top = read_limited_file(&index_path, options.limits.max_manifest_bytes)?;
-    let mut source = LayoutDir { dir: dir.to_owned() };
+    let mut source = LayoutDir {
+        dir: dir.to_owned(),
+    };
     walk_image(&mut source, top, None, reference, options, builder)
 }
 
@@ -370,7 +411,10 @@ fn read_limited_file(path: &Path, limit: u64) -> Result<Vec<u8>, InventoryError>
         .read_to_end(&mut buf)
         .map_err(|e| InventoryError::io(path, e))?;
     if buf.len() as u64 > limit {
-        return Err(InventoryError::image(path.display(), format!("larger than {limit} bytes")));
+        return Err(InventoryError::image(
+            path.display(),
+            format!("larger than {limit} bytes"),
+        ));
     }
     Ok(buf)
 }
@@ -390,8 +434,13 @@ impl Archive {
             let mut archive = tar::Archive::new(&file);
             let entries = archive.entries().map_err(|e| InventoryError::io(path, e))?;
             for entry in entries {
-                let entry = entry.map_err(|e| InventoryError::image(path.display(), format!("malformed tar: {e}")))?;
-                if !matches!(entry.header().entry_type(), tar::EntryType::Regular | tar::EntryType::Continuous) {
+                let entry = entry.map_err(|e| {
+                    InventoryError::image(path.display(), format!("malformed tar: {e}"))
+                })?;
+                if !matches!(
+                    entry.header().entry_type(),
+                    tar::EntryType::Regular | tar::EntryType::Continuous
+                ) {
                     continue;
                 }
                 let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
@@ -408,12 +457,18 @@ impl Archive {
 
     fn open_member(&mut self, name: &str) -> Result<Box<dyn Read + '_>, InventoryError> {
         let &(offset, size) = self.members.get(name).ok_or_else(|| {
-            InventoryError::image(self.path.display(), format!("archive has no member {name:?}"))
+            InventoryError::image(
+                self.path.display(),
+                format!("archive has no member {name:?}"),
+            )
         })?;
         self.file
             .seek(SeekFrom::Start(offset))
             .map_err(|e| InventoryError::io(&self.path, e))?;
-        Ok(Box::new(io::BufReader::with_capacity(256 * 1024, (&self.file).take(size))))
+        Ok(Box::new(io::BufReader::with_capacity(
+            256 * 1024,
+            (&self.file).take(size),
+        )))
     }
 
     fn read_member(&mut self, name: &str, limit: u64) -> Result<Vec<u8>, InventoryError> {
@@ -425,7 +480,10 @@ impl Archive {
             .read_to_end(&mut buf)
             .map_err(|e| InventoryError::io(&path, e))?;
         if buf.len() as u64 > limit {
-            return Err(InventoryError::image(path.display(), format!("member {name:?} exceeds {limit} bytes")));
+            return Err(InventoryError::image(
+                path.display(),
+                format!("member {name:?} exceeds {limit} bytes"),
+            ));
         }
         Ok(buf)
     }
@@ -449,7 +507,10 @@ pub(crate) fn walk_oci_archive(
 ) -> Result<String, InventoryError> {
     let mut archive = Archive::open(path)?;
     if !archive.members.contains_key("oci-layout") {
-        return Err(InventoryError::image(path.display(), "not an oci-archive (no oci-layout member)"));
+        return Err(InventoryError::image(
+            path.display(),
+            "not an oci-archive (no oci-layout member)",
+        ));
     }
     let top = archive.read_member("index.json", options.limits.max_manifest_bytes)?;
     walk_image(&mut archive, top, None, None, options, builder)
@@ -474,10 +535,16 @@ pub(crate) fn walk_docker_archive(
     let shown = path.display().to_string();
     let limit = options.limits.max_manifest_bytes;
     let manifest = archive.read_member("manifest.json", limit)?;
-    let entries: Vec<DockerManifestEntry> = parse_json(&manifest, &format!("{shown}: manifest.json"))?;
+    let entries: Vec<DockerManifestEntry> =
+        parse_json(&manifest, &format!("{shown}: manifest.json"))?;
     let entry = match entries.as_slice() {
         [one] => one,
-        [] => return Err(InventoryError::image(&shown, "manifest.json lists no image")),
+        [] => {
+            return Err(InventoryError::image(
+                &shown,
+                "manifest.json lists no image",
+            ));
+        }
         [first, ..] => {
             builder.warn(
                 crate::WarningKind::Skipped,
@@ -485,7 +552,11 @@ pub(crate) fn walk_docker_archive(
                 format!(
                     "the archive holds {} images; only the first ({}) was inventoried",
                     entries.len(),
-                    first.repo_tags.as_ref().and_then(|t| t.first()).map_or("untagged", String::as_str)
+                    first
+                        .repo_tags
+                        .as_ref()
+                        .and_then(|t| t.first())
+                        .map_or("untagged", String::as_str)
                 ),
             );
             first
@@ -497,7 +568,11 @@ pub(crate) fn walk_docker_archive(
     if diff_ids.len() != entry.layers.len() {
         return Err(InventoryError::image(
             &shown,
-            format!("manifest.json lists {} layers but the config has {} diff_ids", entry.layers.len(), diff_ids.len()),
+            format!(
+                "manifest.json lists {} layers but the config has {} diff_ids",
+                entry.layers.len(),
+                diff_ids.len()
+            ),
         ));
     }
     let image_id = format!("sha256:{}", sha256_hex(&config_bytes));

@@ -19,7 +19,9 @@ pub(crate) fn walk_pid(pid: u32, builder: &mut TreeBuilder) -> Result<(), Invent
         }),
         Err(e) => Err(InventoryError::Process {
             pid,
-            message: format!("cannot read /proc/{pid}/root: {e} (inventorying another process's root needs root or CAP_SYS_PTRACE)"),
+            message: format!(
+                "cannot read /proc/{pid}/root: {e} (inventorying another process's root needs root or CAP_SYS_PTRACE)"
+            ),
         }),
     }
 }
@@ -69,8 +71,14 @@ mod tests {
     #[test]
     fn cgroup_lines() {
         let id = "3f4e5d6c7b8a99887766554433221100ffeeddccbbaa00112233445566778899";
-        assert!(cgroup_names(&format!("0::/kubepods/besteffort/pod1/abc/libpod-{id}"), &id[..12]));
-        assert!(cgroup_names(&format!("4:memory:/system.slice/docker-{id}.scope"), id));
+        assert!(cgroup_names(
+            &format!("0::/kubepods/besteffort/pod1/abc/libpod-{id}"),
+            &id[..12]
+        ));
+        assert!(cgroup_names(
+            &format!("4:memory:/system.slice/docker-{id}.scope"),
+            id
+        ));
         assert!(!cgroup_names(&format!("0::/libpod-{id}"), "3f4e5d6c7b8b"));
         assert!(!cgroup_names("0::/user.slice", "3f4e5d6c7b8a"));
     }

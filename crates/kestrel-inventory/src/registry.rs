@@ -63,7 +63,9 @@ const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.d
 
 impl Client {
     fn new(reference: &ImageReference, auth: &RegistryAuth) -> Client {
-        let plain = auth.plain_http.unwrap_or_else(|| is_loopback(&reference.registry));
+        let plain = auth
+            .plain_http
+            .unwrap_or_else(|| is_loopback(&reference.registry));
         let host = if reference.registry == "docker.io" {
             "registry-1.docker.io"
         } else {
@@ -102,7 +104,11 @@ impl Client {
         ))
     }
 
-    fn send(&self, url: &str, accept: Option<&str>) -> Result<ureq::http::Response<ureq::Body>, InventoryError> {
+    fn send(
+        &self,
+        url: &str,
+        accept: Option<&str>,
+    ) -> Result<ureq::http::Response<ureq::Body>, InventoryError> {
         let mut req = self.agent.get(url);
         if let Some(a) = accept {
             req = req.header("Accept", a);
@@ -114,7 +120,11 @@ impl Client {
     }
 
     /// GET with one round of authentication on `401`.
-    fn get(&mut self, path: &str, accept: Option<&str>) -> Result<ureq::http::Response<ureq::Body>, InventoryError> {
+    fn get(
+        &mut self,
+        path: &str,
+        accept: Option<&str>,
+    ) -> Result<ureq::http::Response<ureq::Body>, InventoryError> {
         let url = format!("{}/v2/{}/{path}", self.base, self.repository);
         let resp = self.send(&url, accept)?;
         if resp.status() != 401 || self.authorization.is_some() && self.auth.username.is_none() {
@@ -131,13 +141,21 @@ impl Client {
         self.check(resp, &url)
     }
 
-    fn check(&self, resp: ureq::http::Response<ureq::Body>, url: &str) -> Result<ureq::http::Response<ureq::Body>, InventoryError> {
+    fn check(
+        &self,
+        resp: ureq::http::Response<ureq::Body>,
+        url: &str,
+    ) -> Result<ureq::http::Response<ureq::Body>, InventoryError> {
         let status = resp.status();
         if status.is_success() {
             return Ok(resp);
         }
         let mut body = String::new();
-        let _ = resp.into_body().into_reader().take(4096).read_to_string(&mut body);
+        let _ = resp
+            .into_body()
+            .into_reader()
+            .take(4096)
+            .read_to_string(&mut body);
         let hint = match status.as_u16() {
             401 => " (credentials missing or refused: pass --username/--password)",
             403 => " (access denied for these credentials)",
@@ -151,19 +169,31 @@ impl Client {
         let (scheme, params) = challenge.split_once(' ').unwrap_or((challenge, ""));
         if scheme.eq_ignore_ascii_case("basic") {
             self.authorization = Some(self.basic().ok_or_else(|| {
-                self.err("the registry requires basic authentication: pass --username and --password")
+                self.err(
+                    "the registry requires basic authentication: pass --username and --password",
+                )
             })?);
             return Ok(());
         }
         if !scheme.eq_ignore_ascii_case("bearer") {
-            return Err(self.err(format!("unsupported authentication challenge {challenge:?}")));
+            return Err(self.err(format!(
+                "unsupported authentication challenge {challenge:?}"
+            )));
         }
         let params = parse_challenge(params);
-        let get = |k: &str| params.iter().find(|(pk, _)| pk == k).map(|(_, v)| v.as_str());
+        let get = |k: &str| {
+            params
+                .iter()
+                .find(|(pk, _)| pk == k)
+                .map(|(_, v)| v.as_str())
+        };
         let realm = get("realm").ok_or_else(|| self.err("bearer challenge without realm"))?;
         let mut url = realm.to_owned();
         let mut sep = if url.contains('?') { '&' } else { '?' };
-        let scope = get("scope").map_or_else(|| format!("repository:{}:pull", self.repository), str::to_owned);
+        let scope = get("scope").map_or_else(
+            || format!("repository:{}:pull", self.repository),
+            str::to_owned,
+        );
         for (k, v) in [("service", get("service")), ("scope", Some(scope.as_str()))] {
             if let Some(v) = v {
                 url.push(sep);
@@ -177,7 +207,9 @@ impl Client {
         if let Some(b) = self.basic() {
             req = req.header("Authorization", b);
         }
-        let resp = req.call().map_err(|e| self.err(format!("token request to {realm}: {e}")))?;
+        let resp = req
+            .call()
+            .map_err(|e| self.err(format!("token request to {realm}: {e}")))?;
         let resp = self.check(resp, realm)?;
         let mut body = Vec::new();
         resp.into_body()
@@ -200,7 +232,11 @@ impl Client {
         Ok(())
     }
 
-    fn manifest(&mut self, reference: &str, limit: u64) -> Result<(Vec<u8>, Option<String>), InventoryError> {
+    fn manifest(
+        &mut self,
+        reference: &str,
+        limit: u64,
+    ) -> Result<(Vec<u8>, Option<String>), InventoryError> {
         let resp = self.get(&format!("manifests/{reference}"), Some(ACCEPT))?;
         let header_digest = resp
             .headers()
@@ -222,7 +258,11 @@ impl Client {
             header_digest
         };
         if let Some(d) = &expected {
-            image::verify_bytes(&body, d, &format!("{}: manifest {reference}", self.registry))?;
+            image::verify_bytes(
+                &body,
+                d,
+                &format!("{}: manifest {reference}", self.registry),
+            )?;
         }
         Ok((body, expected))
     }
@@ -233,7 +273,9 @@ fn parse_challenge(s: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut rest = s.trim();
     while !rest.is_empty() {
-        let Some((k, v)) = rest.split_once('=') else { break };
+        let Some((k, v)) = rest.split_once('=') else {
+            break;
+        };
         let key = k.trim().trim_start_matches(',').trim().to_ascii_lowercase();
         let v = v.trim_start();
         let (value, after) = if let Some(q) = v.strip_prefix('"') {
@@ -274,7 +316,8 @@ pub(crate) fn walk_registry(
     builder: &mut TreeBuilder,
 ) -> Result<String, InventoryError> {
     let mut client = Client::new(reference, &options.registry);
-    let (top, digest) = client.manifest(reference.reference(), options.limits.max_manifest_bytes)?;
+    let (top, digest) =
+        client.manifest(reference.reference(), options.limits.max_manifest_bytes)?;
     image::walk_image(&mut client, top, digest, None, options, builder)
 }
 
@@ -284,10 +327,20 @@ mod tests {
 
     #[test]
     fn challenges() {
-        let p = parse_challenge(r#"realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/debian:pull""#);
-        assert_eq!(p[0], ("realm".into(), "https://auth.docker.io/token".into()));
-        assert_eq!(p[2], ("scope".into(), "repository:library/debian:pull".into()));
-        assert!(is_loopback("127.0.0.1:5000") && is_loopback("localhost") && is_loopback("[::1]:5000"));
+        let p = parse_challenge(
+            r#"realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/debian:pull""#,
+        );
+        assert_eq!(
+            p[0],
+            ("realm".into(), "https://auth.docker.io/token".into())
+        );
+        assert_eq!(
+            p[2],
+            ("scope".into(), "repository:library/debian:pull".into())
+        );
+        assert!(
+            is_loopback("127.0.0.1:5000") && is_loopback("localhost") && is_loopback("[::1]:5000")
+        );
         assert!(!is_loopback("registry.example:5000"));
     }
 }

@@ -23,7 +23,9 @@ impl SbomMeta {
     /// Now, and this crate's version.
     pub fn now() -> SbomMeta {
         SbomMeta {
-            created: jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            created: jiff::Timestamp::now()
+                .strftime("%Y-%m-%dT%H:%M:%SZ")
+                .to_string(),
             tool_version: env!("CARGO_PKG_VERSION").to_owned(),
         }
     }
@@ -31,17 +33,59 @@ impl SbomMeta {
 
 /// SPDX license identifiers common in package metadata. Anything else is not claimed to be one.
 const KNOWN_SPDX: &[&str] = &[
-    "0BSD", "AFL-2.1", "AGPL-3.0-only", "AGPL-3.0-or-later", "Apache-1.1", "Apache-2.0",
-    "Artistic-1.0", "Artistic-2.0", "BSD-1-Clause", "BSD-2-Clause", "BSD-3-Clause", "BSD-4-Clause",
-    "BSL-1.0", "CC-BY-4.0", "CC-BY-SA-4.0", "CC0-1.0", "CDDL-1.0", "EPL-1.0", "EPL-2.0", "GPL-1.0-or-later",
-    "GPL-2.0-only", "GPL-2.0-or-later", "GPL-3.0-only", "GPL-3.0-or-later", "HPND", "ISC",
-    "LGPL-2.0-only", "LGPL-2.0-or-later", "LGPL-2.1-only", "LGPL-2.1-or-later", "LGPL-3.0-only",
-    "LGPL-3.0-or-later", "MIT", "MIT-0", "MPL-1.1", "MPL-2.0", "OpenSSL", "PSF-2.0", "Python-2.0",
-    "Ruby", "Unlicense", "WTFPL", "X11", "Zlib", "curl", "libtiff",
+    "0BSD",
+    "AFL-2.1",
+    "AGPL-3.0-only",
+    "AGPL-3.0-or-later",
+    "Apache-1.1",
+    "Apache-2.0",
+    "Artistic-1.0",
+    "Artistic-2.0",
+    "BSD-1-Clause",
+    "BSD-2-Clause",
+    "BSD-3-Clause",
+    "BSD-4-Clause",
+    "BSL-1.0",
+    "CC-BY-4.0",
+    "CC-BY-SA-4.0",
+    "CC0-1.0",
+    "CDDL-1.0",
+    "EPL-1.0",
+    "EPL-2.0",
+    "GPL-1.0-or-later",
+    "GPL-2.0-only",
+    "GPL-2.0-or-later",
+    "GPL-3.0-only",
+    "GPL-3.0-or-later",
+    "HPND",
+    "ISC",
+    "LGPL-2.0-only",
+    "LGPL-2.0-or-later",
+    "LGPL-2.1-only",
+    "LGPL-2.1-or-later",
+    "LGPL-3.0-only",
+    "LGPL-3.0-or-later",
+    "MIT",
+    "MIT-0",
+    "MPL-1.1",
+    "MPL-2.0",
+    "OpenSSL",
+    "PSF-2.0",
+    "Python-2.0",
+    "Ruby",
+    "Unlicense",
+    "WTFPL",
+    "X11",
+    "Zlib",
+    "curl",
+    "libtiff",
 ];
 
 fn spdx_id(license: &str) -> Option<&'static str> {
-    KNOWN_SPDX.iter().copied().find(|k| k.eq_ignore_ascii_case(license))
+    KNOWN_SPDX
+        .iter()
+        .copied()
+        .find(|k| k.eq_ignore_ascii_case(license))
 }
 
 /// A stable identifier for this document's content (a name-based UUID from a SHA-256).
@@ -147,7 +191,13 @@ pub fn cyclonedx(inv: &Inventory, meta: &SbomMeta) -> Value {
 
 fn spdx_ref(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect()
 }
 
@@ -173,7 +223,7 @@ pub fn spdx(inv: &Inventory, meta: &SbomMeta) -> Value {
             "versionInfo": os.version_id.clone().unwrap_or_default(),
             "downloadLocation": "NOASSERTION",
             "filesAnalyzed": false,
-            "primaryPackagePurpose": "OPERATING-SYSTEM",
+            "primaryPackagePurpose": "OPERATING_SYSTEM",
         }));
         relationships.push(json!({
             "spdxElementId": "SPDXRef-Target",
@@ -188,7 +238,11 @@ pub fn spdx(inv: &Inventory, meta: &SbomMeta) -> Value {
             Some(ids) if !ids.is_empty() => ids.join(" AND "),
             _ => "NOASSERTION".to_owned(),
         };
-        let mut comment = format!("installer: {}; metadata: {}", properties(p)[1]["value"].as_str().unwrap_or(""), p.location);
+        let mut comment = format!(
+            "installer: {}; metadata: {}",
+            properties(p)[1]["value"].as_str().unwrap_or(""),
+            p.location
+        );
         if let Some(l) = &p.layer {
             comment.push_str(&format!("; layer {}: {}", l.index, l.digest));
         }
@@ -209,10 +263,16 @@ pub fn spdx(inv: &Inventory, meta: &SbomMeta) -> Value {
             "comment": comment,
         });
         if declared == "NOASSERTION" && !p.licenses.is_empty() {
-            pkg["licenseComments"] = json!(format!("declared by the package: {}", p.licenses.join(", ")));
+            pkg["licenseComments"] = json!(format!(
+                "declared by the package: {}",
+                p.licenses.join(", ")
+            ));
         }
         if let Some(s) = &p.source {
-            pkg["sourceInfo"] = json!(format!("built from source package {} {}", s.name, s.version));
+            pkg["sourceInfo"] = json!(format!(
+                "built from source package {} {}",
+                s.name, s.version
+            ));
         }
         packages.push(pkg);
         relationships.push(json!({

@@ -33,7 +33,9 @@ pub enum Target {
 /// Why a `TARGET` string was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TargetParseError {
-    #[error("empty target: expected e.g. oci:DIR, docker-archive:FILE, dir:PATH, registry:REF, container:ID or pid:PID")]
+    #[error(
+        "empty target: expected e.g. oci:DIR, docker-archive:FILE, dir:PATH, registry:REF, container:ID or pid:PID"
+    )]
     Empty,
     #[error("{path}: no such file or directory (as a bare path target)")]
     NoSuchPath { path: String },
@@ -120,12 +122,15 @@ fn detect(path: &Path) -> Result<Target, TargetParseError> {
     }
     // Look at the first entries of the tar only: both formats put their marker file early, and
     // the archive may be gigabytes.
-    let file =
-        std::fs::File::open(path).map_err(|_| TargetParseError::Undetectable { path: shown.clone() })?;
+    let file = std::fs::File::open(path).map_err(|_| TargetParseError::Undetectable {
+        path: shown.clone(),
+    })?;
     let mut archive = tar::Archive::new(file);
     let entries = archive
         .entries()
-        .map_err(|_| TargetParseError::Undetectable { path: shown.clone() })?;
+        .map_err(|_| TargetParseError::Undetectable {
+            path: shown.clone(),
+        })?;
     for entry in entries.take(10_000) {
         let Ok(entry) = entry else { break };
         let Ok(name) = entry.path() else { continue };
@@ -230,7 +235,9 @@ impl ImageReference {
         };
         if repository.is_empty()
             || !repository.bytes().all(|b| {
-                b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'/' | b'.' | b'_' | b'-')
+                b.is_ascii_lowercase()
+                    || b.is_ascii_digit()
+                    || matches!(b, b'/' | b'.' | b'_' | b'-')
             })
         {
             return Err(bad(
@@ -290,7 +297,9 @@ mod tests {
         use expect_test::expect;
         check(
             "oci:/img/layout:v1",
-            expect![[r#"OciLayout { dir: "/img/layout", reference: Some("v1") } => oci:/img/layout:v1"#]],
+            expect![[
+                r#"OciLayout { dir: "/img/layout", reference: Some("v1") } => oci:/img/layout:v1"#
+            ]],
         );
         check(
             "oci:/img/layout",
@@ -302,29 +311,44 @@ mod tests {
         );
         check(
             "registry:127.0.0.1:5000/test/app:1.0",
-            expect![[r#"Registry(ImageReference { registry: "127.0.0.1:5000", repository: "test/app", tag: Some("1.0"), digest: None }) => registry:127.0.0.1:5000/test/app:1.0"#]],
+            expect![[
+                r#"Registry(ImageReference { registry: "127.0.0.1:5000", repository: "test/app", tag: Some("1.0"), digest: None }) => registry:127.0.0.1:5000/test/app:1.0"#
+            ]],
         );
         check(
             "registry:debian",
-            expect![[r#"Registry(ImageReference { registry: "docker.io", repository: "library/debian", tag: Some("latest"), digest: None }) => registry:docker.io/library/debian:latest"#]],
+            expect![[
+                r#"Registry(ImageReference { registry: "docker.io", repository: "library/debian", tag: Some("latest"), digest: None }) => registry:docker.io/library/debian:latest"#
+            ]],
         );
         check(
             "registry:localhost:5000/a@sha256:0000000000000000000000000000000000000000000000000000000000000000",
-            expect![[r#"Registry(ImageReference { registry: "localhost:5000", repository: "a", tag: None, digest: Some("sha256:0000000000000000000000000000000000000000000000000000000000000000") }) => registry:localhost:5000/a@sha256:0000000000000000000000000000000000000000000000000000000000000000"#]],
+            expect![[
+                r#"Registry(ImageReference { registry: "localhost:5000", repository: "a", tag: None, digest: Some("sha256:0000000000000000000000000000000000000000000000000000000000000000") }) => registry:localhost:5000/a@sha256:0000000000000000000000000000000000000000000000000000000000000000"#
+            ]],
         );
         check(
             "registry:Foo/Bar",
-            expect![[r#"error: invalid image reference "Foo/Bar": repository must be lowercase letters, digits and . _ - / separators"#]],
+            expect![[
+                r#"error: invalid image reference "Foo/Bar": repository must be lowercase letters, digits and . _ - / separators"#
+            ]],
         );
-        check("pid:0", expect![[r#"error: invalid pid "0": expected a positive decimal number"#]]);
+        check(
+            "pid:0",
+            expect![[r#"error: invalid pid "0": expected a positive decimal number"#]],
+        );
         check("pid:42", expect![[r#"Pid(42) => pid:42"#]]);
         check(
             "container:abc",
-            expect![[r#"error: invalid container id "abc": expected at least 12 hexadecimal digits of the container id"#]],
+            expect![[
+                r#"error: invalid container id "abc": expected at least 12 hexadecimal digits of the container id"#
+            ]],
         );
         check(
             "/definitely/not/here",
-            expect![[r#"error: /definitely/not/here: no such file or directory (as a bare path target)"#]],
+            expect![[
+                r#"error: /definitely/not/here: no such file or directory (as a bare path target)"#
+            ]],
         );
     }
 }

@@ -213,7 +213,9 @@ impl Tree {
                 }
             }
         }
-        Some(join_root(&current.iter().map(String::as_str).collect::<Vec<_>>()))
+        Some(join_root(
+            &current.iter().map(String::as_str).collect::<Vec<_>>(),
+        ))
     }
 
     /// The buffered content of the file at `path`, following symlinks inside the tree.
@@ -262,7 +264,10 @@ mod tests {
         t.opaque("/a", 1);
         assert!(t.get("/a/b").is_none());
         assert!(t.get("/a/c").is_some());
-        assert!(t.get("/ab").is_some(), "a sibling sharing a prefix survives");
+        assert!(
+            t.get("/ab").is_some(),
+            "a sibling sharing a prefix survives"
+        );
         t.whiteout("/a", 2);
         assert!(t.get("/a").is_none() && t.get("/a/c").is_none());
         assert!(t.get("/ab").is_some());

@@ -202,7 +202,11 @@ impl TreeBuilder {
         Ok(())
     }
 
-    fn apply_tar(&mut self, reader: &mut dyn Read, layer: &LayerCtx<'_>) -> Result<u64, InventoryError> {
+    fn apply_tar(
+        &mut self,
+        reader: &mut dyn Read,
+        layer: &LayerCtx<'_>,
+    ) -> Result<u64, InventoryError> {
         let tar_err = |e: io::Error| InventoryError::Tar {
             layer: layer.label.to_owned(),
             source: e,
@@ -240,7 +244,11 @@ impl TreeBuilder {
                 let dir = tree::parent(&path).to_owned();
                 if name == OPAQUE_MARKER {
                     self.tree.opaque(&dir, layer.index);
-                } else if hidden.is_empty() || hidden == "." || hidden == ".." || hidden.contains('/') {
+                } else if hidden.is_empty()
+                    || hidden == "."
+                    || hidden == ".."
+                    || hidden.contains('/')
+                {
                     self.warn_in(
                         layer.index,
                         WarningKind::UnsafePath,
@@ -256,9 +264,9 @@ impl TreeBuilder {
             let size = header.size().unwrap_or(0);
             let mode = header.mode().unwrap_or(0);
             let kind = match header.entry_type() {
-                tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
-                    NodeKind::File
-                }
+                tar::EntryType::Regular
+                | tar::EntryType::Continuous
+                | tar::EntryType::GNUSparse => NodeKind::File,
                 tar::EntryType::Directory => NodeKind::Dir,
                 tar::EntryType::Symlink => {
                     let target = entry
@@ -313,6 +321,16 @@ impl TreeBuilder {
             Some(n) if resolved != path && n.kind == NodeKind::File => {
                 let mut node = n.clone();
                 node.layer = layer.index;
+                if node.content.is_none() && catalog::interest(path, 0) == Interest::Metadata {
+                    // The stream is past the target's data: it can only be shared if it was kept
+                    // for the target's own name.
+                    self.warn_in(
+                        layer.index,
+                        WarningKind::Skipped,
+                        path,
+                        format!("not read: hard link to {target:?}, whose content was not kept"),
+                    );
+                }
                 self.put(path.to_owned(), node, layer.index);
             }
             _ => self.warn_in(
@@ -477,7 +495,12 @@ impl TreeBuilder {
             let rd = match std::fs::read_dir(&host_dir) {
                 Ok(rd) => rd,
                 Err(e) => {
-                    self.warn_in(index, WarningKind::Skipped, &dir, format!("cannot list: {e}"));
+                    self.warn_in(
+                        index,
+                        WarningKind::Skipped,
+                        &dir,
+                        format!("cannot list: {e}"),
+                    );
                     continue;
                 }
             };
@@ -572,7 +595,11 @@ impl TreeBuilder {
     }
 
     pub fn finish(self) -> (Tree, Vec<LayerInfo>, Vec<Warning>) {
-        tracing::debug!(paths = self.tree.len(), layers = self.layers.len(), "tree complete");
+        tracing::debug!(
+            paths = self.tree.len(),
+            layers = self.layers.len(),
+            "tree complete"
+        );
         (self.tree, self.layers, self.warnings)
     }
 }

@@ -56,7 +56,10 @@ fn file_ownership() {
     let inv = inventory(&format!("dir:{}", fixture_root().display()));
     let owner = |p: &str| inv.owner_of(p).map(|o| format!("{} {}", o.name, o.version));
     // dpkg info/*.list
-    assert_eq!(owner("/lib/x86_64-linux-gnu/libz.so.1.2.13").as_deref(), Some("zlib1g 1:1.2.13.dfsg-1"));
+    assert_eq!(
+        owner("/lib/x86_64-linux-gnu/libz.so.1.2.13").as_deref(),
+        Some("zlib1g 1:1.2.13.dfsg-1")
+    );
     assert_eq!(owner("/bin/gzip").as_deref(), Some("gzip 1.12-1"));
     // Python RECORD, including a shared library vendored in the wheel.
     let vendored = inv
@@ -75,15 +78,24 @@ fn file_ownership() {
         Some("requests 2.19.1")
     );
     // npm package directories: the nested copy belongs to the nested package.
-    assert_eq!(owner("/srv/app/node_modules/debug/node_modules/ms/index.js").as_deref(), Some("ms 2.0.0"));
-    assert_eq!(owner("/srv/app/node_modules/ms/index.js").as_deref(), Some("ms 2.1.1"));
+    assert_eq!(
+        owner("/srv/app/node_modules/debug/node_modules/ms/index.js").as_deref(),
+        Some("ms 2.0.0")
+    );
+    assert_eq!(
+        owner("/srv/app/node_modules/ms/index.js").as_deref(),
+        Some("ms 2.1.1")
+    );
     // Paths are normalised; directories and unknown files have no owner.
     assert_eq!(owner("//bin/../bin/gzip").as_deref(), Some("gzip 1.12-1"));
     assert_eq!(owner("/usr/share/doc"), None);
     assert_eq!(owner("/etc/hostname"), None);
     // Debian's python3-jwt owns the PyJWT egg-info: the PyPI view of it is shadowed.
     let pyjwt = inv.packages.iter().find(|p| p.name == "PyJWT").unwrap();
-    assert_eq!(owner(&pyjwt.location).as_deref(), Some("python3-jwt 2.6.0-1"));
+    assert_eq!(
+        owner(&pyjwt.location).as_deref(),
+        Some("python3-jwt 2.6.0-1")
+    );
     assert!(inv.is_shadowed(pyjwt));
     let requests = inv.packages.iter().find(|p| p.name == "requests").unwrap();
     assert!(!inv.is_shadowed(requests));
@@ -96,15 +108,30 @@ fn every_image_source_agrees() {
     let manifest_digest = layered_image(&layout);
 
     let from_layout = inventory(&format!("oci:{}:v1", layout.display()));
-    assert_eq!(from_layout.image_digest.as_deref(), Some(manifest_digest.as_str()));
+    assert_eq!(
+        from_layout.image_digest.as_deref(),
+        Some(manifest_digest.as_str())
+    );
     assert_eq!(from_layout.layers.len(), 2);
     // The whiteout in layer 1 removed a jar of layer 0.
-    assert!(!from_layout.packages.iter().any(|p| p.name.ends_with("log4j-to-jul")));
+    assert!(
+        !from_layout
+            .packages
+            .iter()
+            .any(|p| p.name.ends_with("log4j-to-jul"))
+    );
     // Each package is attributed to the layer that brought it.
     for p in &from_layout.packages {
-        let want = if p.location.starts_with("/srv") || p.location.starts_with("/opt") { 1 } else { 0 };
+        let want = if p.location.starts_with("/srv") || p.location.starts_with("/opt") {
+            1
+        } else {
+            0
+        };
         assert_eq!(p.layer.as_ref().unwrap().index, want, "{}", p.name);
-        assert_eq!(p.layer.as_ref().unwrap().digest, from_layout.layers[want as usize].diff_id.clone().unwrap());
+        assert_eq!(
+            p.layer.as_ref().unwrap().digest,
+            from_layout.layers[want as usize].diff_id.clone().unwrap()
+        );
     }
     // The directory minus the whited-out jar is the same software.
     let from_dir = inventory(&format!("dir:{}", fixture_root().display()));
@@ -127,7 +154,10 @@ fn every_image_source_agrees() {
         "copy",
         "--quiet",
         &format!("oci:{}:v1", layout.display()),
-        &format!("docker-archive:{}:kestrel/fixture:v1", docker_archive.display()),
+        &format!(
+            "docker-archive:{}:kestrel/fixture:v1",
+            docker_archive.display()
+        ),
     ]));
     for target in [
         format!("oci-archive:{}", oci_archive.display()),
@@ -149,16 +179,36 @@ fn package_database_history_attributes_the_installing_layer() {
     // zlib1g is installed in layer 0; layer 1 rewrites the status file adding libzstd1.
     let status = std::fs::read_to_string(fixture_root().join("var/lib/dpkg/status")).unwrap();
     let stanzas: Vec<&str> = status.split("\n\n").collect();
-    let zlib = stanzas.iter().find(|s| s.starts_with("Package: zlib1g\n")).unwrap();
-    let zstd = stanzas.iter().find(|s| s.starts_with("Package: libzstd1\n")).unwrap();
-    let l0 = Layer::new().file("var/lib/dpkg/status", format!("{zlib}\n\n").as_bytes()).finish();
+    let zlib = stanzas
+        .iter()
+        .find(|s| s.starts_with("Package: zlib1g\n"))
+        .unwrap();
+    let zstd = stanzas
+        .iter()
+        .find(|s| s.starts_with("Package: libzstd1\n"))
+        .unwrap();
+    let l0 = Layer::new()
+        .file("var/lib/dpkg/status", format!("{zlib}\n\n").as_bytes())
+        .finish();
     let l1 = Layer::new()
-        .file("var/lib/dpkg/status", format!("{zlib}\n\n{zstd}\n\n").as_bytes())
+        .file(
+            "var/lib/dpkg/status",
+            format!("{zlib}\n\n{zstd}\n\n").as_bytes(),
+        )
         .finish();
     let tmp = tempfile::tempdir().unwrap();
     write_layout(tmp.path(), &[l0, l1], "t");
     let inv = inventory(&format!("oci:{}", tmp.path().display()));
-    let layer = |n: &str| inv.packages.iter().find(|p| p.name == n).unwrap().layer.as_ref().unwrap().index;
+    let layer = |n: &str| {
+        inv.packages
+            .iter()
+            .find(|p| p.name == n)
+            .unwrap()
+            .layer
+            .as_ref()
+            .unwrap()
+            .index
+    };
     assert_eq!(layer("zlib1g"), 0);
     assert_eq!(layer("libzstd1"), 1);
 }

@@ -99,7 +99,10 @@ impl Inventory {
         if let (Some(list_kind), Some(Value::Array(_))) = (kind, map.get("items"))
             && list_kind.ends_with("List")
         {
-            let item_kind = list_kind.strip_suffix("List").unwrap_or_default().to_owned();
+            let item_kind = list_kind
+                .strip_suffix("List")
+                .unwrap_or_default()
+                .to_owned();
             let api_version = api_version.map(str::to_owned);
             let Value::Object(mut map) = value else {
                 unreachable!("matched as an object above")
@@ -179,9 +182,9 @@ impl Inventory {
             Kind::StatefulSet => self.stateful_sets.push(conv(kind, value, origin)?),
             Kind::DaemonSet => self.daemon_sets.push(conv(kind, value, origin)?),
             Kind::ReplicaSet => self.replica_sets.push(conv(kind, value, origin)?),
-            Kind::ReplicationController => {
-                self.replication_controllers.push(conv(kind, value, origin)?)
-            }
+            Kind::ReplicationController => self
+                .replication_controllers
+                .push(conv(kind, value, origin)?),
             Kind::Job => self.jobs.push(conv(kind, value, origin)?),
             Kind::CronJob => self.cron_jobs.push(conv(kind, value, origin)?),
             Kind::Service => self.services.push(conv(kind, value, origin)?),
@@ -217,7 +220,10 @@ impl Inventory {
             (Kind::StatefulSet, self.stateful_sets.len()),
             (Kind::DaemonSet, self.daemon_sets.len()),
             (Kind::ReplicaSet, self.replica_sets.len()),
-            (Kind::ReplicationController, self.replication_controllers.len()),
+            (
+                Kind::ReplicationController,
+                self.replication_controllers.len(),
+            ),
             (Kind::Job, self.jobs.len()),
             (Kind::CronJob, self.cron_jobs.len()),
             (Kind::Service, self.services.len()),
@@ -241,7 +247,9 @@ impl Inventory {
 
     /// Whether the object named by `owner` (a controller reference) is in the inventory.
     pub fn contains(&self, r: &ObjectRef) -> bool {
-        fn has<T: k8s_openapi::Metadata<Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>>(
+        fn has<
+            T: k8s_openapi::Metadata<Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>,
+        >(
             v: &[Located<T>],
             r: &ObjectRef,
         ) -> bool {

@@ -61,7 +61,9 @@ pub async fn read_cluster_async(options: &ClusterOptions) -> Result<Inventory, L
         None if options.context.is_some() => Config::from_kubeconfig(&kube_opts)
             .await
             .map_err(|e| LiveError::Config(e.to_string()))?,
-        None => Config::infer().await.map_err(|e| LiveError::Config(e.to_string()))?,
+        None => Config::infer()
+            .await
+            .map_err(|e| LiveError::Config(e.to_string()))?,
     };
     let source: Arc<str> = Arc::from(config.cluster_url.to_string());
     let client = Client::try_from(config).map_err(|e| LiveError::Config(e.to_string()))?;
@@ -71,9 +73,17 @@ pub async fn read_cluster_async(options: &ClusterOptions) -> Result<Inventory, L
 /// Lists every kind through an existing client; `source` names the cluster in reports.
 pub async fn read_with_client(client: Client, source: Arc<str>) -> Result<Inventory, LiveError> {
     let mut inv = Inventory::new();
-    let origin = Origin { source, document: 1, line: None };
+    let origin = Origin {
+        source,
+        document: 1,
+        line: None,
+    };
     match client.apiserver_version().await {
-        Ok(info) => inv.cluster_version = Some(ClusterVersion { git_version: info.git_version }),
+        Ok(info) => {
+            inv.cluster_version = Some(ClusterVersion {
+                git_version: info.git_version,
+            })
+        }
         Err(e) => tracing::warn!("cannot read the cluster version: {e}"),
     }
     for kind in Kind::ALL {
@@ -83,11 +93,14 @@ pub async fn read_with_client(client: Client, source: Arc<str>) -> Result<Invent
             Kind::Node => list::<Node>(c, kind, &origin, &mut inv.nodes).await,
             Kind::Pod => list::<Pod>(c, kind, &origin, &mut inv.pods).await,
             Kind::Deployment => list::<Deployment>(c, kind, &origin, &mut inv.deployments).await,
-            Kind::StatefulSet => list::<StatefulSet>(c, kind, &origin, &mut inv.stateful_sets).await,
+            Kind::StatefulSet => {
+                list::<StatefulSet>(c, kind, &origin, &mut inv.stateful_sets).await
+            }
             Kind::DaemonSet => list::<DaemonSet>(c, kind, &origin, &mut inv.daemon_sets).await,
             Kind::ReplicaSet => list::<ReplicaSet>(c, kind, &origin, &mut inv.replica_sets).await,
             Kind::ReplicationController => {
-                list::<ReplicationController>(c, kind, &origin, &mut inv.replication_controllers).await
+                list::<ReplicationController>(c, kind, &origin, &mut inv.replication_controllers)
+                    .await
             }
             Kind::Job => list::<Job>(c, kind, &origin, &mut inv.jobs).await,
             Kind::CronJob => list::<CronJob>(c, kind, &origin, &mut inv.cron_jobs).await,
@@ -100,8 +113,12 @@ pub async fn read_with_client(client: Client, source: Arc<str>) -> Result<Invent
                 list::<ServiceAccount>(c, kind, &origin, &mut inv.service_accounts).await
             }
             Kind::Role => list::<Role>(c, kind, &origin, &mut inv.roles).await,
-            Kind::ClusterRole => list::<ClusterRole>(c, kind, &origin, &mut inv.cluster_roles).await,
-            Kind::RoleBinding => list::<RoleBinding>(c, kind, &origin, &mut inv.role_bindings).await,
+            Kind::ClusterRole => {
+                list::<ClusterRole>(c, kind, &origin, &mut inv.cluster_roles).await
+            }
+            Kind::RoleBinding => {
+                list::<RoleBinding>(c, kind, &origin, &mut inv.role_bindings).await
+            }
             Kind::ClusterRoleBinding => {
                 list::<ClusterRoleBinding>(c, kind, &origin, &mut inv.cluster_role_bindings).await
             }
@@ -112,7 +129,11 @@ pub async fn read_with_client(client: Client, source: Arc<str>) -> Result<Invent
             Ok(()) => {}
             Err(Listed::NotAssessed(reason)) => {
                 tracing::warn!("{kind} not assessed: {reason}");
-                inv.not_assessed.push(NotAssessed { kind, namespace: None, reason });
+                inv.not_assessed.push(NotAssessed {
+                    kind,
+                    namespace: None,
+                    reason,
+                });
             }
             Err(Listed::Fatal(e)) => return Err(e),
         }
@@ -146,15 +167,24 @@ where
                     401 => Listed::Fatal(LiveError::Unauthorized { kind, message }),
                     403 => Listed::NotAssessed(format!("forbidden: {message}")),
                     404 => Listed::NotAssessed(format!("not served by this API server: {message}")),
-                    code => Listed::Fatal(LiveError::List { kind, message: format!("HTTP {code}: {message}") }),
+                    code => Listed::Fatal(LiveError::List {
+                        kind,
+                        message: format!("HTTP {code}: {message}"),
+                    }),
                 });
             }
             Err(e) => {
-                return Err(Listed::Fatal(LiveError::List { kind, message: e.to_string() }));
+                return Err(Listed::Fatal(LiveError::List {
+                    kind,
+                    message: e.to_string(),
+                }));
             }
         };
         let next = page.metadata.continue_.clone().filter(|c| !c.is_empty());
-        out.extend(page.items.into_iter().map(|object| Located { object, origin: origin.clone() }));
+        out.extend(page.items.into_iter().map(|object| Located {
+            object,
+            origin: origin.clone(),
+        }));
         match next {
             Some(token) => params = params.continue_token(&token),
             None => return Ok(()),

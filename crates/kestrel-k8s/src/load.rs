@@ -82,7 +82,11 @@ fn split_documents(text: &str) -> Vec<(usize, &str)> {
             } else {
                 offset + line.len()
             };
-            start_line = if bare.starts_with("--- ") { i + 1 } else { i + 2 };
+            start_line = if bare.starts_with("--- ") {
+                i + 1
+            } else {
+                i + 2
+            };
         }
         offset += line.len();
     }

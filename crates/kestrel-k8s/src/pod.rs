@@ -173,28 +173,78 @@ pub fn workloads(inv: &Inventory) -> Vec<EffectivePod<'_>> {
     let mut out = Vec::new();
     for d in &inv.deployments {
         if let Some(t) = d.object.spec.as_ref().map(|s| &s.template) {
-            push(inv, &mut out, Kind::Deployment, d, &d.object.metadata, t.metadata.as_ref(), t.spec.as_ref(), "spec.template.spec");
+            push(
+                inv,
+                &mut out,
+                Kind::Deployment,
+                d,
+                &d.object.metadata,
+                t.metadata.as_ref(),
+                t.spec.as_ref(),
+                "spec.template.spec",
+            );
         }
     }
     for s in &inv.stateful_sets {
         if let Some(t) = s.object.spec.as_ref().map(|s| &s.template) {
-            push(inv, &mut out, Kind::StatefulSet, s, &s.object.metadata, t.metadata.as_ref(), t.spec.as_ref(), "spec.template.spec");
+            push(
+                inv,
+                &mut out,
+                Kind::StatefulSet,
+                s,
+                &s.object.metadata,
+                t.metadata.as_ref(),
+                t.spec.as_ref(),
+                "spec.template.spec",
+            );
         }
     }
     for s in &inv.daemon_sets {
         if let Some(t) = s.object.spec.as_ref().map(|s| &s.template) {
-            push(inv, &mut out, Kind::DaemonSet, s, &s.object.metadata, t.metadata.as_ref(), t.spec.as_ref(), "spec.template.spec");
+            push(
+                inv,
+                &mut out,
+                Kind::DaemonSet,
+                s,
+                &s.object.metadata,
+                t.metadata.as_ref(),
+                t.spec.as_ref(),
+                "spec.template.spec",
+            );
         }
     }
     for s in &inv.cron_jobs {
-        if let Some(js) = s.object.spec.as_ref().and_then(|s| s.job_template.spec.as_ref()) {
+        if let Some(js) = s
+            .object
+            .spec
+            .as_ref()
+            .and_then(|s| s.job_template.spec.as_ref())
+        {
             let t = &js.template;
-            push(inv, &mut out, Kind::CronJob, s, &s.object.metadata, t.metadata.as_ref(), t.spec.as_ref(), "spec.jobTemplate.spec.template.spec");
+            push(
+                inv,
+                &mut out,
+                Kind::CronJob,
+                s,
+                &s.object.metadata,
+                t.metadata.as_ref(),
+                t.spec.as_ref(),
+                "spec.jobTemplate.spec.template.spec",
+            );
         }
     }
     for s in &inv.replication_controllers {
         if let Some(t) = s.object.spec.as_ref().and_then(|s| s.template.as_ref()) {
-            push(inv, &mut out, Kind::ReplicationController, s, &s.object.metadata, t.metadata.as_ref(), t.spec.as_ref(), "spec.template.spec");
+            push(
+                inv,
+                &mut out,
+                Kind::ReplicationController,
+                s,
+                &s.object.metadata,
+                t.metadata.as_ref(),
+                t.spec.as_ref(),
+                "spec.template.spec",
+            );
         }
     }
     for s in &inv.replica_sets {
@@ -202,7 +252,16 @@ pub fn workloads(inv: &Inventory) -> Vec<EffectivePod<'_>> {
             continue;
         }
         if let Some(t) = s.object.spec.as_ref().and_then(|s| s.template.as_ref()) {
-            push(inv, &mut out, Kind::ReplicaSet, s, &s.object.metadata, t.metadata.as_ref(), t.spec.as_ref(), "spec.template.spec");
+            push(
+                inv,
+                &mut out,
+                Kind::ReplicaSet,
+                s,
+                &s.object.metadata,
+                t.metadata.as_ref(),
+                t.spec.as_ref(),
+                "spec.template.spec",
+            );
         }
     }
     for s in &inv.jobs {
@@ -210,14 +269,32 @@ pub fn workloads(inv: &Inventory) -> Vec<EffectivePod<'_>> {
             continue;
         }
         if let Some(t) = s.object.spec.as_ref().map(|s| &s.template) {
-            push(inv, &mut out, Kind::Job, s, &s.object.metadata, t.metadata.as_ref(), t.spec.as_ref(), "spec.template.spec");
+            push(
+                inv,
+                &mut out,
+                Kind::Job,
+                s,
+                &s.object.metadata,
+                t.metadata.as_ref(),
+                t.spec.as_ref(),
+                "spec.template.spec",
+            );
         }
     }
     for p in &inv.pods {
         if owned(inv, &p.object.metadata) {
             continue;
         }
-        push(inv, &mut out, Kind::Pod, p, &p.object.metadata, Some(&p.object.metadata), p.object.spec.as_ref(), "spec");
+        push(
+            inv,
+            &mut out,
+            Kind::Pod,
+            p,
+            &p.object.metadata,
+            Some(&p.object.metadata),
+            p.object.spec.as_ref(),
+            "spec",
+        );
     }
     out
 }
@@ -243,7 +320,15 @@ fn push<'a, T>(
     spec_path: &'static str,
 ) {
     let Some(spec) = spec else { return };
-    out.push(resolve(inv, kind, &located.origin, metadata, pod_meta, spec, spec_path));
+    out.push(resolve(
+        inv,
+        kind,
+        &located.origin,
+        metadata,
+        pod_meta,
+        spec,
+        spec_path,
+    ));
 }
 
 /// Resolves the effective pod of one pod spec.
@@ -265,11 +350,25 @@ pub fn resolve<'a>(
     let mut containers = Vec::new();
     for (i, c) in spec.init_containers.iter().flatten().enumerate() {
         let path = format!("{spec_path}.initContainers[{i}]");
-        containers.push(from_container(c, ContainerRole::Init, path, spec, spec_path, annotations));
+        containers.push(from_container(
+            c,
+            ContainerRole::Init,
+            path,
+            spec,
+            spec_path,
+            annotations,
+        ));
     }
     for (i, c) in spec.containers.iter().enumerate() {
         let path = format!("{spec_path}.containers[{i}]");
-        containers.push(from_container(c, ContainerRole::Main, path, spec, spec_path, annotations));
+        containers.push(from_container(
+            c,
+            ContainerRole::Main,
+            path,
+            spec,
+            spec_path,
+            annotations,
+        ));
     }
     for (i, c) in spec.ephemeral_containers.iter().flatten().enumerate() {
         let path = format!("{spec_path}.ephemeralContainers[{i}]");
@@ -300,11 +399,9 @@ fn resolve_service_account(
         .or(spec.service_account.as_deref())
         .filter(|n| !n.is_empty());
     let name = explicit_name.unwrap_or("default").to_owned();
-    let sa: Option<&ServiceAccount> = inv
-        .service_accounts
-        .iter()
-        .map(|l| &l.object)
-        .find(|sa| sa.metadata.name.as_deref() == Some(&name) && sa.metadata.namespace == object.namespace);
+    let sa: Option<&ServiceAccount> = inv.service_accounts.iter().map(|l| &l.object).find(|sa| {
+        sa.metadata.name.as_deref() == Some(&name) && sa.metadata.namespace == object.namespace
+    });
     let automount = if let Some(v) = spec.automount_service_account_token {
         Setting {
             value: v,
@@ -424,9 +521,21 @@ fn inherit<T: Clone>(
     default: T,
 ) -> Setting<T> {
     match (container, pod) {
-        (Some(v), _) => Setting { value: v, path: cpath, source: SettingSource::Container },
-        (None, Some(v)) => Setting { value: v, path: ppath, source: SettingSource::Pod },
-        (None, None) => Setting { value: default, path: cpath, source: SettingSource::Default },
+        (Some(v), _) => Setting {
+            value: v,
+            path: cpath,
+            source: SettingSource::Container,
+        },
+        (None, Some(v)) => Setting {
+            value: v,
+            path: ppath,
+            source: SettingSource::Pod,
+        },
+        (None, None) => Setting {
+            value: default,
+            path: cpath,
+            source: SettingSource::Default,
+        },
     }
 }
 
@@ -446,22 +555,56 @@ fn build<'a>(
     let pfield = |name: &str| format!("{pscp}.{name}");
 
     let privileged = match sc.and_then(|s| s.privileged) {
-        Some(v) => Setting { value: v, path: field("privileged"), source: SettingSource::Container },
-        None => Setting { value: false, path: field("privileged"), source: SettingSource::Default },
+        Some(v) => Setting {
+            value: v,
+            path: field("privileged"),
+            source: SettingSource::Container,
+        },
+        None => Setting {
+            value: false,
+            path: field("privileged"),
+            source: SettingSource::Default,
+        },
     };
     let caps = sc.and_then(|s| s.capabilities.as_ref());
-    let capabilities_add: Vec<String> =
-        caps.and_then(|c| c.add.as_ref()).into_iter().flatten().map(|c| normalize_capability(c)).collect();
-    let capabilities_drop: Vec<String> =
-        caps.and_then(|c| c.drop.as_ref()).into_iter().flatten().map(|c| normalize_capability(c)).collect();
-    let has_sys_admin = capabilities_add.iter().any(|c| c == "SYS_ADMIN" || c == "ALL");
+    let capabilities_add: Vec<String> = caps
+        .and_then(|c| c.add.as_ref())
+        .into_iter()
+        .flatten()
+        .map(|c| normalize_capability(c))
+        .collect();
+    let capabilities_drop: Vec<String> = caps
+        .and_then(|c| c.drop.as_ref())
+        .into_iter()
+        .flatten()
+        .map(|c| normalize_capability(c))
+        .collect();
+    let has_sys_admin = capabilities_add
+        .iter()
+        .any(|c| c == "SYS_ADMIN" || c == "ALL");
     let allow_privilege_escalation = match sc.and_then(|s| s.allow_privilege_escalation) {
         // The kernel's no_new_privs cannot be set for a privileged or CAP_SYS_ADMIN container,
         // so an explicit `false` there is ignored by the runtime.
-        Some(false) if privileged.value => Setting { value: true, path: field("privileged"), source: SettingSource::Container },
-        Some(false) if has_sys_admin => Setting { value: true, path: format!("{csc}.capabilities.add"), source: SettingSource::Container },
-        Some(v) => Setting { value: v, path: field("allowPrivilegeEscalation"), source: SettingSource::Container },
-        None => Setting { value: true, path: field("allowPrivilegeEscalation"), source: SettingSource::Default },
+        Some(false) if privileged.value => Setting {
+            value: true,
+            path: field("privileged"),
+            source: SettingSource::Container,
+        },
+        Some(false) if has_sys_admin => Setting {
+            value: true,
+            path: format!("{csc}.capabilities.add"),
+            source: SettingSource::Container,
+        },
+        Some(v) => Setting {
+            value: v,
+            path: field("allowPrivilegeEscalation"),
+            source: SettingSource::Container,
+        },
+        None => Setting {
+            value: true,
+            path: field("allowPrivilegeEscalation"),
+            source: SettingSource::Default,
+        },
     };
     let run_as_user = inherit(
         sc.and_then(|s| s.run_as_user).map(Some),
@@ -485,19 +628,31 @@ fn build<'a>(
         None,
     );
     let read_only_root_filesystem = match sc.and_then(|s| s.read_only_root_filesystem) {
-        Some(v) => Setting { value: v, path: field("readOnlyRootFilesystem"), source: SettingSource::Container },
-        None => Setting { value: false, path: field("readOnlyRootFilesystem"), source: SettingSource::Default },
+        Some(v) => Setting {
+            value: v,
+            path: field("readOnlyRootFilesystem"),
+            source: SettingSource::Container,
+        },
+        None => Setting {
+            value: false,
+            path: field("readOnlyRootFilesystem"),
+            source: SettingSource::Default,
+        },
     };
     let seccomp = inherit(
-        sc.and_then(|s| s.seccomp_profile.as_ref()).map(|p| Some(p.type_.clone())),
-        psc.and_then(|s| s.seccomp_profile.as_ref()).map(|p| Some(p.type_.clone())),
+        sc.and_then(|s| s.seccomp_profile.as_ref())
+            .map(|p| Some(p.type_.clone())),
+        psc.and_then(|s| s.seccomp_profile.as_ref())
+            .map(|p| Some(p.type_.clone())),
         field("seccompProfile.type"),
         pfield("seccompProfile.type"),
         None,
     );
     let mut apparmor = inherit(
-        sc.and_then(|s| s.app_armor_profile.as_ref()).map(|p| Some(p.type_.clone())),
-        psc.and_then(|s| s.app_armor_profile.as_ref()).map(|p| Some(p.type_.clone())),
+        sc.and_then(|s| s.app_armor_profile.as_ref())
+            .map(|p| Some(p.type_.clone())),
+        psc.and_then(|s| s.app_armor_profile.as_ref())
+            .map(|p| Some(p.type_.clone())),
         field("appArmorProfile.type"),
         pfield("appArmorProfile.type"),
         None,
@@ -522,15 +677,27 @@ fn build<'a>(
         }
     }
     let selinux_type = inherit(
-        sc.and_then(|s| s.se_linux_options.as_ref()).and_then(|o| o.type_.clone()).map(Some),
-        psc.and_then(|s| s.se_linux_options.as_ref()).and_then(|o| o.type_.clone()).map(Some),
+        sc.and_then(|s| s.se_linux_options.as_ref())
+            .and_then(|o| o.type_.clone())
+            .map(Some),
+        psc.and_then(|s| s.se_linux_options.as_ref())
+            .and_then(|o| o.type_.clone())
+            .map(Some),
         field("seLinuxOptions.type"),
         pfield("seLinuxOptions.type"),
         None,
     );
     let proc_mount = match sc.and_then(|s| s.proc_mount.clone()) {
-        Some(v) => Setting { value: Some(v), path: field("procMount"), source: SettingSource::Container },
-        None => Setting { value: None, path: field("procMount"), source: SettingSource::Default },
+        Some(v) => Setting {
+            value: Some(v),
+            path: field("procMount"),
+            source: SettingSource::Container,
+        },
+        None => Setting {
+            value: None,
+            path: field("procMount"),
+            source: SettingSource::Default,
+        },
     };
     EffectiveContainer {
         role,

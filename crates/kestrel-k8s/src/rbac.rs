@@ -35,8 +35,12 @@ impl Subject {
 
     fn from_k8s(s: &K8sSubject, binding_ns: Option<&str>) -> Option<Subject> {
         match s.kind.as_str() {
-            "User" => Some(Subject::User { name: s.name.clone() }),
-            "Group" => Some(Subject::Group { name: s.name.clone() }),
+            "User" => Some(Subject::User {
+                name: s.name.clone(),
+            }),
+            "Group" => Some(Subject::Group {
+                name: s.name.clone(),
+            }),
             "ServiceAccount" => Some(Subject::ServiceAccount {
                 // A ServiceAccount subject without a namespace means the binding's namespace.
                 namespace: s
@@ -106,9 +110,7 @@ impl Rule {
     pub fn has_resource(&self, resource: &str) -> bool {
         let sub = resource.split_once('/').map(|(_, s)| s);
         self.resources.iter().any(|r| {
-            r == "*"
-                || r == resource
-                || sub.is_some_and(|s| r.strip_prefix("*/") == Some(s))
+            r == "*" || r == resource || sub.is_some_and(|s| r.strip_prefix("*/") == Some(s))
         })
     }
 
@@ -218,21 +220,50 @@ pub struct Rbac {
     pub roles: BTreeMap<ObjectRef, EffectiveRole>,
     pub grants: Vec<Grant>,
     pub dangling: Vec<DanglingBinding>,
+    /// ServiceAccounts (namespace, name) with a long-lived token Secret: reading Secrets in
+    /// their namespace yields their token.
+    pub token_secrets: BTreeSet<(String, String)>,
+    /// Secrets could not be read, so any ServiceAccount may have a token Secret.
+    pub secrets_unknown: bool,
 }
 
 impl Rbac {
     /// Expands aggregation and resolves every binding.
     pub fn build(inv: &Inventory) -> Rbac {
-        let mut rbac = Rbac::default();
-        let mut cluster_roles: Vec<(&ClusterRole, &Origin)> =
-            inv.cluster_roles.iter().map(|l| (&l.object, &l.origin)).collect();
+        let mut rbac = Rbac {
+            secrets_unknown: inv.is_not_assessed(Kind::Secret),
+            ..Rbac::default()
+        };
+        for l in &inv.secrets {
+            let m = &l.object.metadata;
+            if l.object.type_.as_deref() == Some("kubernetes.io/service-account-token")
+                && let (Some(ns), Some(sa)) = (
+                    m.namespace.clone(),
+                    m.annotations
+                        .as_ref()
+                        .and_then(|a| a.get("kubernetes.io/service-account.name"))
+                        .cloned(),
+                )
+            {
+                rbac.token_secrets.insert((ns, sa));
+            }
+        }
+        let mut cluster_roles: Vec<(&ClusterRole, &Origin)> = inv
+            .cluster_roles
+            .iter()
+            .map(|l| (&l.object, &l.origin))
+            .collect();
         // Manifests bind to cluster-admin, admin, edit, view and the system: roles without
         // defining them: the API server creates those. Use its definitions where the input
         // has none.
         let defaults = default_cluster_roles();
         for l in defaults {
             let name = l.object.metadata.name.as_deref();
-            if !inv.cluster_roles.iter().any(|c| c.object.metadata.name.as_deref() == name) {
+            if !inv
+                .cluster_roles
+                .iter()
+                .any(|c| c.object.metadata.name.as_deref() == name)
+            {
                 cluster_roles.push((&l.object, &l.origin));
             }
         }
@@ -250,7 +281,12 @@ impl Rbac {
             }
             rbac.roles.insert(
                 role.clone(),
-                EffectiveRole { role, origin: (*origin).clone(), aggregated, rules },
+                EffectiveRole {
+                    role,
+                    origin: (*origin).clone(),
+                    aggregated,
+                    rules,
+                },
             );
         }
         for l in &inv.roles {
@@ -270,7 +306,12 @@ impl Rbac {
                 .collect();
             rbac.roles.insert(
                 role.clone(),
-                EffectiveRole { role, origin: l.origin.clone(), aggregated: false, rules },
+                EffectiveRole {
+                    role,
+                    origin: l.origin.clone(),
+                    aggregated: false,
+                    rules,
+                },
             );
         }
         for l in &inv.cluster_role_bindings {
@@ -281,7 +322,14 @@ impl Rbac {
                 b.metadata.name.as_deref().unwrap_or_default(),
             );
             let boot = is_bootstrap(b.metadata.labels.as_ref());
-            rbac.bind(binding, &l.origin, &b.role_ref, b.subjects.as_deref(), None, boot);
+            rbac.bind(
+                binding,
+                &l.origin,
+                &b.role_ref,
+                b.subjects.as_deref(),
+                None,
+                boot,
+            );
         }
         for l in &inv.role_bindings {
             let b = &l.object;
@@ -292,7 +340,14 @@ impl Rbac {
                 b.metadata.name.as_deref().unwrap_or_default(),
             );
             let boot = is_bootstrap(b.metadata.labels.as_ref());
-            rbac.bind(binding, &l.origin, &b.role_ref, b.subjects.as_deref(), ns, boot);
+            rbac.bind(
+                binding,
+                &l.origin,
+                &b.role_ref,
+                b.subjects.as_deref(),
+                ns,
+                boot,
+            );
         }
         rbac
     }
@@ -362,9 +417,9 @@ impl Rbac {
         resource: &str,
         namespace: Option<&str>,
     ) -> Option<(&'a Grant, &'a Rule)> {
-        self.grants_for(subject).filter(|g| g.scope.covers(namespace)).find_map(|g| {
-            g.allows(verb, group, resource).map(|r| (g, r))
-        })
+        self.grants_for(subject)
+            .filter(|g| g.scope.covers(namespace))
+            .find_map(|g| g.allows(verb, group, resource).map(|r| (g, r)))
     }
 
     /// ServiceAccounts (and other subjects) that are cluster-admin equivalent, with the reason.
@@ -379,23 +434,94 @@ impl Rbac {
         let mut found: BTreeMap<Subject, AdminPath> = BTreeMap::new();
         let subjects: Vec<&Subject> = self.subjects().into_iter().collect();
         for s in &subjects {
-            if let Some(g) = self.grants_for(s).find(|g| {
-                g.scope == Scope::Cluster && g.rules.iter().any(Rule::is_full_wildcard)
-            }) {
-                found.insert((*s).clone(), AdminPath::new(g, format!("holds * on * cluster-wide through {} ({})", role_label(&g.binding), role_label(&g.role))));
+            if let Some(g) = self
+                .grants_for(s)
+                .find(|g| g.scope == Scope::Cluster && g.rules.iter().any(Rule::is_full_wildcard))
+            {
+                found.insert(
+                    (*s).clone(),
+                    AdminPath::new(
+                        g,
+                        format!(
+                            "holds * on * cluster-wide through {} ({})",
+                            role_label(&g.binding),
+                            role_label(&g.role)
+                        ),
+                    ),
+                );
                 continue;
             }
-            if let Some((g, _)) = ["users", "groups"].iter().find_map(|r| self.can(s, "impersonate", "", r, None)) {
-                found.insert((*s).clone(), AdminPath::new(g, format!("can impersonate any user or group (system:masters) through {}", role_label(&g.binding))));
+            if let Some((g, _)) = ["users", "groups"]
+                .iter()
+                .find_map(|r| self.can(s, "impersonate", "", r, None))
+            {
+                found.insert(
+                    (*s).clone(),
+                    AdminPath::new(
+                        g,
+                        format!(
+                            "can impersonate any user or group (system:masters) through {}",
+                            role_label(&g.binding)
+                        ),
+                    ),
+                );
                 continue;
             }
-            let bind = self.can(s, "bind", "rbac.authorization.k8s.io", "clusterroles", None)
-                .or_else(|| self.can(s, "escalate", "rbac.authorization.k8s.io", "clusterroles", None));
-            let write_crb = self.can(s, "create", "rbac.authorization.k8s.io", "clusterrolebindings", None)
-                .or_else(|| self.can(s, "update", "rbac.authorization.k8s.io", "clusterrolebindings", None))
-                .or_else(|| self.can(s, "patch", "rbac.authorization.k8s.io", "clusterrolebindings", None))
-                .or_else(|| self.can(s, "update", "rbac.authorization.k8s.io", "clusterroles", None))
-                .or_else(|| self.can(s, "patch", "rbac.authorization.k8s.io", "clusterroles", None));
+            let bind = self
+                .can(s, "bind", "rbac.authorization.k8s.io", "clusterroles", None)
+                .or_else(|| {
+                    self.can(
+                        s,
+                        "escalate",
+                        "rbac.authorization.k8s.io",
+                        "clusterroles",
+                        None,
+                    )
+                });
+            let write_crb = self
+                .can(
+                    s,
+                    "create",
+                    "rbac.authorization.k8s.io",
+                    "clusterrolebindings",
+                    None,
+                )
+                .or_else(|| {
+                    self.can(
+                        s,
+                        "update",
+                        "rbac.authorization.k8s.io",
+                        "clusterrolebindings",
+                        None,
+                    )
+                })
+                .or_else(|| {
+                    self.can(
+                        s,
+                        "patch",
+                        "rbac.authorization.k8s.io",
+                        "clusterrolebindings",
+                        None,
+                    )
+                })
+                .or_else(|| {
+                    self.can(
+                        s,
+                        "update",
+                        "rbac.authorization.k8s.io",
+                        "clusterroles",
+                        None,
+                    )
+                })
+                .or_else(|| {
+                    self.can(
+                        s,
+                        "patch",
+                        "rbac.authorization.k8s.io",
+                        "clusterroles",
+                        None,
+                    )
+                });
             if let (Some((g1, _)), Some((g2, _))) = (bind, write_crb) {
                 found.insert((*s).clone(), AdminPath::new(g1, format!(
                     "can bind/escalate ClusterRoles ({}) and write ClusterRoleBindings or ClusterRoles ({}): can grant itself cluster-admin",
@@ -415,15 +541,30 @@ impl Rbac {
                     continue;
                 }
                 for (sa, path) in &admin_sas {
-                    let Subject::ServiceAccount { namespace, name } = sa else { continue };
-                    let how = TOKEN_THEFT.iter().find_map(|(verb, group, res, what)| {
-                        self.can(s, verb, group, res, Some(namespace)).map(|(g, _)| (what, g))
-                    });
+                    let Subject::ServiceAccount { namespace, name } = sa else {
+                        continue;
+                    };
+                    // Since Kubernetes 1.24 tokens live in Secrets only where someone created
+                    // one, so reading Secrets yields this token only if such a Secret exists.
+                    let has_secret = self.secrets_unknown
+                        || self
+                            .token_secrets
+                            .contains(&(namespace.clone(), name.clone()));
+                    let how = TOKEN_THEFT
+                        .iter()
+                        .filter(|(_, _, res, _)| *res != "secrets" || has_secret)
+                        .find_map(|(verb, group, res, what)| {
+                            self.can(s, verb, group, res, Some(namespace))
+                                .map(|(g, _)| (what, g))
+                        });
                     if let Some((what, g)) = how {
-                        let mut p = AdminPath::new(g, format!(
-                            "can {what} in namespace {namespace} (through {}) and so obtain the token of ServiceAccount {namespace}/{name}",
-                            role_label(&g.binding)
-                        ));
+                        let mut p = AdminPath::new(
+                            g,
+                            format!(
+                                "can {what} in namespace {namespace} (through {}) and so obtain the token of ServiceAccount {namespace}/{name}",
+                                role_label(&g.binding)
+                            ),
+                        );
                         p.steps.extend(path.steps.iter().cloned());
                         found.insert((*s).clone(), p);
                         added = true;
@@ -448,8 +589,18 @@ pub const TOKEN_THEFT: &[(&str, &str, &str, &str)] = &[
     ("create", "apps", "replicasets", "create replicasets"),
     ("create", "batch", "jobs", "create jobs"),
     ("create", "batch", "cronjobs", "create cronjobs"),
-    ("create", "", "replicationcontrollers", "create replicationcontrollers"),
-    ("create", "", "serviceaccounts/token", "create serviceaccounts/token"),
+    (
+        "create",
+        "",
+        "replicationcontrollers",
+        "create replicationcontrollers",
+    ),
+    (
+        "create",
+        "",
+        "serviceaccounts/token",
+        "create serviceaccounts/token",
+    ),
     ("get", "", "secrets", "read secrets"),
     ("list", "", "secrets", "list secrets"),
 ];
@@ -501,9 +652,11 @@ pub fn default_cluster_roles() -> &'static [Located<ClusterRole>] {
     static ROLES: OnceLock<Vec<Located<ClusterRole>>> = OnceLock::new();
     ROLES.get_or_init(|| {
         let mut inv = Inventory::new();
-        let origin = crate::inventory::memory_origin("built-in default ClusterRoles (Kubernetes v1.25)");
-        let value: serde_json::Value = serde_json::from_str(include_str!("default-clusterroles.json"))
-            .expect("the embedded default ClusterRoles are valid JSON");
+        let origin =
+            crate::inventory::memory_origin("built-in default ClusterRoles (Kubernetes v1.25)");
+        let value: serde_json::Value =
+            serde_json::from_str(include_str!("default-clusterroles.json"))
+                .expect("the embedded default ClusterRoles are valid JSON");
         inv.add_value(value, &origin)
             .expect("the embedded default ClusterRoles match the ClusterRole schema");
         inv.cluster_roles
@@ -535,7 +688,9 @@ fn aggregate(
     seen: &mut BTreeSet<String>,
     rules: &mut Vec<Rule>,
 ) {
-    let Some(agg) = &cr.aggregation_rule else { return };
+    let Some(agg) = &cr.aggregation_rule else {
+        return;
+    };
     for sel in agg.cluster_role_selectors.iter().flatten() {
         for (name, (other, _)) in by_name {
             let labels = other.metadata.labels.clone().unwrap_or_default();

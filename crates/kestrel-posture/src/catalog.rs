@@ -90,7 +90,11 @@ const fn cw(
     kubescape: &'static [&'static str],
     trivy: &'static [&'static str],
 ) -> Crosswalk {
-    Crosswalk { checkov, kubescape, trivy }
+    Crosswalk {
+        checkov,
+        kubescape,
+        trivy,
+    }
 }
 
 // OWASP Kubernetes Top 10 categories used below.

@@ -13,23 +13,45 @@ pub fn credential(name: &str, value: &str) -> Option<&'static str> {
     if v.contains("-----BEGIN") && v.contains("PRIVATE KEY") {
         return Some("a private key");
     }
-    if ["ghp_", "gho_", "ghs_", "github_pat_"].iter().any(|p| v.starts_with(p)) && v.len() >= 30 {
+    if ["ghp_", "gho_", "ghs_", "github_pat_"]
+        .iter()
+        .any(|p| v.starts_with(p))
+        && v.len() >= 30
+    {
         return Some("a GitHub token");
     }
     if v.starts_with("xoxb-") || v.starts_with("xoxp-") {
         return Some("a Slack token");
     }
     let upper = name.to_ascii_uppercase();
-    let secret_name = ["PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "APIKEY", "PRIVATE_KEY", "ACCESS_KEY", "CREDENTIAL"]
-        .iter()
-        .any(|k| upper.contains(k));
+    let secret_name = [
+        "PASSWORD",
+        "PASSWD",
+        "SECRET",
+        "TOKEN",
+        "API_KEY",
+        "APIKEY",
+        "PRIVATE_KEY",
+        "ACCESS_KEY",
+        "CREDENTIAL",
+    ]
+    .iter()
+    .any(|k| upper.contains(k));
     let looks_like_value = v.len() >= 8
         && !v.contains("$(")
         && !v.contains("${")
         && !v.starts_with('/')
         && !v.chars().all(|c| c.is_ascii_digit())
-        && !matches!(v.to_ascii_lowercase().as_str(), "true" | "false" | "changeme" | "<redacted>");
-    if secret_name && looks_like_value && !upper.ends_with("_FILE") && !upper.ends_with("_PATH") && !upper.ends_with("_TTL") {
+        && !matches!(
+            v.to_ascii_lowercase().as_str(),
+            "true" | "false" | "changeme" | "<redacted>"
+        );
+    if secret_name
+        && looks_like_value
+        && !upper.ends_with("_FILE")
+        && !upper.ends_with("_PATH")
+        && !upper.ends_with("_TTL")
+    {
         return Some("a secret-named literal value");
     }
     None
@@ -39,7 +61,9 @@ pub fn credential(name: &str, value: &str) -> Option<&'static str> {
 fn is_aws_access_key_id(v: &str) -> bool {
     v.len() == 20
         && (v.starts_with("AKIA") || v.starts_with("ASIA"))
-        && v[4..].chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        && v[4..]
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
 }
 
 #[cfg(test)]
@@ -48,8 +72,14 @@ mod tests {
 
     #[test]
     fn detects_by_shape_and_by_name() {
-        assert_eq!(credential("X", "AKIAIOSFODNN7EXAMPLE"), Some("an AWS access key id"));
-        assert_eq!(credential("DB_PASSWORD", "hunter2-hunter2"), Some("a secret-named literal value"));
+        assert_eq!(
+            credential("X", "AKIAIOSFODNN7EXAMPLE"),
+            Some("an AWS access key id")
+        );
+        assert_eq!(
+            credential("DB_PASSWORD", "hunter2-hunter2"),
+            Some("a secret-named literal value")
+        );
         assert_eq!(credential("TOKEN_TTL", "3600"), None);
         assert_eq!(credential("PASSWORD_FILE", "/run/secrets/pw"), None);
         assert_eq!(credential("API_TOKEN", "$(TOKEN_FROM_SECRET)"), None);

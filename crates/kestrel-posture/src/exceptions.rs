@@ -18,9 +18,9 @@
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
+use crate::Report;
 use crate::catalog;
 use crate::finding::Finding;
-use crate::Report;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -54,9 +54,18 @@ pub struct Exceptions {
 #[derive(Debug, thiserror::Error)]
 pub enum ExceptionError {
     #[error("{source_name}: not a valid exceptions file: {message}")]
-    Parse { source_name: String, message: String },
-    #[error("{source_name}: exceptions[{index}]: unknown check id {check:?} (see `docs/posture.md` for the list, or use \"*\")")]
-    UnknownCheck { source_name: String, index: usize, check: String },
+    Parse {
+        source_name: String,
+        message: String,
+    },
+    #[error(
+        "{source_name}: exceptions[{index}]: unknown check id {check:?} (see `docs/posture.md` for the list, or use \"*\")"
+    )]
+    UnknownCheck {
+        source_name: String,
+        index: usize,
+        check: String,
+    },
     #[error("{source_name}: exceptions[{index}]: a reason is required")]
     NoReason { source_name: String, index: usize },
 }
@@ -72,10 +81,22 @@ impl Exception {
     /// Whether this exception covers `f`, regardless of expiry.
     pub fn matches(&self, f: &Finding) -> bool {
         (self.check == "*" || self.check == f.check.id)
-            && self.namespace.as_deref().is_none_or(|n| f.resource.namespace.as_deref() == Some(n))
-            && self.kind.as_deref().is_none_or(|k| k == f.resource.kind.as_str())
-            && self.name.as_deref().is_none_or(|n| name_matches(n, &f.resource.name))
-            && self.container.as_deref().is_none_or(|c| f.container.as_deref() == Some(c))
+            && self
+                .namespace
+                .as_deref()
+                .is_none_or(|n| f.resource.namespace.as_deref() == Some(n))
+            && self
+                .kind
+                .as_deref()
+                .is_none_or(|k| k == f.resource.kind.as_str())
+            && self
+                .name
+                .as_deref()
+                .is_none_or(|n| name_matches(n, &f.resource.name))
+            && self
+                .container
+                .as_deref()
+                .is_none_or(|c| f.container.as_deref() == Some(c))
     }
 
     /// An exception expires at the start of its `expires` day.
@@ -100,16 +121,26 @@ impl Exceptions {
                 });
             }
             if e.reason.trim().is_empty() {
-                return Err(ExceptionError::NoReason { source_name: source_name.to_owned(), index });
+                return Err(ExceptionError::NoReason {
+                    source_name: source_name.to_owned(),
+                    index,
+                });
             }
         }
-        Ok(Exceptions { items: file.exceptions })
+        Ok(Exceptions {
+            items: file.exceptions,
+        })
     }
 
     /// Moves the findings covered by an unexpired exception to `report.suppressed` and lists
     /// expired exceptions in `report.expired`.
     pub fn apply(&self, report: &mut Report, today: Date) {
-        report.expired = self.items.iter().filter(|e| e.is_expired(today)).cloned().collect();
+        report.expired = self
+            .items
+            .iter()
+            .filter(|e| e.is_expired(today))
+            .cloned()
+            .collect();
         let findings = std::mem::take(&mut report.findings);
         for f in findings {
             let hit = self

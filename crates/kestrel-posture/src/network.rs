@@ -43,7 +43,10 @@ pub fn check_network(inv: &Inventory, pods: &[EffectivePod<'_>], out: &mut Vec<F
             continue;
         }
         let ns = pod.object.namespace.as_deref().unwrap_or("(unspecified)");
-        for (ty, check) in [("Ingress", &catalog::NETPOL_INGRESS), ("Egress", &catalog::NETPOL_EGRESS)] {
+        for (ty, check) in [
+            ("Ingress", &catalog::NETPOL_INGRESS),
+            ("Egress", &catalog::NETPOL_EGRESS),
+        ] {
             if !isolated(inv, pod, ty) {
                 out.push(Finding {
                     check,

@@ -5,12 +5,12 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
+use crate::Report;
 use crate::catalog::{self, Check, Crosswalk};
 use crate::exceptions::Exception;
 use crate::finding::Finding;
-use crate::Report;
 
 #[derive(Serialize)]
 struct JsonResource<'a> {
@@ -57,7 +57,11 @@ fn json_finding(f: &Finding) -> JsonFinding<'_> {
         owasp: f.check.owasp,
         crosswalk: &f.check.crosswalk,
         message: &f.message,
-        source: f.origin.as_ref().map(|o| JsonSource { file: &o.source, document: o.document, line: o.line }),
+        source: f.origin.as_ref().map(|o| JsonSource {
+            file: &o.source,
+            document: o.document,
+            line: o.line,
+        }),
     }
 }
 
@@ -73,7 +77,12 @@ pub fn to_json(report: &Report, exceptions: &[Exception]) -> Value {
     let suppressed: Vec<JsonSuppressed<'_>> = report
         .suppressed
         .iter()
-        .filter_map(|(f, i)| exceptions.get(*i).map(|e| JsonSuppressed { finding: json_finding(f), exception: e }))
+        .filter_map(|(f, i)| {
+            exceptions.get(*i).map(|e| JsonSuppressed {
+                finding: json_finding(f),
+                exception: e,
+            })
+        })
         .collect();
     json!({
         "findings": report.findings.iter().map(json_finding).collect::<Vec<_>>(),
@@ -87,7 +96,11 @@ pub fn to_json(report: &Report, exceptions: &[Exception]) -> Value {
 fn summary(report: &Report) -> Value {
     let mut by = serde_json::Map::new();
     for s in ["critical", "high", "medium", "low"] {
-        let n = report.findings.iter().filter(|f| f.check.severity.as_str() == s).count();
+        let n = report
+            .findings
+            .iter()
+            .filter(|f| f.check.severity.as_str() == s)
+            .count();
         by.insert(s.to_owned(), json!(n));
     }
     json!({ "objects": report.objects, "findings": report.findings.len(), "by_severity": by })
@@ -97,9 +110,25 @@ fn summary(report: &Report) -> Value {
 pub fn to_table(report: &Report) -> String {
     let mut s = String::new();
     let sev_w = 8;
-    let id_w = report.findings.iter().map(|f| f.check.id.len()).max().unwrap_or(5).max(5);
-    let res_w = report.findings.iter().map(|f| f.resource.to_string().len()).max().unwrap_or(8).clamp(8, 60);
-    let _ = writeln!(s, "{:sev_w$}  {:id_w$}  {:res_w$}  MESSAGE", "SEVERITY", "CHECK", "RESOURCE");
+    let id_w = report
+        .findings
+        .iter()
+        .map(|f| f.check.id.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    let res_w = report
+        .findings
+        .iter()
+        .map(|f| f.resource.to_string().len())
+        .max()
+        .unwrap_or(8)
+        .clamp(8, 60);
+    let _ = writeln!(
+        s,
+        "{:sev_w$}  {:id_w$}  {:res_w$}  MESSAGE",
+        "SEVERITY", "CHECK", "RESOURCE"
+    );
     for f in &report.findings {
         let _ = writeln!(
             s,
@@ -109,10 +138,20 @@ pub fn to_table(report: &Report) -> String {
             f.resource.to_string(),
             f.message
         );
-        let _ = writeln!(s, "{:sev_w$}  {:id_w$}  {:res_w$}  at {}", "", "", "", f.path);
+        let _ = writeln!(
+            s,
+            "{:sev_w$}  {:id_w$}  {:res_w$}  at {}",
+            "", "", "", f.path
+        );
     }
     let _ = writeln!(s);
-    let count = |sev: &str| report.findings.iter().filter(|f| f.check.severity.as_str() == sev).count();
+    let count = |sev: &str| {
+        report
+            .findings
+            .iter()
+            .filter(|f| f.check.severity.as_str() == sev)
+            .count()
+    };
     let _ = writeln!(
         s,
         "{} findings in {} objects ({} critical, {} high, {} medium, {} low); {} suppressed by exceptions",
@@ -125,7 +164,11 @@ pub fn to_table(report: &Report) -> String {
         report.suppressed.len()
     );
     for n in &report.not_assessed {
-        let ns = n.namespace.as_deref().map(|n| format!(" in namespace {n}")).unwrap_or_default();
+        let ns = n
+            .namespace
+            .as_deref()
+            .map(|n| format!(" in namespace {n}"))
+            .unwrap_or_default();
         let _ = writeln!(s, "NOT ASSESSED: {}{ns}: {}", n.kind, n.reason);
     }
     for e in &report.expired {
@@ -242,7 +285,10 @@ fn xml_escape(s: &str) -> String {
 /// finding in its body, so CI systems show each check once.
 pub fn to_junit(report: &Report) -> String {
     let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let failures = catalog::ALL.iter().filter(|c| report.findings.iter().any(|f| f.check.id == c.id)).count();
+    let failures = catalog::ALL
+        .iter()
+        .filter(|c| report.findings.iter().any(|f| f.check.id == c.id))
+        .count();
     let _ = writeln!(
         s,
         "<testsuites name=\"kestrel scan k8s\" tests=\"{}\" failures=\"{failures}\">",
@@ -254,8 +300,18 @@ pub fn to_junit(report: &Report) -> String {
         catalog::ALL.len()
     );
     for c in catalog::ALL {
-        let fs: Vec<&Finding> = report.findings.iter().filter(|f| f.check.id == c.id).collect();
-        let _ = write!(s, "    <testcase classname=\"{}\" name=\"{}: {}\"", xml_escape(&format!("{:?}", c.category).to_ascii_lowercase()), c.id, xml_escape(c.title));
+        let fs: Vec<&Finding> = report
+            .findings
+            .iter()
+            .filter(|f| f.check.id == c.id)
+            .collect();
+        let _ = write!(
+            s,
+            "    <testcase classname=\"{}\" name=\"{}: {}\"",
+            xml_escape(&format!("{:?}", c.category).to_ascii_lowercase()),
+            c.id,
+            xml_escape(c.title)
+        );
         if fs.is_empty() {
             s.push_str("/>\n");
             continue;
@@ -263,7 +319,15 @@ pub fn to_junit(report: &Report) -> String {
         s.push_str(">\n");
         let body: Vec<String> = fs
             .iter()
-            .map(|f| format!("{} {}: {} (at {})", f.check.severity.as_str().to_ascii_uppercase(), f.resource, f.message, f.path))
+            .map(|f| {
+                format!(
+                    "{} {}: {} (at {})",
+                    f.check.severity.as_str().to_ascii_uppercase(),
+                    f.resource,
+                    f.message,
+                    f.path
+                )
+            })
             .collect();
         let _ = writeln!(
             s,

@@ -6,8 +6,8 @@
 //! privileged container, and a token disabled on the ServiceAccount is not mounted.
 
 use k8s_openapi::api::core::v1::Volume;
-use kestrel_k8s::pod::{ContainerRole, EffectiveContainer, EffectivePod, SettingSource};
 use kestrel_k8s::Kind;
+use kestrel_k8s::pod::{ContainerRole, EffectiveContainer, EffectivePod, SettingSource};
 
 use crate::catalog::{self, Check};
 use crate::detect;
@@ -39,9 +39,26 @@ pub const DANGEROUS_CAPABILITIES: &[&str] = &[
 /// these or of anything below it is sensitive; `/` is sensitive only as itself, since every
 /// path is below it.
 pub const SENSITIVE_HOST_PATHS: &[&str] = &[
-    "/", "/etc", "/proc", "/sys", "/dev", "/boot", "/root", "/home", "/usr", "/bin", "/sbin",
-    "/lib", "/var/lib/kubelet", "/var/lib/docker", "/var/lib/containerd", "/var/lib/etcd",
-    "/etc/kubernetes", "/var/log", "/run", "/var/run",
+    "/",
+    "/etc",
+    "/proc",
+    "/sys",
+    "/dev",
+    "/boot",
+    "/root",
+    "/home",
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/var/lib/kubelet",
+    "/var/lib/docker",
+    "/var/lib/containerd",
+    "/var/lib/etcd",
+    "/etc/kubernetes",
+    "/var/log",
+    "/run",
+    "/var/run",
 ];
 
 /// Container runtime sockets. Mounting one, or a directory that contains one, gives control
@@ -76,7 +93,12 @@ pub const SAFE_SYSCTLS: &[&str] = &[
 ];
 
 /// SELinux types that keep a container confined.
-const CONTAINER_SELINUX_TYPES: &[&str] = &["container_t", "container_init_t", "container_kvm_t", "container_engine_t"];
+const CONTAINER_SELINUX_TYPES: &[&str] = &[
+    "container_t",
+    "container_init_t",
+    "container_kvm_t",
+    "container_engine_t",
+];
 
 struct Ctx<'p, 'a> {
     pod: &'p EffectivePod<'a>,
@@ -84,7 +106,13 @@ struct Ctx<'p, 'a> {
 }
 
 impl Ctx<'_, '_> {
-    fn emit(&mut self, check: &'static Check, container: Option<&str>, path: String, message: String) {
+    fn emit(
+        &mut self,
+        check: &'static Check,
+        container: Option<&str>,
+        path: String,
+        message: String,
+    ) {
         self.out.push(Finding {
             check,
             resource: self.pod.object.clone(),
@@ -115,29 +143,69 @@ fn pod_level(cx: &mut Ctx<'_, '_>) {
     let sp = pod.spec_path;
     let w = what(pod);
     if pod.host_pid() {
-        cx.emit(&catalog::HOST_PID, None, format!("{sp}.hostPID"), format!("{w} shares the node's PID namespace"));
+        cx.emit(
+            &catalog::HOST_PID,
+            None,
+            format!("{sp}.hostPID"),
+            format!("{w} shares the node's PID namespace"),
+        );
     }
     if pod.host_ipc() {
-        cx.emit(&catalog::HOST_IPC, None, format!("{sp}.hostIPC"), format!("{w} shares the node's IPC namespace"));
+        cx.emit(
+            &catalog::HOST_IPC,
+            None,
+            format!("{sp}.hostIPC"),
+            format!("{w} shares the node's IPC namespace"),
+        );
     }
     if pod.host_network() {
-        cx.emit(&catalog::HOST_NETWORK, None, format!("{sp}.hostNetwork"), format!("{w} shares the node's network namespace"));
+        cx.emit(
+            &catalog::HOST_NETWORK,
+            None,
+            format!("{sp}.hostNetwork"),
+            format!("{w} shares the node's network namespace"),
+        );
     }
     if pod.spec.share_process_namespace == Some(true) {
-        cx.emit(&catalog::SHARE_PROCESS_NAMESPACE, None, format!("{sp}.shareProcessNamespace"), format!("{w} shares one process namespace between its containers"));
+        cx.emit(
+            &catalog::SHARE_PROCESS_NAMESPACE,
+            None,
+            format!("{sp}.shareProcessNamespace"),
+            format!("{w} shares one process namespace between its containers"),
+        );
     }
     if let Some(psc) = pod.pod_security_context() {
         for (i, s) in psc.sysctls.iter().flatten().enumerate() {
             if !SAFE_SYSCTLS.contains(&s.name.as_str()) {
-                cx.emit(&catalog::UNSAFE_SYSCTLS, None, format!("{sp}.securityContext.sysctls[{i}].name"), format!("{w} sets the unsafe sysctl {}={}", s.name, s.value));
+                cx.emit(
+                    &catalog::UNSAFE_SYSCTLS,
+                    None,
+                    format!("{sp}.securityContext.sysctls[{i}].name"),
+                    format!("{w} sets the unsafe sysctl {}={}", s.name, s.value),
+                );
             }
         }
         if !pod.user_namespaced() {
             if psc.fs_group == Some(0) {
-                cx.emit(&catalog::GID_ZERO, None, format!("{sp}.securityContext.fsGroup"), format!("{w} sets fsGroup 0 (root group) on its volumes"));
+                cx.emit(
+                    &catalog::GID_ZERO,
+                    None,
+                    format!("{sp}.securityContext.fsGroup"),
+                    format!("{w} sets fsGroup 0 (root group) on its volumes"),
+                );
             }
-            if let Some(i) = psc.supplemental_groups.iter().flatten().position(|g| *g == 0) {
-                cx.emit(&catalog::GID_ZERO, None, format!("{sp}.securityContext.supplementalGroups[{i}]"), format!("{w} adds the root group (GID 0) as a supplementary group"));
+            if let Some(i) = psc
+                .supplemental_groups
+                .iter()
+                .flatten()
+                .position(|g| *g == 0)
+            {
+                cx.emit(
+                    &catalog::GID_ZERO,
+                    None,
+                    format!("{sp}.securityContext.supplementalGroups[{i}]"),
+                    format!("{w} adds the root group (GID 0) as a supplementary group"),
+                );
             }
         }
     }
@@ -145,18 +213,44 @@ fn pod_level(cx: &mut Ctx<'_, '_>) {
     if sa.automount.value {
         let why = match sa.automount.source {
             SettingSource::Pod => "the pod sets automountServiceAccountToken: true".to_owned(),
-            SettingSource::ServiceAccount => format!("its ServiceAccount {} sets automountServiceAccountToken: true", sa.name),
-            _ if sa.found => format!("neither the pod nor its ServiceAccount {} disables it", sa.name),
-            _ => format!("the pod does not disable it and its ServiceAccount {} is not in the input", sa.name),
+            SettingSource::ServiceAccount => format!(
+                "its ServiceAccount {} sets automountServiceAccountToken: true",
+                sa.name
+            ),
+            _ if sa.found => format!(
+                "neither the pod nor its ServiceAccount {} disables it",
+                sa.name
+            ),
+            _ => format!(
+                "the pod does not disable it and its ServiceAccount {} is not in the input",
+                sa.name
+            ),
         };
-        cx.emit(&catalog::AUTOMOUNT_TOKEN, None, sa.automount.path.clone(), format!("{w} mounts the token of ServiceAccount {}: {why}", sa.name));
+        cx.emit(
+            &catalog::AUTOMOUNT_TOKEN,
+            None,
+            sa.automount.path.clone(),
+            format!("{w} mounts the token of ServiceAccount {}: {why}", sa.name),
+        );
         if sa.name == "default" {
             let path = format!("{sp}.serviceAccountName");
-            cx.emit(&catalog::DEFAULT_SERVICE_ACCOUNT, None, path, format!("{w} runs as the namespace's default ServiceAccount with its token mounted"));
+            cx.emit(
+                &catalog::DEFAULT_SERVICE_ACCOUNT,
+                None,
+                path,
+                format!(
+                    "{w} runs as the namespace's default ServiceAccount with its token mounted"
+                ),
+            );
         }
     }
     if pod.object.namespace.as_deref() == Some("default") {
-        cx.emit(&catalog::DEFAULT_NAMESPACE, None, "metadata.namespace".to_owned(), format!("{w} is in the default namespace"));
+        cx.emit(
+            &catalog::DEFAULT_NAMESPACE,
+            None,
+            "metadata.namespace".to_owned(),
+            format!("{w} is in the default namespace"),
+        );
     }
 }
 
@@ -172,22 +266,46 @@ fn container_level(cx: &mut Ctx<'_, '_>, c: &EffectiveContainer<'_>) {
     let userns = pod.user_namespaced();
 
     if s.privileged.value {
-        cx.emit(&catalog::PRIVILEGED, name, s.privileged.path.clone(), format!("{who} is privileged"));
+        cx.emit(
+            &catalog::PRIVILEGED,
+            name,
+            s.privileged.path.clone(),
+            format!("{who} is privileged"),
+        );
     }
     if s.allow_privilege_escalation.value {
         let why = match s.allow_privilege_escalation.source {
             SettingSource::Default => "allowPrivilegeEscalation is not set to false",
             _ if s.privileged.value => "privileged containers always allow escalation",
-            _ if s.capabilities_add.iter().any(|c| c == "SYS_ADMIN" || c == "ALL") => "CAP_SYS_ADMIN always allows escalation",
+            _ if s
+                .capabilities_add
+                .iter()
+                .any(|c| c == "SYS_ADMIN" || c == "ALL") =>
+            {
+                "CAP_SYS_ADMIN always allows escalation"
+            }
             _ => "allowPrivilegeEscalation is true",
         };
-        cx.emit(&catalog::PRIVILEGE_ESCALATION, name, s.allow_privilege_escalation.path.clone(), format!("{who} can gain privileges: {why}"));
+        cx.emit(
+            &catalog::PRIVILEGE_ESCALATION,
+            name,
+            s.allow_privilege_escalation.path.clone(),
+            format!("{who} can gain privileges: {why}"),
+        );
     }
     // In a user namespace (hostUsers: false) UID 0 is an unprivileged UID on the node.
     if !userns {
         match (s.run_as_user.value, s.run_as_non_root.value) {
             (Some(0), nonroot) if nonroot != Some(true) => {
-                cx.emit(&catalog::UID_ZERO, name, s.run_as_user.path.clone(), format!("{who} runs as UID 0 (set at {})", source_word(s.run_as_user.source)));
+                cx.emit(
+                    &catalog::UID_ZERO,
+                    name,
+                    s.run_as_user.path.clone(),
+                    format!(
+                        "{who} runs as UID 0 (set at {})",
+                        source_word(s.run_as_user.source)
+                    ),
+                );
             }
             (None, None | Some(false)) => {
                 let path = if s.run_as_non_root.source == SettingSource::Default {
@@ -200,7 +318,15 @@ fn container_level(cx: &mut Ctx<'_, '_>, c: &EffectiveContainer<'_>) {
             _ => {}
         }
         if s.run_as_group.value == Some(0) {
-            cx.emit(&catalog::GID_ZERO, name, s.run_as_group.path.clone(), format!("{who} runs with GID 0 (set at {})", source_word(s.run_as_group.source)));
+            cx.emit(
+                &catalog::GID_ZERO,
+                name,
+                s.run_as_group.path.clone(),
+                format!(
+                    "{who} runs with GID 0 (set at {})",
+                    source_word(s.run_as_group.source)
+                ),
+            );
         }
     }
     let dangerous: Vec<&str> = s
@@ -210,34 +336,87 @@ fn container_level(cx: &mut Ctx<'_, '_>, c: &EffectiveContainer<'_>) {
         .map(String::as_str)
         .collect();
     if !dangerous.is_empty() {
-        cx.emit(&catalog::DANGEROUS_CAPABILITIES, name, format!("{}.add", s.capabilities_path), format!("{who} adds {}", dangerous.join(", ")));
+        cx.emit(
+            &catalog::DANGEROUS_CAPABILITIES,
+            name,
+            format!("{}.add", s.capabilities_path),
+            format!("{who} adds {}", dangerous.join(", ")),
+        );
     }
     if !s.capabilities_drop.iter().any(|c| c == "ALL") {
-        let extra = if s.capabilities_drop.iter().any(|c| c == "NET_RAW") { "" } else { " (NET_RAW included)" };
-        cx.emit(&catalog::CAPABILITIES_NOT_DROPPED, name, format!("{}.drop", s.capabilities_path), format!("{who} keeps the runtime's default capabilities{extra}: capabilities.drop lacks ALL"));
+        let extra = if s.capabilities_drop.iter().any(|c| c == "NET_RAW") {
+            ""
+        } else {
+            " (NET_RAW included)"
+        };
+        cx.emit(
+            &catalog::CAPABILITIES_NOT_DROPPED,
+            name,
+            format!("{}.drop", s.capabilities_path),
+            format!(
+                "{who} keeps the runtime's default capabilities{extra}: capabilities.drop lacks ALL"
+            ),
+        );
     }
     if !s.read_only_root_filesystem.value {
-        cx.emit(&catalog::WRITABLE_ROOT_FS, name, s.read_only_root_filesystem.path.clone(), format!("{who} has a writable root file system"));
+        cx.emit(
+            &catalog::WRITABLE_ROOT_FS,
+            name,
+            s.read_only_root_filesystem.path.clone(),
+            format!("{who} has a writable root file system"),
+        );
     }
     match s.seccomp.value.as_deref() {
         Some("RuntimeDefault" | "Localhost") => {}
-        Some(other) => cx.emit(&catalog::SECCOMP, name, s.seccomp.path.clone(), format!("{who} runs with seccomp profile {other}")),
-        None => cx.emit(&catalog::SECCOMP, name, s.seccomp.path.clone(), format!("{who} has no seccomp profile on the container or the pod (Unconfined by default)")),
+        Some(other) => cx.emit(
+            &catalog::SECCOMP,
+            name,
+            s.seccomp.path.clone(),
+            format!("{who} runs with seccomp profile {other}"),
+        ),
+        None => cx.emit(
+            &catalog::SECCOMP,
+            name,
+            s.seccomp.path.clone(),
+            format!(
+                "{who} has no seccomp profile on the container or the pod (Unconfined by default)"
+            ),
+        ),
     }
     if s.apparmor.value.as_deref() == Some("Unconfined") {
-        cx.emit(&catalog::APPARMOR, name, s.apparmor.path.clone(), format!("{who} runs with AppArmor Unconfined"));
+        cx.emit(
+            &catalog::APPARMOR,
+            name,
+            s.apparmor.path.clone(),
+            format!("{who} runs with AppArmor Unconfined"),
+        );
     }
     if let Some(t) = s.selinux_type.value.as_deref()
         && !CONTAINER_SELINUX_TYPES.contains(&t)
     {
-        cx.emit(&catalog::SELINUX, name, s.selinux_type.path.clone(), format!("{who} runs with SELinux type {t}"));
+        cx.emit(
+            &catalog::SELINUX,
+            name,
+            s.selinux_type.path.clone(),
+            format!("{who} runs with SELinux type {t}"),
+        );
     }
     if s.proc_mount.value.as_deref() == Some("Unmasked") {
-        cx.emit(&catalog::PROC_MOUNT, name, s.proc_mount.path.clone(), format!("{who} mounts /proc unmasked"));
+        cx.emit(
+            &catalog::PROC_MOUNT,
+            name,
+            s.proc_mount.path.clone(),
+            format!("{who} mounts /proc unmasked"),
+        );
     }
     for (i, p) in c.ports.iter().enumerate() {
         if let Some(hp) = p.host_port.filter(|hp| *hp > 0) {
-            cx.emit(&catalog::HOST_PORT, name, format!("{}.ports[{i}].hostPort", c.path), format!("{who} binds host port {hp}"));
+            cx.emit(
+                &catalog::HOST_PORT,
+                name,
+                format!("{}.ports[{i}].hostPort", c.path),
+                format!("{who} binds host port {hp}"),
+            );
         }
     }
     // Resources and probes concern long-running containers; ephemeral debug containers may
@@ -247,40 +426,89 @@ fn container_level(cx: &mut Ctx<'_, '_>, c: &EffectiveContainer<'_>) {
         let requests = c.resources.and_then(|r| r.requests.as_ref());
         let rpath = format!("{}.resources", c.path);
         if !limits.is_some_and(|l| l.contains_key("memory")) {
-            cx.emit(&catalog::MEMORY_LIMIT, name, format!("{rpath}.limits.memory"), format!("{who} has no memory limit"));
+            cx.emit(
+                &catalog::MEMORY_LIMIT,
+                name,
+                format!("{rpath}.limits.memory"),
+                format!("{who} has no memory limit"),
+            );
         }
         if !limits.is_some_and(|l| l.contains_key("cpu")) {
-            cx.emit(&catalog::CPU_LIMIT, name, format!("{rpath}.limits.cpu"), format!("{who} has no CPU limit"));
+            cx.emit(
+                &catalog::CPU_LIMIT,
+                name,
+                format!("{rpath}.limits.cpu"),
+                format!("{who} has no CPU limit"),
+            );
         }
         // A limit without a request defaults the request to the limit.
-        let has = |k: &str| requests.is_some_and(|r| r.contains_key(k)) || limits.is_some_and(|l| l.contains_key(k));
+        let has = |k: &str| {
+            requests.is_some_and(|r| r.contains_key(k)) || limits.is_some_and(|l| l.contains_key(k))
+        };
         let missing: Vec<&str> = ["cpu", "memory"].into_iter().filter(|k| !has(k)).collect();
         if !missing.is_empty() {
-            cx.emit(&catalog::RESOURCE_REQUESTS, name, format!("{rpath}.requests"), format!("{who} has no {} request", missing.join(" or ")));
+            cx.emit(
+                &catalog::RESOURCE_REQUESTS,
+                name,
+                format!("{rpath}.requests"),
+                format!("{who} has no {} request", missing.join(" or ")),
+            );
         }
     }
     if c.role == ContainerRole::Main && !is_batch(pod.object.kind) {
         if c.liveness_probe.is_none() {
-            cx.emit(&catalog::PROBES, name, format!("{}.livenessProbe", c.path), format!("{who} has no liveness probe"));
+            cx.emit(
+                &catalog::PROBES,
+                name,
+                format!("{}.livenessProbe", c.path),
+                format!("{who} has no liveness probe"),
+            );
         }
         if c.readiness_probe.is_none() {
-            cx.emit(&catalog::PROBES, name, format!("{}.readinessProbe", c.path), format!("{who} has no readiness probe"));
+            cx.emit(
+                &catalog::PROBES,
+                name,
+                format!("{}.readinessProbe", c.path),
+                format!("{who} has no readiness probe"),
+            );
         }
     }
     image_checks(cx, c, &who);
     for (i, e) in c.env.iter().enumerate() {
-        if e.value_from.as_ref().and_then(|v| v.secret_key_ref.as_ref()).is_some() {
-            cx.emit(&catalog::SECRET_IN_ENV, name, format!("{}.env[{i}].valueFrom.secretKeyRef", c.path), format!("{who} reads a Secret into environment variable {}", e.name));
+        if e.value_from
+            .as_ref()
+            .and_then(|v| v.secret_key_ref.as_ref())
+            .is_some()
+        {
+            cx.emit(
+                &catalog::SECRET_IN_ENV,
+                name,
+                format!("{}.env[{i}].valueFrom.secretKeyRef", c.path),
+                format!("{who} reads a Secret into environment variable {}", e.name),
+            );
         }
         if let Some(v) = e.value.as_deref()
             && let Some(kind) = detect::credential(&e.name, v)
         {
-            cx.emit(&catalog::CREDENTIALS_IN_ENV, name, format!("{}.env[{i}].value", c.path), format!("{who} has {kind} in environment variable {}", e.name));
+            cx.emit(
+                &catalog::CREDENTIALS_IN_ENV,
+                name,
+                format!("{}.env[{i}].value", c.path),
+                format!("{who} has {kind} in environment variable {}", e.name),
+            );
         }
     }
     for (i, e) in c.env_from.iter().enumerate() {
         if let Some(s) = &e.secret_ref {
-            cx.emit(&catalog::SECRET_IN_ENV, name, format!("{}.envFrom[{i}].secretRef", c.path), format!("{who} loads every key of Secret {} into its environment", s.name));
+            cx.emit(
+                &catalog::SECRET_IN_ENV,
+                name,
+                format!("{}.envFrom[{i}].secretRef", c.path),
+                format!(
+                    "{who} loads every key of Secret {} into its environment",
+                    s.name
+                ),
+            );
         }
     }
 }
@@ -320,22 +548,54 @@ fn image_checks(cx: &mut Ctx<'_, '_>, c: &EffectiveContainer<'_>, who: &str) {
     let mutable = r.digest.is_none();
     let latest = matches!(r.tag, None | Some("latest"));
     if mutable && latest {
-        cx.emit(&catalog::IMAGE_TAG, name, format!("{}.image", c.path), format!("{who} uses image {image} with {}", if r.tag.is_none() { "no tag (latest)" } else { "the latest tag" }));
+        cx.emit(
+            &catalog::IMAGE_TAG,
+            name,
+            format!("{}.image", c.path),
+            format!(
+                "{who} uses image {image} with {}",
+                if r.tag.is_none() {
+                    "no tag (latest)"
+                } else {
+                    "the latest tag"
+                }
+            ),
+        );
     }
     if mutable {
-        cx.emit(&catalog::IMAGE_DIGEST, name, format!("{}.image", c.path), format!("{who} uses image {image} without a digest"));
+        cx.emit(
+            &catalog::IMAGE_DIGEST,
+            name,
+            format!("{}.image", c.path),
+            format!("{who} uses image {image} without a digest"),
+        );
         // Kubernetes defaults the pull policy to Always for latest/untagged images.
-        let policy = c.image_pull_policy.unwrap_or(if latest { "Always" } else { "IfNotPresent" });
+        let policy = c
+            .image_pull_policy
+            .unwrap_or(if latest { "Always" } else { "IfNotPresent" });
         if policy != "Always" {
-            let how = if c.image_pull_policy.is_some() { "is" } else { "defaults to" };
-            cx.emit(&catalog::IMAGE_PULL_POLICY, name, format!("{}.imagePullPolicy", c.path), format!("{who} pulls mutable image {image} with a policy that {how} {policy}"));
+            let how = if c.image_pull_policy.is_some() {
+                "is"
+            } else {
+                "defaults to"
+            };
+            cx.emit(
+                &catalog::IMAGE_PULL_POLICY,
+                name,
+                format!("{}.imagePullPolicy", c.path),
+                format!("{who} pulls mutable image {image} with a policy that {how} {policy}"),
+            );
         }
     }
 }
 
 fn normalize_host_path(p: &str) -> String {
     let t = p.trim_end_matches('/');
-    if t.is_empty() { "/".to_owned() } else { t.to_owned() }
+    if t.is_empty() {
+        "/".to_owned()
+    } else {
+        t.to_owned()
+    }
 }
 
 fn is_below(path: &str, dir: &str) -> bool {
@@ -352,8 +612,12 @@ fn volumes(cx: &mut Ctx<'_, '_>) {
         let vpath = format!("{sp}.volumes[{vi}].hostPath.path");
         // Only a mounted volume exposes anything; report once per mounting container.
         for c in &pod.containers {
-            let mounts: Vec<(usize, &k8s_openapi::api::core::v1::VolumeMount)> =
-                c.volume_mounts.iter().enumerate().filter(|(_, m)| m.name == v.name).collect();
+            let mounts: Vec<(usize, &k8s_openapi::api::core::v1::VolumeMount)> = c
+                .volume_mounts
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| m.name == v.name)
+                .collect();
             if mounts.is_empty() {
                 continue;
             }
@@ -361,16 +625,43 @@ fn volumes(cx: &mut Ctx<'_, '_>) {
             let name = Some(c.name);
             let socket = RUNTIME_SOCKETS.iter().find(|s| is_below(s, &host));
             if let Some(sock) = socket {
-                let detail = if **sock == host { String::new() } else { format!(" (which contains {sock})") };
-                cx.emit(&catalog::RUNTIME_SOCKET, name, vpath.clone(), format!("{who} mounts the container runtime socket path {host}{detail}"));
+                let detail = if **sock == host {
+                    String::new()
+                } else {
+                    format!(" (which contains {sock})")
+                };
+                cx.emit(
+                    &catalog::RUNTIME_SOCKET,
+                    name,
+                    vpath.clone(),
+                    format!("{who} mounts the container runtime socket path {host}{detail}"),
+                );
             } else if let Some(dir) = SENSITIVE_HOST_PATHS.iter().find(|d| is_below(&host, d)) {
-                cx.emit(&catalog::HOST_PATH_SENSITIVE, name, vpath.clone(), format!("{who} mounts the host path {host} (under {dir})"));
+                cx.emit(
+                    &catalog::HOST_PATH_SENSITIVE,
+                    name,
+                    vpath.clone(),
+                    format!("{who} mounts the host path {host} (under {dir})"),
+                );
             } else {
-                cx.emit(&catalog::HOST_PATH, name, vpath.clone(), format!("{who} mounts the host path {host}"));
+                cx.emit(
+                    &catalog::HOST_PATH,
+                    name,
+                    vpath.clone(),
+                    format!("{who} mounts the host path {host}"),
+                );
             }
             for (mi, m) in mounts {
                 if m.read_only != Some(true) {
-                    cx.emit(&catalog::HOST_PATH_WRITABLE, name, format!("{}.volumeMounts[{mi}].readOnly", c.path), format!("{who} mounts the host path {host} writable at {}", m.mount_path));
+                    cx.emit(
+                        &catalog::HOST_PATH_WRITABLE,
+                        name,
+                        format!("{}.volumeMounts[{mi}].readOnly", c.path),
+                        format!(
+                            "{who} mounts the host path {host} writable at {}",
+                            m.mount_path
+                        ),
+                    );
                 }
             }
         }

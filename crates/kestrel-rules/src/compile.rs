@@ -563,6 +563,10 @@ impl Compiler<'_> {
         value: &Operand,
     ) -> Result<Expr, CompileError> {
         let (field, ty) = fields::resolve(&fref.name, fref.arg.as_deref()).map_err(|e| match e {
+            FieldError::Unknown if fields::FALCO_FIELDS_WITHOUT_DATA.contains(&fref.name.as_str()) => err(
+                fref.pos,
+                format!("unsupported field {fref}: Kestrel's events carry no data for this Falco field"),
+            ),
             FieldError::Unknown => err(fref.pos, format!("unsupported field {fref}")),
             FieldError::BadArg(m) => err(fref.pos, m),
         })?;
@@ -735,7 +739,9 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// Constant folding: `evt.dir = <` and friends are always true for Kestrel events, and nested
+/// Constant folding: a Kestrel event is one completed syscall carrying both its arguments and its
+/// result, so it is Falco's enter (`>`) and exit (`<`) event at once and `evt.dir = <` or
+/// `evt.dir = >` always holds. Nested
 /// `and`/`or` flatten, so that evaluation does less work.
 fn fold(e: Expr) -> Expr {
     match e {
@@ -782,7 +788,7 @@ fn fold(e: Expr) -> Expr {
             negate,
             matcher: Matcher::Str(StrTest::Eq(v)),
             ..
-        } => Expr::Const((&*v == "<") != negate),
+        } => Expr::Const(matches!(&*v, "<" | ">") != negate),
         e => e,
     }
 }

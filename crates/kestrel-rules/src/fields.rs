@@ -68,6 +68,8 @@ pub enum Field {
     EvtIsOpenWrite,
     EvtIsOpenExec,
     EvtArg(EvtArg),
+    EvtArgN(usize),
+    EvtArgs,
     ProcName,
     ProcExe,
     ProcExePath,
@@ -83,6 +85,7 @@ pub enum Field {
     /// `proc.aname[N]` (`None`: any ancestor).
     ProcAname(Option<usize>),
     ProcApid(usize),
+    ProcAexepath(usize),
     ProcAcmdline(usize),
     ProcTty,
     ProcEnv(Option<String>),
@@ -93,6 +96,7 @@ pub enum Field {
     UserUid,
     UserName,
     UserLoginUid,
+    UserLoginName,
     GroupGid,
     CapEffective,
     CapPermitted,
@@ -247,6 +251,8 @@ const SPECS: &[FieldSpec] = &[
     spec!("evt.is_open_read", Bool, None, "An open for reading."),
     spec!("evt.is_open_write", Bool, None, "An open for writing."),
     spec!("evt.is_open_exec", Bool, None, "An open that creates an executable file (mode has an x bit)."),
+    spec!("evt.arg", Str, Index, "Positional argument: `evt.arg[0]` domain, `[1]` type, `[2]` protocol of socket."),
+    spec!("evt.args", Str, None, "All decoded arguments as `name=value` text."),
     spec!("evt.arg.path", Str, None, "Path argument of open, unlink, chmod, chown, mount target, module file."),
     spec!("evt.arg.name", Str, None, "Same as `evt.arg.path` (Falco's name for open/unlink paths)."),
     spec!("evt.arg.filename", Str, None, "Same as `evt.arg.path`."),
@@ -280,6 +286,7 @@ const SPECS: &[FieldSpec] = &[
     spec!("proc.pexe", Str, None, "Parent argv[0]."),
     spec!("proc.cwd", Str, None, "Working directory."),
     spec!("proc.aname", StrList, OptIndex, "Ancestor name: `[1]` parent, `[2]` grandparent; without index any ancestor."),
+    spec!("proc.aexepath", Str, Index, "Ancestor executable path by level."),
     spec!("proc.apid", Int, Index, "Ancestor pid by level."),
     spec!("proc.acmdline", Str, Index, "Ancestor command line by level."),
     spec!("proc.tty", Int, None, "Controlling terminal device, 0 without one."),
@@ -291,6 +298,7 @@ const SPECS: &[FieldSpec] = &[
     spec!("user.uid", Int, None, "Real user id."),
     spec!("user.name", Str, None, "User name (from the host's user table, `root` for 0)."),
     spec!("user.loginuid", Int, None, "Audit login uid, -1 when unset."),
+    spec!("user.loginname", Str, None, "User name of the audit login uid."),
     spec!("group.gid", Int, None, "Real group id."),
     spec!("thread.cap_effective", Str, None, "Effective capabilities, names separated by spaces."),
     spec!("thread.cap_permitted", Str, None, "Permitted capabilities, names separated by spaces."),
@@ -339,6 +347,55 @@ const SPECS: &[FieldSpec] = &[
     spec!("fs.path.name", Str, None, "Path operated on (open, unlink, chmod, chown, mkdir, module file)."),
     spec!("fs.path.source", Str, None, "Source path of rename and link."),
     spec!("fs.path.target", Str, None, "Target path of rename and link."),
+];
+
+/// Falco fields Kestrel knows by name but has no data for. In a condition they are refused
+/// with this explanation; in an output they render as `<NA>` with a load warning.
+pub const FALCO_FIELDS_WITHOUT_DATA: &[&str] = &[
+    "proc.duration",
+    "proc.ppid.duration",
+    "proc.pid.ts",
+    "proc.sname",
+    "proc.sid",
+    "proc.vpid",
+    "proc.vpgid",
+    "proc.vpgid.name",
+    "proc.vpgid.exe",
+    "proc.is_vpgid_leader",
+    "proc.is_sid_leader",
+    "proc.exe_ino.ctime",
+    "proc.exe_ino.mtime",
+    "proc.exe_ino.ctime_duration_proc_start",
+    "proc.stdin.type",
+    "proc.stdout.type",
+    "proc.fdopencount",
+    "proc.loginshellid",
+    "proc.nthreads",
+    "container.start_ts",
+    "container.mounts",
+    "container.mount",
+    "container.image.id",
+    "container.healthcheck",
+    "container.liveness_probe",
+    "container.readiness_probe",
+    "group.name",
+    "fd.nameraw",
+    "fd.sip.name",
+    "fd.cip.name",
+    "fd.lip.name",
+    "fd.rip.name",
+    "fd.connected",
+    "fd.name_changed",
+    "fd.types",
+    "fd.ino",
+    "fd.dev",
+    "evt.buffer",
+    "evt.is_io_write",
+    "evt.is_io_read",
+    "evt.latency",
+    "evt.count",
+    "k8s.pod.ip",
+    "k8s.pod.cni.json",
 ];
 
 /// Documentation of every field: (name, type, description), in table order.
@@ -392,6 +449,8 @@ pub fn resolve(name: &str, arg: Option<&str>) -> Result<(Field, FieldType), Fiel
         "evt.is_open_read" => F::EvtIsOpenRead,
         "evt.is_open_write" => F::EvtIsOpenWrite,
         "evt.is_open_exec" => F::EvtIsOpenExec,
+        "evt.arg" => F::EvtArgN(index(arg.unwrap_or_default())?),
+        "evt.args" => F::EvtArgs,
         "evt.arg.path" | "evt.arg.name" | "evt.arg.filename" | "evt.arg.pathname" => {
             F::EvtArg(EvtArg::Path)
         }
@@ -427,6 +486,7 @@ pub fn resolve(name: &str, arg: Option<&str>) -> Result<(Field, FieldType), Fiel
             None => F::ProcAname(None),
         },
         "proc.apid" => F::ProcApid(index(arg.unwrap_or_default())?),
+        "proc.aexepath" => F::ProcAexepath(index(arg.unwrap_or_default())?),
         "proc.acmdline" => F::ProcAcmdline(index(arg.unwrap_or_default())?),
         "proc.tty" => F::ProcTty,
         "proc.env" => F::ProcEnv(arg.map(str::to_owned)),
@@ -437,6 +497,7 @@ pub fn resolve(name: &str, arg: Option<&str>) -> Result<(Field, FieldType), Fiel
         "user.uid" => F::UserUid,
         "user.name" => F::UserName,
         "user.loginuid" => F::UserLoginUid,
+        "user.loginname" => F::UserLoginName,
         "group.gid" => F::GroupGid,
         "thread.cap_effective" => F::CapEffective,
         "thread.cap_permitted" => F::CapPermitted,
@@ -901,6 +962,13 @@ pub fn extract<'e>(field: &Field, ev: &'e Event, cx: &Ctx<'e>) -> Option<Value<'
             _ => Some(Value::Bool(false)),
         },
         F::EvtArg(a) => extract_arg(*a, k),
+        F::EvtArgN(n) => match (k, n) {
+            (EventKind::Socket { .. }, 0) => extract_arg(EvtArg::Domain, k),
+            (EventKind::Socket { .. }, 1) => extract_arg(EvtArg::SockType, k),
+            (EventKind::Socket { protocol, .. }, 2) => owned(protocol.to_string()),
+            _ => None,
+        },
+        F::EvtArgs => owned(args_text(k)),
         F::ProcName => s(&proc_?.name),
         F::ProcExe => s(proc_?.args.first()?),
         F::ProcExePath => s(&proc_?.exe.path),
@@ -923,6 +991,7 @@ pub fn extract<'e>(field: &Field, ev: &'e Event, cx: &Ctx<'e>) -> Option<Value<'
             }
             Some(Value::List(names))
         }
+        F::ProcAexepath(n) => s(&proc_?.ancestor(*n)?.exe.path),
         F::ProcApid(n) => Some(Value::Int(i64::from(proc_?.ancestor(*n)?.pid))),
         F::ProcAcmdline(n) => owned(proc_?.ancestor(*n)?.cmdline()),
         F::ProcTty => Some(Value::Int(i64::from(proc_?.tty.unwrap_or(0)))),
@@ -943,6 +1012,13 @@ pub fn extract<'e>(field: &Field, ev: &'e Event, cx: &Ctx<'e>) -> Option<Value<'
         F::UserLoginUid => Some(Value::Int(
             proc_?.creds.loginuid.map_or(-1, i64::from),
         )),
+        F::UserLoginName => {
+            let uid = proc_?.creds.loginuid?;
+            match cx.users.get(uid) {
+                Some(n) => s(n),
+                None => owned(uid.to_string()),
+            }
+        }
         F::GroupGid => Some(Value::Int(i64::from(proc_?.creds.gid))),
         F::CapEffective => owned(caps_text(proc_?.caps.effective)),
         F::CapPermitted => owned(caps_text(proc_?.caps.permitted)),
@@ -1088,6 +1164,31 @@ pub fn extract<'e>(field: &Field, ev: &'e Event, cx: &Ctx<'e>) -> Option<Value<'
             _ => None,
         },
     }
+}
+
+/// Every decoded argument of an event as `name=value`, for `%evt.args`.
+fn args_text(k: &EventKind) -> String {
+    let args: &[(&str, EvtArg)] = match k {
+        EventKind::Open { .. } => &[("name", EvtArg::Path), ("flags", EvtArg::Flags), ("mode", EvtArg::Mode)],
+        EventKind::Unlink { .. } | EventKind::Chown { .. } => &[("path", EvtArg::Path)],
+        EventKind::Chmod { .. } => &[("filename", EvtArg::Path), ("mode", EvtArg::Mode)],
+        EventKind::Rename { .. } => &[("oldpath", EvtArg::OldPath), ("newpath", EvtArg::NewPath)],
+        EventKind::Link { .. } => &[("target", EvtArg::Target), ("linkpath", EvtArg::LinkPath)],
+        EventKind::Socket { .. } => &[("domain", EvtArg::Domain), ("type", EvtArg::SockType)],
+        EventKind::Ptrace { .. } => &[("request", EvtArg::Request), ("pid", EvtArg::Pid)],
+        EventKind::ProcessVmWritev { .. } => &[("pid", EvtArg::Pid)],
+        EventKind::Mount { .. } => &[("dev", EvtArg::Source), ("dir", EvtArg::Path), ("type", EvtArg::FsType)],
+        EventKind::MemfdCreate { .. } => &[("name", EvtArg::Data), ("flags", EvtArg::Flags)],
+        EventKind::ModuleLoad { .. } => &[("path", EvtArg::Path)],
+        _ => &[],
+    };
+    let mut out = format!("res={}", result(k));
+    for (name, a) in args {
+        if let Some(v) = extract_arg(*a, k) {
+            out.push_str(&format!(" {name}={v}"));
+        }
+    }
+    out
 }
 
 fn pod_field(

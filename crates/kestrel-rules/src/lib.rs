@@ -58,6 +58,24 @@ pub fn default_sources() -> Vec<RuleSource> {
         .collect()
 }
 
+/// Renders an output template (`%field` placeholders) for one event, for alerts raised outside
+/// the rule engine (threat intelligence). Returns the text and the `output_fields` object, which
+/// always carries the standard process, container and pod fields the event has.
+pub fn render_output(
+    template: &str,
+    ev: &Event,
+    hostname: &str,
+) -> Result<(String, std::collections::BTreeMap<String, serde_json::Value>), String> {
+    let t = output::Template::parse(template)?;
+    let users = UserNames::default();
+    let cx = fields::Ctx {
+        hostname,
+        num: 0,
+        users: &users,
+    };
+    Ok(t.render(ev, &cx))
+}
+
 /// What a rule asks enforcement to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {

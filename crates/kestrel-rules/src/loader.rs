@@ -750,8 +750,19 @@ pub(crate) fn load(sources: &[RuleSource]) -> Result<RuleSet, LoadError> {
                 continue;
             }
         };
-        let output = match Template::parse(&r.output) {
-            Ok(t) => t,
+        let output = match Template::parse_lenient(&r.output) {
+            Ok((t, missing)) => {
+                if !missing.is_empty() {
+                    d.warnings.push(Warning {
+                        location: r.output_at.clone(),
+                        message: format!(
+                            "{object}: output fields Kestrel has no data for render as <NA>: {}",
+                            missing.join(", ")
+                        ),
+                    });
+                }
+                t
+            }
             Err(m) => {
                 d.error(r.output_at.clone(), object, format!("output: {m}"));
                 continue;

@@ -10,6 +10,8 @@ use crate::fields::{self, Ctx, Field};
 #[derive(Debug, Clone)]
 enum Part {
     Text(String),
+    /// A Falco field Kestrel has no data for.
+    Missing(String),
     Field { name: String, field: Field },
 }
 
@@ -37,6 +39,13 @@ const BASE_FIELDS: &[&str] = &[
 impl Template {
     /// Parses `text`; an unknown `%field` is an error naming it.
     pub fn parse(text: &str) -> Result<Template, String> {
+        Template::parse_lenient(text).map(|(t, _)| t)
+    }
+
+    /// Parses `text`, accepting Falco fields Kestrel has no data for (rendered `<NA>`) and
+    /// returning their names.
+    pub fn parse_lenient(text: &str) -> Result<(Template, Vec<String>), String> {
+        let mut missing = Vec::new();
         let mut parts = Vec::new();
         let mut lit = String::new();
         let b = text.as_bytes();
@@ -60,13 +69,24 @@ impl Template {
                         j += end + 1;
                     }
                 }
-                let (field, _) = fields::resolve(name, arg).map_err(|e| match e {
-                    fields::FieldError::Unknown => format!("unsupported field %{name}"),
-                    fields::FieldError::BadArg(m) => m,
-                })?;
                 if !lit.is_empty() {
                     parts.push(Part::Text(std::mem::take(&mut lit)));
                 }
+                let field = match fields::resolve(name, arg) {
+                    Ok((f, _)) => f,
+                    Err(fields::FieldError::Unknown)
+                        if fields::FALCO_FIELDS_WITHOUT_DATA.contains(&name) =>
+                    {
+                        missing.push(name.to_owned());
+                        parts.push(Part::Missing(name.to_owned()));
+                        i = j;
+                        continue;
+                    }
+                    Err(fields::FieldError::Unknown) => {
+                        return Err(format!("unsupported field %{name}"));
+                    }
+                    Err(fields::FieldError::BadArg(m)) => return Err(m),
+                };
                 parts.push(Part::Field {
                     name: match arg {
                         Some(a) => format!("{name}[{a}]"),
@@ -84,7 +104,7 @@ impl Template {
         if !lit.is_empty() {
             parts.push(Part::Text(lit));
         }
-        Ok(Template { parts })
+        Ok((Template { parts }, missing))
     }
 
     /// The rendered text and the `output_fields` object.
@@ -98,6 +118,10 @@ impl Template {
         for p in &self.parts {
             match p {
                 Part::Text(t) => out.push_str(t),
+                Part::Missing(name) => {
+                    out.push_str("<NA>");
+                    map.insert(name.clone(), serde_json::Value::Null);
+                }
                 Part::Field { name, field } => match fields::extract(field, ev, cx) {
                     Some(v) => {
                         use std::fmt::Write;
@@ -127,7 +151,7 @@ impl Template {
     pub fn field_names(&self) -> impl Iterator<Item = &str> {
         self.parts.iter().filter_map(|p| match p {
             Part::Field { name, .. } => Some(name.as_str()),
-            Part::Text(_) => None,
+            Part::Text(_) | Part::Missing(_) => None,
         })
     }
 }

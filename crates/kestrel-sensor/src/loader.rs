@@ -165,9 +165,15 @@ pub fn prepare_host(report: &mut AttachReport) -> Result<(), LoadError> {
     } else {
         report.bpffs = bpffs_ok;
     }
-    use nix::sys::resource::{RLIM_INFINITY, Resource, setrlimit};
-    setrlimit(Resource::RLIMIT_MEMLOCK, RLIM_INFINITY, RLIM_INFINITY)
-        .map_err(LoadError::Memlock)?;
+    // Kernels since 5.11 charge BPF memory to the memory cgroup and ignore RLIMIT_MEMLOCK;
+    // older ones need it lifted. Without CAP_SYS_RESOURCE only the soft limit can rise.
+    use nix::sys::resource::{RLIM_INFINITY, Resource, getrlimit, setrlimit};
+    if setrlimit(Resource::RLIMIT_MEMLOCK, RLIM_INFINITY, RLIM_INFINITY).is_err() {
+        let (_, hard) = getrlimit(Resource::RLIMIT_MEMLOCK).map_err(LoadError::Memlock)?;
+        if let Err(e) = setrlimit(Resource::RLIMIT_MEMLOCK, hard, hard) {
+            tracing::debug!("RLIMIT_MEMLOCK stays as it is: {e}");
+        }
+    }
     Ok(())
 }
 
@@ -257,13 +263,25 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
     })
 }
 
+/// An error with its whole source chain, so that the errno reaches the report.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
 fn attach_one(name: &str, prog: &mut Program, btf: &Btf) -> (String, Result<(), String>) {
     if let Some(tp) = btf_hook(name) {
         let hook = format!("tp_btf/{tp}");
         let r: Result<(), String> = (|| {
-            let p: &mut BtfTracePoint = prog.try_into().map_err(|e| format!("{e}"))?;
-            p.load(tp, btf).map_err(|e| format!("load: {e}"))?;
-            p.attach().map_err(|e| format!("attach: {e}"))?;
+            let p: &mut BtfTracePoint = prog.try_into().map_err(|e| chain(&e))?;
+            p.load(tp, btf).map_err(|e| format!("load: {}", chain(&e)))?;
+            p.attach().map_err(|e| format!("attach: {}", chain(&e)))?;
             Ok(())
         })();
         return (hook, r);
@@ -271,9 +289,9 @@ fn attach_one(name: &str, prog: &mut Program, btf: &Btf) -> (String, Result<(), 
     if let Some((cat, tp)) = hook_of(name) {
         let hook = format!("tracepoint/{cat}/{tp}");
         let r: Result<(), String> = (|| {
-            let p: &mut TracePoint = prog.try_into().map_err(|e| format!("{e}"))?;
-            p.load().map_err(|e| format!("load: {e}"))?;
-            p.attach(cat, &tp).map_err(|e| format!("attach: {e}"))?;
+            let p: &mut TracePoint = prog.try_into().map_err(|e| chain(&e))?;
+            p.load().map_err(|e| format!("load: {}", chain(&e)))?;
+            p.attach(cat, &tp).map_err(|e| format!("attach: {}", chain(&e)))?;
             Ok(())
         })();
         return (hook, r);

@@ -156,7 +156,7 @@ pub fn router(state: AppState) -> Router {
             with role read or admin, or for /api/v1/ingest/* an agent enrollment token (kag_...).",
     ),
     paths(
-        healthz, readyz, metrics, whoami, overview, alerts, workloads, workload, vulnerabilities, posture,
+        healthz, readyz, metrics, openapi, whoami, overview, alerts, workloads, workload, vulnerabilities, posture,
         attack_paths, attack_path, sensors, list_tokens, create_token, revoke_token, create_enrollment,
         dead_letters, ingest_alerts, ingest_workloads, ingest_vulns, ingest_posture, ingest_paths, ingest_health
     ),
@@ -521,6 +521,14 @@ async fn ingest_health(a: Agent, State(s): State<AppState>, J(h): J<SensorHealth
         .sensor_drops
         .get_or_create(&labels)
         .set(i64::try_from(h.drops_total).unwrap_or(i64::MAX));
+    s.metrics
+        .agent_buffer_bytes
+        .get_or_create(&labels)
+        .set(i64::try_from(h.buffer_bytes).unwrap_or(i64::MAX));
+    s.metrics
+        .agent_buffer_dropped
+        .get_or_create(&labels)
+        .set(i64::try_from(h.buffer_dropped_batches).unwrap_or(i64::MAX));
     count_records(&s, "sensor_health", 1);
     Ok(Json(IngestResult {
         accepted: 1,

@@ -9,6 +9,8 @@
 //! | `kestrel_sensor_events_per_second` | gauge | `cluster`, `node` |
 //! | `kestrel_sensor_events_processed` | gauge | `cluster`, `node` (the sensor's own counter) |
 //! | `kestrel_sensor_events_dropped` | gauge | `cluster`, `node` (the sensor's own counter) |
+//! | `kestrel_agent_buffer_bytes` | gauge | `cluster`, `node` (the agent's on-disk buffer) |
+//! | `kestrel_agent_buffer_dropped_batches` | gauge | `cluster`, `node` (batches lost to a full buffer) |
 //! | `kestrel_sink_queue_depth` | gauge | `sink` |
 //! | `kestrel_sink_deliveries_total` | counter | `sink`, `outcome` (`delivered`, `retried`, `dead_letter`) |
 //! | `kestrel_database_size_bytes` | gauge | |
@@ -61,6 +63,8 @@ pub struct Metrics {
     pub sensor_eps: Family<NodeLabels, Gauge<f64, AtomicU64>>,
     pub sensor_events: Family<NodeLabels, Gauge>,
     pub sensor_drops: Family<NodeLabels, Gauge>,
+    pub agent_buffer_bytes: Family<NodeLabels, Gauge>,
+    pub agent_buffer_dropped: Family<NodeLabels, Gauge>,
     pub sink_queue_depth: Family<SinkLabels, Gauge>,
     pub sink_deliveries: Family<DeliveryLabels, Counter>,
     pub database_size: Gauge,
@@ -85,6 +89,8 @@ impl Metrics {
             sensor_eps: Family::default(),
             sensor_events: Family::default(),
             sensor_drops: Family::default(),
+            agent_buffer_bytes: Family::default(),
+            agent_buffer_dropped: Family::default(),
             sink_queue_depth: Family::default(),
             sink_deliveries: Family::default(),
             database_size: Gauge::default(),
@@ -123,6 +129,16 @@ impl Metrics {
             "sensor_events_dropped",
             "Events each sensor lost since it started, as it last reported",
             m.sensor_drops.clone(),
+        );
+        registry.register(
+            "agent_buffer_bytes",
+            "Bytes in each agent's on-disk buffer, as it last reported",
+            m.agent_buffer_bytes.clone(),
+        );
+        registry.register(
+            "agent_buffer_dropped_batches",
+            "Batches each agent dropped because its buffer was full, as it last reported",
+            m.agent_buffer_dropped.clone(),
         );
         registry.register(
             "sink_queue_depth",

@@ -379,6 +379,12 @@ pub struct SensorHealth {
     /// Free-form details: probe results, degraded features.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub messages: Vec<String>,
+    /// Bytes waiting in the agent's on-disk buffer.
+    #[serde(default)]
+    pub buffer_bytes: u64,
+    /// Batches the agent dropped because its buffer was full.
+    #[serde(default)]
+    pub buffer_dropped_batches: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

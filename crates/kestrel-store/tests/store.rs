@@ -203,6 +203,7 @@ async fn scenario(store: Store) {
     let h = SensorHealth {
         cluster: "prod".into(), node: "node-1".into(), version: "0.1.0".into(), status: SensorStatus::Ok,
         events_total: 1000, drops_total: 3, alerts_total: 4, events_per_second: 250.5, messages: vec![],
+        buffer_bytes: 0, buffer_dropped_batches: 0,
     };
     store.record_sensor(&h).await.unwrap();
     store.record_sensor(&SensorHealth { events_total: 2000, ..h.clone() }).await.unwrap();

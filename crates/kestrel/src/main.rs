@@ -43,12 +43,18 @@ enum Command {
     Config(cmd::config::ConfigCmd),
     /// Inventory an image, registry image, directory or running container as an SBOM.
     Sbom(cmd::sbom::SbomArgs),
+    /// Import, update and inspect the offline advisory database.
+    #[command(subcommand)]
+    Db(cmd::db::DbCmd),
     /// Compare versions with an ecosystem's own ordering rules.
     #[command(subcommand)]
     Version(cmd::version::VersionCmd),
     /// Scan a target for security problems (`scan k8s`: Kubernetes posture).
     #[command(subcommand)]
     Scan(ScanCmd),
+    /// Validate Falco-syntax rule files and list the loaded detection rules.
+    #[command(subcommand)]
+    Rules(cmd::rules::RulesCmd),
 }
 
 /// What `kestrel scan` looks at. One variant per target, each with its own module in `cmd/`.
@@ -56,6 +62,8 @@ enum Command {
 enum ScanCmd {
     /// Posture of Kubernetes manifests, a cluster dump (--snapshot) or a live cluster (--cluster).
     K8s(cmd::scan_k8s::K8sArgs),
+    /// Vulnerabilities of an image, directory or container against the advisory database.
+    Image(cmd::scan_image::ImageArgs),
 }
 
 fn main() -> ExitCode {
@@ -85,7 +93,10 @@ fn main() -> ExitCode {
         Command::Config(c) => cmd::config::run(c, &config),
         Command::Sbom(a) => cmd::sbom::run(a),
         Command::Version(c) => cmd::version::run(c),
+        Command::Db(c) => cmd::db::run(c, &config),
         Command::Scan(ScanCmd::K8s(a)) => cmd::scan_k8s::run(a),
+        Command::Scan(ScanCmd::Image(a)) => cmd::scan_image::run(a, &config),
+        Command::Rules(c) => cmd::rules::run(c, &config),
     };
     match result {
         Ok(code) => code,

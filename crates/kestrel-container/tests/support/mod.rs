@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod recorded;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -138,7 +140,15 @@ impl Podman {
     pub fn pod(&mut self, base: &str, uid: &str, labels: &[&str]) -> String {
         let name = self.name(base);
         let parent = format!("--cgroup-parent=/kubepods/besteffort/pod{uid}");
-        let mut args = vec!["pod", "create", "--network", "none", &parent, "--name", &name];
+        let mut args = vec![
+            "pod",
+            "create",
+            "--network",
+            "none",
+            &parent,
+            "--name",
+            &name,
+        ];
         for l in labels {
             args.extend(["--label", l]);
         }

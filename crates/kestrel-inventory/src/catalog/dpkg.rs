@@ -33,7 +33,10 @@ pub(super) fn catalog(ctx: &mut Ctx<'_>) {
 
     let mut sources: Vec<(String, String)> = Vec::new();
     if let Some(text) = ctx.tree.read(STATUS) {
-        sources.push((STATUS.to_owned(), String::from_utf8_lossy(text).into_owned()));
+        sources.push((
+            STATUS.to_owned(),
+            String::from_utf8_lossy(text).into_owned(),
+        ));
     }
     for (path, node) in ctx.tree.below(STATUS_D) {
         if let Some(c) = &node.content
@@ -58,11 +61,16 @@ pub(super) fn catalog(ctx: &mut Ctx<'_>) {
     for (location, text) in sources {
         let stanzas = parse_stanzas(&text);
         if stanzas.is_empty() && !text.trim().is_empty() {
-            ctx.warn(WarningKind::Malformed, &location, "no package stanzas found");
+            ctx.warn(
+                WarningKind::Malformed,
+                &location,
+                "no package stanzas found",
+            );
             continue;
         }
         for stanza in stanzas {
-            let (Some(name), Some(version)) = (field(&stanza, "Package"), field(&stanza, "Version"))
+            let (Some(name), Some(version)) =
+                (field(&stanza, "Package"), field(&stanza, "Version"))
             else {
                 ctx.warn(
                     WarningKind::Malformed,
@@ -108,7 +116,12 @@ fn installed_set(text: &str) -> BTreeSet<(String, String)> {
     parse_stanzas(text)
         .into_iter()
         .filter(|s| field(s, "Status").is_none_or(|st| st.ends_with(" installed")))
-        .filter_map(|s| Some((field(&s, "Package")?.to_owned(), field(&s, "Version")?.to_owned())))
+        .filter_map(|s| {
+            Some((
+                field(&s, "Package")?.to_owned(),
+                field(&s, "Version")?.to_owned(),
+            ))
+        })
         .collect()
 }
 
@@ -215,8 +228,14 @@ mod tests {
     #[test]
     fn source_field() {
         let s = parse_source("glibc (2.36-9+deb12u4)", "libc6", "2.36-9+deb12u4");
-        assert_eq!((s.name.as_str(), s.version.as_str()), ("glibc", "2.36-9+deb12u4"));
+        assert_eq!(
+            (s.name.as_str(), s.version.as_str()),
+            ("glibc", "2.36-9+deb12u4")
+        );
         let s = parse_source("util-linux", "bsdutils", "1:2.38.1-5+b1");
-        assert_eq!((s.name.as_str(), s.version.as_str()), ("util-linux", "1:2.38.1-5+b1"));
+        assert_eq!(
+            (s.name.as_str(), s.version.as_str()),
+            ("util-linux", "1:2.38.1-5+b1")
+        );
     }
 }

@@ -49,7 +49,11 @@ fn ruby_string(text: &str, attr: &str) -> Option<String> {
 
 fn ruby_strings(text: &str, attr: &str) -> Vec<String> {
     text.lines()
-        .find_map(|l| l.trim().split_once(&format!(".{attr} = ")).map(|(_, r)| r.to_owned()))
+        .find_map(|l| {
+            l.trim()
+                .split_once(&format!(".{attr} = "))
+                .map(|(_, r)| r.to_owned())
+        })
         .map(|r| {
             r.split(['"', '\''])
                 .skip(1)
@@ -62,11 +66,17 @@ fn ruby_strings(text: &str, attr: &str) -> Vec<String> {
 }
 
 fn gemspec(ctx: &mut Ctx<'_>, path: &str) {
-    let Some(bytes) = ctx.tree.read(path) else { return };
+    let Some(bytes) = ctx.tree.read(path) else {
+        return;
+    };
     let text = String::from_utf8_lossy(bytes).into_owned();
     let (Some(name), Some(version)) = (ruby_string(&text, "name"), ruby_string(&text, "version"))
     else {
-        ctx.warn(WarningKind::Malformed, path, "gemspec without a name or version: skipped");
+        ctx.warn(
+            WarningKind::Malformed,
+            path,
+            "gemspec without a name or version: skipped",
+        );
         return;
     };
     let mut licenses = ruby_strings(&text, "licenses");
@@ -110,11 +120,17 @@ struct ComposerPackage {
 }
 
 fn composer(ctx: &mut Ctx<'_>, path: &str) {
-    let Some(bytes) = ctx.tree.read(path) else { return };
+    let Some(bytes) = ctx.tree.read(path) else {
+        return;
+    };
     let installed: Installed = match serde_json::from_slice(bytes) {
         Ok(i) => i,
         Err(e) => {
-            ctx.warn(WarningKind::Malformed, path, format!("invalid Composer installed.json: {e}"));
+            ctx.warn(
+                WarningKind::Malformed,
+                path,
+                format!("invalid Composer installed.json: {e}"),
+            );
             return;
         }
     };
@@ -128,7 +144,10 @@ fn composer(ctx: &mut Ctx<'_>, path: &str) {
             None => tree::join(tree::parent(&composer_dir), &p.name),
         };
         let files = ctx.owned_files(ctx.tree.below(&dir).map(|(f, _)| f.to_owned()));
-        let (ns, short) = p.name.split_once('/').map_or((None, p.name.as_str()), |(a, b)| (Some(a), b));
+        let (ns, short) = p
+            .name
+            .split_once('/')
+            .map_or((None, p.name.as_str()), |(a, b)| (Some(a), b));
         // Composer records tags as written (`v5.4.0`); Packagist advisories use the bare number.
         let version = p.version.strip_prefix('v').unwrap_or(&p.version).to_owned();
         let layer = ctx.layer_of(path);
@@ -160,11 +179,17 @@ struct DepsLibrary {
 }
 
 fn deps_json(ctx: &mut Ctx<'_>, path: &str) {
-    let Some(bytes) = ctx.tree.read(path) else { return };
+    let Some(bytes) = ctx.tree.read(path) else {
+        return;
+    };
     let deps: DepsJson = match serde_json::from_slice(bytes) {
         Ok(d) => d,
         Err(e) => {
-            ctx.warn(WarningKind::Malformed, path, format!("invalid .NET deps.json: {e}"));
+            ctx.warn(
+                WarningKind::Malformed,
+                path,
+                format!("invalid .NET deps.json: {e}"),
+            );
             return;
         }
     };
@@ -175,7 +200,11 @@ fn deps_json(ctx: &mut Ctx<'_>, path: &str) {
             continue;
         }
         let Some((name, version)) = key.split_once('/') else {
-            ctx.warn(WarningKind::Malformed, path, format!("library key {key:?} is not NAME/VERSION"));
+            ctx.warn(
+                WarningKind::Malformed,
+                path,
+                format!("library key {key:?} is not NAME/VERSION"),
+            );
             continue;
         };
         let dll = format!("{dir}/{name}.dll");

@@ -31,7 +31,9 @@ pub(crate) fn examine(
 ) -> Vec<Package> {
     let mut out = Vec::new();
     let outer = path.split("!/").next().unwrap_or(path).to_owned();
-    walk(path, &outer, data, 0, max_depth, max_bytes, warnings, &mut out);
+    walk(
+        path, &outer, data, 0, max_depth, max_bytes, warnings, &mut out,
+    );
     out
 }
 
@@ -79,7 +81,10 @@ fn walk(
         let mut entry = zip.by_index(i).map_err(|e| e.to_string())?;
         let name = entry.name().map_err(|e| e.to_string())?.into_owned();
         if entry.size() > limit {
-            return Err(format!("{name}: {} bytes exceeds the {limit} byte limit", entry.size()));
+            return Err(format!(
+                "{name}: {} bytes exceeds the {limit} byte limit",
+                entry.size()
+            ));
         }
         let mut buf = Vec::new();
         // The declared size may lie: cap what is actually inflated too.
@@ -98,7 +103,9 @@ fn walk(
             Ok((name, buf)) => {
                 let props = parse_properties(&String::from_utf8_lossy(&buf));
                 let get = |k: &str| props.iter().find(|(pk, _)| pk == k).map(|(_, v)| v.clone());
-                if let (Some(g), Some(a), Some(v)) = (get("groupId"), get("artifactId"), get("version")) {
+                if let (Some(g), Some(a), Some(v)) =
+                    (get("groupId"), get("artifactId"), get("version"))
+                {
                     found_pom = true;
                     out.push(maven_package(&g, &a, &v, &format!("{path}!/{name}"), outer));
                 }
@@ -112,8 +119,14 @@ fn walk(
                 let text = String::from_utf8_lossy(&buf);
                 let attrs = parse_manifest(&text);
                 let get = |k: &str| attrs.iter().find(|(ak, _)| ak == k).map(|(_, v)| v.clone());
-                let group = get("Implementation-Vendor-Id").or_else(|| get("Automatic-Module-Name").and_then(|m| m.rsplit_once('.').map(|(g, _)| g.to_owned())));
-                let artifact = get("Implementation-Title").or_else(|| get("Bundle-SymbolicName").map(|s| s.split(';').next().unwrap_or("").trim().to_owned()));
+                let group = get("Implementation-Vendor-Id").or_else(|| {
+                    get("Automatic-Module-Name")
+                        .and_then(|m| m.rsplit_once('.').map(|(g, _)| g.to_owned()))
+                });
+                let artifact = get("Implementation-Title").or_else(|| {
+                    get("Bundle-SymbolicName")
+                        .map(|s| s.split(';').next().unwrap_or("").trim().to_owned())
+                });
                 let version = get("Implementation-Version").or_else(|| get("Bundle-Version"));
                 if let (Some(g), Some(a), Some(v)) = (group, artifact, version)
                     && !a.is_empty()
@@ -135,13 +148,28 @@ fn walk(
             continue;
         }
         match read_entry(&mut zip, i, max_bytes) {
-            Ok((_, buf)) => walk(&inner_path, outer, &buf, depth + 1, max_depth, max_bytes, warnings, out),
+            Ok((_, buf)) => walk(
+                &inner_path,
+                outer,
+                &buf,
+                depth + 1,
+                max_depth,
+                max_bytes,
+                warnings,
+                out,
+            ),
             Err(m) => warnings.push((WarningKind::TooLarge, inner_path, m)),
         }
     }
 }
 
-fn maven_package(group: &str, artifact: &str, version: &str, location: &str, outer: &str) -> Package {
+fn maven_package(
+    group: &str,
+    artifact: &str,
+    version: &str,
+    location: &str,
+    outer: &str,
+) -> Package {
     Package {
         name: format!("{group}:{artifact}"),
         version: version.to_owned(),

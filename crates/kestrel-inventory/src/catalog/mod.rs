@@ -166,7 +166,11 @@ fn os_release(ctx: &mut Ctx<'_>) -> Option<OsRelease> {
     let text = String::from_utf8_lossy(ctx.tree.read(path)?).into_owned();
     let parsed = parse_os_release(&text);
     if parsed.is_none() {
-        ctx.warn(WarningKind::Malformed, path, "no ID= line; operating system unknown");
+        ctx.warn(
+            WarningKind::Malformed,
+            path,
+            "no ID= line; operating system unknown",
+        );
     }
     parsed
 }
@@ -277,10 +281,19 @@ mod tests {
     #[test]
     fn purls() {
         assert_eq!(
-            purl("deb", Some("debian"), "libc6", "2.36-9+deb12u4", &[("distro", "debian-12"), ("arch", "amd64")]),
+            purl(
+                "deb",
+                Some("debian"),
+                "libc6",
+                "2.36-9+deb12u4",
+                &[("distro", "debian-12"), ("arch", "amd64")]
+            ),
             "pkg:deb/debian/libc6@2.36-9%2Bdeb12u4?arch=amd64&distro=debian-12"
         );
-        assert_eq!(purl("npm", Some("@babel"), "core", "7.0.0", &[]), "pkg:npm/%40babel/core@7.0.0");
+        assert_eq!(
+            purl("npm", Some("@babel"), "core", "7.0.0", &[]),
+            "pkg:npm/%40babel/core@7.0.0"
+        );
         assert_eq!(
             purl("golang", Some("github.com/spf13"), "cobra", "v1.8.0", &[]),
             "pkg:golang/github.com/spf13/cobra@v1.8.0"
@@ -289,7 +302,10 @@ mod tests {
 
     #[test]
     fn os_release_parsing() {
-        let os = parse_os_release("PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n").unwrap();
+        let os = parse_os_release(
+            "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n",
+        )
+        .unwrap();
         assert_eq!(os.ecosystem().unwrap().to_string(), "Debian:12");
         let alpine = parse_os_release("ID=alpine\nVERSION_ID=3.19.1\n").unwrap();
         assert_eq!(alpine.ecosystem().unwrap().to_string(), "Alpine:v3.19");

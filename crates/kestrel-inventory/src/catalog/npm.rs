@@ -67,7 +67,11 @@ pub(super) fn catalog(ctx: &mut Ctx<'_>) {
         let parsed: PackageJson = match serde_json::from_slice(bytes) {
             Ok(p) => p,
             Err(e) => {
-                ctx.warn(WarningKind::Malformed, &path, format!("invalid package.json: {e}"));
+                ctx.warn(
+                    WarningKind::Malformed,
+                    &path,
+                    format!("invalid package.json: {e}"),
+                );
                 continue;
             }
         };

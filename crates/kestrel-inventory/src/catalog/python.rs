@@ -142,7 +142,11 @@ fn record_files(ctx: &mut Ctx<'_>, record: &str, site: &str) -> Vec<String> {
         out.push(tree::join(site, &p));
     }
     if out.is_empty() && !text.trim().is_empty() {
-        ctx.warn(WarningKind::Malformed, record, "no file paths could be read");
+        ctx.warn(
+            WarningKind::Malformed,
+            record,
+            "no file paths could be read",
+        );
     }
     out
 }

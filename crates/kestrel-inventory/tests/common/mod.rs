@@ -16,7 +16,10 @@ pub fn fixture_root() -> PathBuf {
 
 pub fn sha256(data: &[u8]) -> String {
     let d = Sha256::digest(data);
-    format!("sha256:{}", d.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    format!(
+        "sha256:{}",
+        d.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    )
 }
 
 /// One layer tar, built entry by entry.
@@ -93,7 +96,11 @@ impl Layer {
 
     pub fn whiteout(self, path: &str) -> Self {
         let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
-        let wh = if dir.is_empty() { format!(".wh.{name}") } else { format!("{dir}/.wh.{name}") };
+        let wh = if dir.is_empty() {
+            format!(".wh.{name}")
+        } else {
+            format!("{dir}/.wh.{name}")
+        };
         self.file(&wh, b"")
     }
 
@@ -234,4 +241,75 @@ pub fn run(cmd: &mut std::process::Command) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Writes one image's blobs (layers gzip-compressed, config, manifest) into `dir`'s blob store;
+/// returns the manifest descriptor.
+pub fn write_image_blobs(dir: &Path, layers: &[Vec<u8>], arch: &str) -> serde_json::Value {
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let put = |data: &[u8]| -> String {
+        let d = sha256(data);
+        std::fs::write(blobs.join(d.trim_start_matches("sha256:")), data).unwrap();
+        d
+    };
+    let mut descs = Vec::new();
+    let mut diff_ids = Vec::new();
+    for l in layers {
+        diff_ids.push(sha256(l));
+        let gz = gzip(l);
+        descs.push(json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": put(&gz), "size": gz.len()}));
+    }
+    let config = serde_json::to_vec(&json!({
+        "architecture": arch, "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+    }))
+    .unwrap();
+    let manifest = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": put(&config), "size": config.len()},
+        "layers": descs,
+    }))
+    .unwrap();
+    json!({
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "digest": put(&manifest), "size": manifest.len(),
+        "platform": {"architecture": arch, "os": "linux"},
+    })
+}
+
+/// An OCI layout whose tag names an image index of several platforms, each `(arch, layers)`.
+pub fn write_multiarch_layout(dir: &Path, images: &[(&str, Vec<Vec<u8>>)], tag: &str) {
+    let manifests: Vec<serde_json::Value> = images
+        .iter()
+        .map(|(arch, layers)| write_image_blobs(dir, layers, arch))
+        .collect();
+    let index = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": manifests,
+    }))
+    .unwrap();
+    let d = sha256(&index);
+    std::fs::write(
+        dir.join("blobs/sha256")
+            .join(d.trim_start_matches("sha256:")),
+        &index,
+    )
+    .unwrap();
+    std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    std::fs::write(
+        dir.join("index.json"),
+        serde_json::to_vec(&json!({
+            "schemaVersion": 2,
+            "manifests": [{
+                "mediaType": "application/vnd.oci.image.index.v1+json",
+                "digest": d, "size": index.len(),
+                "annotations": {"org.opencontainers.image.ref.name": tag},
+            }],
+        }))
+        .unwrap(),
+    )
+    .unwrap();
 }

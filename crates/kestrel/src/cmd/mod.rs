@@ -2,5 +2,8 @@
 
 pub mod config;
 pub mod version;
+pub mod db;
+pub mod scan_image;
 pub mod sbom;
 pub mod scan_k8s;
+pub mod rules;

@@ -1,0 +1,337 @@
+//! Every check against its fixtures, plus the inheritance and RBAC cases that scanners which
+//! read fields in isolation get wrong.
+//!
+//! `testdata/fixtures/<check-id>.fail.yaml` must raise the check and
+//! `<check-id>.pass.yaml` must not (except on resources named by a `# allow: Kind/name` line).
+
+use std::path::Path;
+
+use expect_test::{Expect, expect};
+use kestrel_k8s::Inventory;
+use kestrel_k8s::load::{load_path, load_str};
+use kestrel_posture::catalog::{self, Category};
+use kestrel_posture::exceptions::Exceptions;
+use kestrel_posture::{Report, scan};
+
+fn scan_file(path: &Path) -> Report {
+    let mut inv = Inventory::new();
+    load_path(&mut inv, path).unwrap_or_else(|e| panic!("{e}"));
+    scan(&inv)
+}
+
+/// Checks that need inputs other than manifests (component flags, versions) have their own
+/// tests; every other check must have both fixtures.
+fn needs_fixtures(c: &catalog::Check) -> bool {
+    !matches!(c.category, Category::ClusterComponent | Category::Version)
+}
+
+#[test]
+fn every_check_fails_its_failing_fixture_and_passes_its_passing_one() {
+    let dir = Path::new("testdata/fixtures");
+    let mut problems = Vec::new();
+    for c in catalog::ALL.iter().filter(|c| needs_fixtures(c)) {
+        let fail = dir.join(format!("{}.fail.yaml", c.id));
+        let pass = dir.join(format!("{}.pass.yaml", c.id));
+        if !fail.exists() || !pass.exists() {
+            problems.push(format!("{}: missing fixture", c.id));
+            continue;
+        }
+        let r = scan_file(&fail);
+        if !r.findings.iter().any(|f| f.check.id == c.id) {
+            problems.push(format!("{}: not raised by {}", c.id, fail.display()));
+        }
+        let allowed: Vec<String> = std::fs::read_to_string(&pass)
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.strip_prefix("# allow: ").map(str::to_owned))
+            .collect();
+        let r = scan_file(&pass);
+        for f in r.findings.iter().filter(|f| f.check.id == c.id) {
+            let who = format!("{}/{}", f.resource.kind, f.resource.name);
+            if !allowed.contains(&who) {
+                problems.push(format!(
+                    "{}: raised by {} on {who}: {}",
+                    c.id,
+                    pass.display(),
+                    f.message
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn hardened_pod_has_no_findings() {
+    let r = scan_file(Path::new("testdata/fixtures/hardened.pass.yaml"));
+    let got: Vec<String> = r
+        .findings
+        .iter()
+        .map(|f| format!("{} {}", f.check.id, f.path))
+        .collect();
+    // Network policies are a namespace concern: a lone hardened pod is still reachable.
+    assert_eq!(
+        got,
+        [
+            "no-default-deny-ingress metadata.labels",
+            "no-default-deny-egress metadata.labels"
+        ]
+    );
+}
+
+/// Renders findings of the given checks, one per line.
+fn check(ids: &[&str], yaml: &str, expect: Expect) {
+    let mut inv = Inventory::new();
+    load_str(&mut inv, yaml, "test.yaml").unwrap();
+    let r = scan(&inv);
+    let mut out = String::new();
+    for f in r.findings.iter().filter(|f| ids.contains(&f.check.id)) {
+        out.push_str(&format!(
+            "{} {} [{}] {}\n  {}\n",
+            f.check.id,
+            f.resource,
+            f.container.as_deref().unwrap_or("-"),
+            f.path,
+            f.message
+        ));
+    }
+    expect.assert_eq(&out);
+}
+
+#[test]
+fn pod_level_settings_are_inherited_and_overridden_per_container() {
+    check(
+        &["run-as-root", "uid-0", "seccomp-unconfined"],
+        r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: shop}
+spec:
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec:
+      securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
+      initContainers:
+      - {name: migrate, image: "m:1"}
+      containers:
+      - {name: api, image: "a:1"}
+      - {name: root-sidecar, image: "s:1", securityContext: {runAsNonRoot: false, runAsUser: 0}}
+      - {name: unconfined, image: "u:1", securityContext: {seccompProfile: {type: Unconfined}}}
+"#,
+        expect![[r#"
+            uid-0 Deployment/shop/api [root-sidecar] spec.template.spec.containers[1].securityContext.runAsUser
+              container root-sidecar of Deployment api runs as UID 0 (set at container level)
+            seccomp-unconfined Deployment/shop/api [unconfined] spec.template.spec.containers[2].securityContext.seccompProfile.type
+              container unconfined of Deployment api runs with seccomp profile Unconfined
+        "#]],
+    );
+}
+
+#[test]
+fn privileged_containers_cannot_disable_privilege_escalation() {
+    check(
+        &["allow-privilege-escalation"],
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: n}
+spec:
+  containers:
+  - {name: priv, image: "a:1", securityContext: {privileged: true, allowPrivilegeEscalation: false}}
+  - {name: admin, image: "a:1", securityContext: {allowPrivilegeEscalation: false, capabilities: {add: [SYS_ADMIN]}}}
+  - {name: fine, image: "a:1", securityContext: {allowPrivilegeEscalation: false}}
+"#,
+        expect![[r#"
+            allow-privilege-escalation Pod/n/p [admin] spec.containers[1].securityContext.capabilities.add
+              container admin of Pod p can gain privileges: CAP_SYS_ADMIN always allows escalation
+            allow-privilege-escalation Pod/n/p [priv] spec.containers[0].securityContext.privileged
+              container priv of Pod p can gain privileges: privileged containers always allow escalation
+        "#]],
+    );
+}
+
+#[test]
+fn token_mounting_follows_the_service_account() {
+    check(
+        &["automount-service-account-token", "default-service-account"],
+        r#"
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: default, namespace: n}
+automountServiceAccountToken: false
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: quiet, namespace: n}
+spec: {containers: [{name: c, image: "a:1"}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: loud, namespace: n}
+spec: {automountServiceAccountToken: true, containers: [{name: c, image: "a:1"}]}
+"#,
+        expect![[r#"
+            automount-service-account-token Pod/n/loud [-] spec.automountServiceAccountToken
+              Pod loud mounts the token of ServiceAccount default: the pod sets automountServiceAccountToken: true
+            default-service-account Pod/n/loud [-] spec.serviceAccountName
+              Pod loud runs as the namespace's default ServiceAccount with its token mounted
+        "#]],
+    );
+}
+
+#[test]
+fn bindings_to_built_in_roles_are_resolved_and_admin_paths_found() {
+    check(
+        &[
+            "rbac-cluster-admin-equivalent",
+            "rbac-dangling-binding",
+            "rbac-read-secrets",
+        ],
+        include_str!("../../kestrel-k8s/testdata/k8s-api/applied-manifests.yaml"),
+        expect![[r#"
+            rbac-cluster-admin-equivalent RoleBinding/shop-prod/web-deployer [-] subjects[0]
+              ServiceAccount shop-prod/web is cluster-admin equivalent: can create pods in namespace shop-prod (through RoleBinding/shop-prod/web-deployer) and so obtain the token of ServiceAccount shop-prod/ci-deployer; then holds * on * cluster-wide through ClusterRoleBinding/ci-cluster-admin (ClusterRole/cluster-admin)
+            rbac-cluster-admin-equivalent ClusterRoleBinding/ci-cluster-admin [-] subjects[0]
+              ServiceAccount shop-prod/ci-deployer is cluster-admin equivalent: holds * on * cluster-wide through ClusterRoleBinding/ci-cluster-admin (ClusterRole/cluster-admin)
+            rbac-read-secrets RoleBinding/shop-prod/web-deployer [-] subjects[0]
+              ServiceAccount shop-prod/web can read Secrets (get secrets) in namespace shop-prod via Role/shop-prod/deployer rules[1]
+            rbac-read-secrets ClusterRoleBinding/ci-cluster-admin [-] subjects[0]
+              ServiceAccount shop-prod/ci-deployer can read Secrets (get secrets) cluster-wide via ClusterRole/cluster-admin rules[0]
+            rbac-read-secrets ClusterRoleBinding/operator-binding [-] subjects[0]
+              Group shop-operators can read Secrets (get secrets) cluster-wide via ClusterRole/shop-operator-secrets rules[0]
+        "#]],
+    );
+}
+
+#[test]
+fn cluster_dump_findings() {
+    let r = scan_file(Path::new(
+        "../kestrel-k8s/testdata/k8s-api/cluster-dump.json",
+    ));
+    let mut lines: Vec<String> = r
+        .findings
+        .iter()
+        .filter(|f| f.check.severity >= kestrel_posture::Severity::High)
+        .map(|f| format!("{} {} {}", f.check.severity, f.check.id, f.resource))
+        .collect();
+    lines.dedup();
+    expect![[r#"
+        critical host-path-sensitive Pod/monitoring/node-debugger
+        critical privileged Pod/monitoring/node-debugger
+        critical rbac-cluster-admin-equivalent RoleBinding/shop-prod/web-deployer
+        critical rbac-cluster-admin-equivalent ClusterRoleBinding/ci-cluster-admin
+        critical rbac-escalate-bind ClusterRoleBinding/ci-cluster-admin
+        critical rbac-impersonate ClusterRoleBinding/ci-cluster-admin
+        high host-network Pod/monitoring/node-debugger
+        high host-path-writable Pod/monitoring/node-debugger
+        high host-pid Pod/monitoring/node-debugger
+        high rbac-create-workloads RoleBinding/shop-prod/web-deployer
+        high rbac-exec RoleBinding/shop-prod/web-deployer
+        high rbac-read-secrets RoleBinding/shop-prod/web-deployer
+        high rbac-wildcard RoleBinding/shop-prod/web-deployer
+        high rbac-nodes-proxy ClusterRoleBinding/agent-node-metrics
+        high rbac-create-workloads ClusterRoleBinding/ci-cluster-admin
+        high rbac-csr-approve ClusterRoleBinding/ci-cluster-admin
+        high rbac-exec ClusterRoleBinding/ci-cluster-admin
+        high rbac-nodes-proxy ClusterRoleBinding/ci-cluster-admin
+        high rbac-read-secrets ClusterRoleBinding/ci-cluster-admin
+        high rbac-serviceaccount-token ClusterRoleBinding/ci-cluster-admin
+        high rbac-webhook-configurations ClusterRoleBinding/ci-cluster-admin
+        high rbac-wildcard ClusterRoleBinding/ci-cluster-admin
+        high rbac-read-secrets ClusterRoleBinding/operator-binding
+        high configmap-credentials ConfigMap/shop-staging/legacy-settings
+    "#]]
+    .assert_eq(&(lines.join("\n") + "\n"));
+}
+
+#[test]
+fn exceptions_apply_until_they_expire() {
+    let mut inv = Inventory::new();
+    load_path(
+        &mut inv,
+        Path::new("testdata/fixtures/host-network.fail.yaml"),
+    )
+    .unwrap();
+    let yaml = r#"
+exceptions:
+  - check: host-network
+    namespace: app
+    kind: Pod
+    name: h*
+    reason: CNI agent needs the node network
+    expires: 2026-12-01
+  - check: "*"
+    name: other
+    reason: unrelated
+"#;
+    let ex = Exceptions::parse(yaml, "exceptions.yaml").unwrap();
+    let before = jiff::civil::date(2026, 11, 30);
+    let mut r = scan(&inv);
+    ex.apply(&mut r, before);
+    assert!(r.findings.iter().all(|f| f.check.id != "host-network"));
+    assert_eq!(r.suppressed.len(), 1);
+    assert!(r.expired.is_empty());
+
+    let on_expiry = jiff::civil::date(2026, 12, 1);
+    let mut r = scan(&inv);
+    ex.apply(&mut r, on_expiry);
+    assert!(r.findings.iter().any(|f| f.check.id == "host-network"));
+    assert!(r.suppressed.is_empty());
+    assert_eq!(r.expired.len(), 1);
+    assert_eq!(r.expired[0].reason, "CNI agent needs the node network");
+}
+
+#[test]
+fn exception_files_are_validated() {
+    let e = Exceptions::parse(
+        "exceptions:\n  - {check: privileged-container, reason: x}\n",
+        "ex.yaml",
+    )
+    .unwrap_err();
+    expect![[r#"ex.yaml: exceptions[0]: unknown check id "privileged-container" (see `docs/posture.md` for the list, or use "*")"#]].assert_eq(&e.to_string());
+    let e = Exceptions::parse(
+        "exceptions:\n  - {check: privileged, reason: ' '}\n",
+        "ex.yaml",
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "ex.yaml: exceptions[0]: a reason is required"
+    );
+    let e = Exceptions::parse(
+        "exceptions:\n  - {check: privileged, reason: r, expires: tomorrow}\n",
+        "ex.yaml",
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("ex.yaml: not a valid exceptions file"),
+        "{e}"
+    );
+    let e = Exceptions::parse(
+        "exceptions:\n  - {check: privileged, reason: r, namespcae: x}\n",
+        "ex.yaml",
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("namespcae"), "{e}");
+}
+
+#[test]
+fn catalog_entries_are_complete_and_unique() {
+    let mut ids = std::collections::BTreeSet::new();
+    for c in catalog::ALL {
+        assert!(ids.insert(c.id), "duplicate id {}", c.id);
+        assert!(
+            !c.title.is_empty() && !c.rationale.is_empty() && !c.remediation.is_empty(),
+            "{}",
+            c.id
+        );
+        assert!(
+            c.owasp.iter().any(|o| o.ends_with(":2022"))
+                && c.owasp.iter().any(|o| o.ends_with(":2025")),
+            "{}",
+            c.id
+        );
+    }
+}

@@ -1,0 +1,423 @@
+//! Live tests: start the real eBPF sensor, do the real thing in a child process, and assert the
+//! normalized event. They need root and the kernel features described in
+//! `docs/sensor.md` (CI runs them as root).
+//!
+//! The sensor ignores its own process, so every action happens in a child (`sh`, `python3`).
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use kestrel_event::{EnforcementAction, Event, EventKind, LinkKind, NetProtocol, SockAddr};
+use kestrel_sensor::{DenyMode, Sensor, SensorConfig, SensorHandle};
+
+fn start(cfg: SensorConfig) -> SensorHandle {
+    let h = Sensor::start(SensorConfig {
+        fallback: kestrel_sensor::Fallback::Never,
+        ..cfg
+    })
+    .expect("the eBPF sensor starts (root, BTF, tracefs)");
+    let failed: Vec<_> = h.report().failed().collect();
+    assert!(failed.is_empty(), "probes not attached: {failed:#?}");
+    h
+}
+
+/// Waits up to 10 s for an event matching `pred`; panics with what was seen otherwise.
+fn wait_for(h: &SensorHandle, what: &str, mut pred: impl FnMut(&Event) -> bool) -> Event {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    while Instant::now() < deadline {
+        if let Ok(e) = h.events().recv_timeout(Duration::from_millis(100)) {
+            if pred(&e) {
+                return e;
+            }
+            if seen.len() < 50 {
+                seen.push(e.kind.type_name());
+            }
+        }
+    }
+    panic!("no {what} event within 10 s; saw {seen:?}");
+}
+
+fn run(cmd: &mut Command) -> u32 {
+    let mut child = cmd.spawn().expect("spawn");
+    let pid = child.id();
+    let status = child.wait().expect("wait");
+    assert!(status.success() || status.code().is_some(), "{status:?}");
+    pid
+}
+
+fn py(script: &str) -> Command {
+    let mut c = Command::new("/usr/bin/python3");
+    c.arg("-c").arg(script);
+    c
+}
+
+#[test]
+fn exec_fork_exit_on_the_host() {
+    let h = start(SensorConfig::default());
+    assert!(h.report().attached() > 50, "{:?}", h.report());
+    let pid = run(Command::new("/bin/sh")
+        .args(["-c", "/bin/true kestrel-marker-1; exit 3"])
+        .env("LD_PRELOAD", "")
+        .env_remove("LD_LIBRARY_PATH")
+        .current_dir("/tmp"));
+
+    let sh = wait_for(&h, "exec of sh", |e| {
+        e.pid == pid && matches!(e.kind, EventKind::Exec)
+    });
+    let p = sh.process.as_ref().unwrap();
+    assert_eq!(p.args, ["/bin/sh", "-c", "/bin/true kestrel-marker-1; exit 3"]);
+    assert_eq!(p.cwd, "/tmp");
+    assert_eq!(p.ppid, std::process::id());
+    assert_eq!(p.creds.uid, 0);
+    assert!(p.exe.path.ends_with("/dash") || p.exe.path.ends_with("/sh"), "{}", p.exe.path);
+    let md = std::fs::metadata(&p.exe.path).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!((p.exe.dev, p.exe.ino), (md.dev(), md.ino()));
+    assert_eq!(p.env, ["LD_PRELOAD="]);
+    assert!(p.container_id.is_none());
+    // The parent is the test process, known from the /proc bootstrap.
+    assert_eq!(p.parent.as_ref().unwrap().pid, std::process::id());
+    assert_ne!(p.ns.mnt, 0);
+
+    let fork = wait_for(&h, "fork by sh", |e| {
+        e.pid == pid && matches!(e.kind, EventKind::Fork { .. })
+    });
+    let EventKind::Fork { child_pid } = fork.kind else {
+        unreachable!()
+    };
+    let t = wait_for(&h, "exec of true", |e| {
+        e.pid == child_pid && matches!(e.kind, EventKind::Exec)
+    });
+    let tp = t.process.as_ref().unwrap();
+    assert_eq!(tp.args, ["/bin/true", "kestrel-marker-1"]);
+    assert_eq!(tp.name, "true");
+    assert_eq!(tp.ppid, pid);
+    assert_eq!(tp.ancestor(1).unwrap().name, "sh");
+
+    let exit = wait_for(&h, "exit of sh", |e| {
+        e.pid == pid && matches!(e.kind, EventKind::Exit { .. })
+    });
+    assert_eq!(exit.kind, EventKind::Exit { code: 3, signal: None });
+    let stats = h.stats();
+    assert!(stats.received.get("exec").copied().unwrap_or(0) >= 2, "{stats:?}");
+    h.stop();
+}
+
+#[test]
+fn file_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap().to_owned();
+    let h = start(SensorConfig {
+        open_prefixes: vec![format!("{d}/")],
+        ..SensorConfig::default()
+    });
+    let script = format!(
+        "import os
+os.chdir('{d}')
+fd = os.open('{d}/a', os.O_WRONLY | os.O_CREAT, 0o600); os.close(fd)
+try: os.open('{d}/missing', os.O_RDONLY)
+except OSError: pass
+os.rename('{d}/a', '{d}/b')
+os.link('{d}/b', '{d}/c')
+os.symlink('/etc/passwd', '{d}/s')
+os.chmod('{d}/b', 0o4755)
+os.chown('{d}/b', 1, 2)
+os.unlink('{d}/c')
+os.mkdir('{d}/sub'); os.rmdir('{d}/sub')
+os.memfd_create('kestrel-memfd', 0)
+"
+    );
+    let pid = run(&mut py(&script));
+    let mine = |e: &Event| e.pid == pid;
+    let e = wait_for(&h, "open", |e| {
+        mine(e) && matches!(&e.kind, EventKind::Open { path, .. } if path.ends_with("/a"))
+    });
+    let EventKind::Open {
+        path,
+        flags,
+        mode,
+        result,
+    } = e.kind
+    else {
+        unreachable!()
+    };
+    assert_eq!(path, format!("{d}/a"));
+    assert!(flags.is_write() && flags.contains(kestrel_event::OpenFlags::O_CREAT));
+    assert_eq!(mode, 0o600);
+    assert!(result >= 0);
+    let e = wait_for(&h, "failed open", |e| {
+        mine(e) && matches!(&e.kind, EventKind::Open { path, .. } if path.ends_with("/missing"))
+    });
+    assert!(matches!(e.kind, EventKind::Open { result: -2, .. }));
+    let e = wait_for(&h, "rename", |e| mine(e) && matches!(e.kind, EventKind::Rename { .. }));
+    assert_eq!(
+        e.kind,
+        EventKind::Rename {
+            old_path: format!("{d}/a"),
+            new_path: format!("{d}/b"),
+            result: 0
+        }
+    );
+    let e = wait_for(&h, "link", |e| {
+        mine(e) && matches!(e.kind, EventKind::Link { kind: LinkKind::Hard, .. })
+    });
+    assert!(matches!(e.kind, EventKind::Link { ref target, ref link_path, result: 0, .. } if target == &format!("{d}/b") && link_path == &format!("{d}/c")));
+    let e = wait_for(&h, "symlink", |e| {
+        mine(e) && matches!(e.kind, EventKind::Link { kind: LinkKind::Symbolic, .. })
+    });
+    assert!(matches!(e.kind, EventKind::Link { ref target, result: 0, .. } if target == "/etc/passwd"));
+    let e = wait_for(&h, "chmod", |e| mine(e) && matches!(e.kind, EventKind::Chmod { .. }));
+    assert_eq!(
+        e.kind,
+        EventKind::Chmod {
+            path: format!("{d}/b"),
+            mode: 0o4755,
+            result: 0
+        }
+    );
+    let e = wait_for(&h, "chown", |e| mine(e) && matches!(e.kind, EventKind::Chown { .. }));
+    assert!(matches!(e.kind, EventKind::Chown { uid: 1, gid: 2, result: 0, .. }));
+    let e = wait_for(&h, "unlink", |e| {
+        mine(e) && matches!(&e.kind, EventKind::Unlink { dir: false, .. })
+    });
+    assert!(matches!(e.kind, EventKind::Unlink { ref path, result: 0, .. } if path == &format!("{d}/c")));
+    wait_for(&h, "rmdir", |e| {
+        mine(e) && matches!(&e.kind, EventKind::Unlink { dir: true, result: 0, .. })
+    });
+    let e = wait_for(&h, "memfd_create", |e| {
+        mine(e) && matches!(e.kind, EventKind::MemfdCreate { .. })
+    });
+    assert!(matches!(e.kind, EventKind::MemfdCreate { ref name, result, .. } if name == "kestrel-memfd" && result >= 0));
+    // Shared libraries mapped executable by the dynamic loader.
+    let e = wait_for(&h, "mmap of libc", |e| {
+        mine(e) && matches!(&e.kind, EventKind::Mmap { path, .. } if path.contains("libc.so"))
+    });
+    let EventKind::Mmap { path, file, prot, .. } = e.kind else {
+        unreachable!()
+    };
+    assert_eq!(prot & 4, 4, "PROT_EXEC");
+    let md = std::fs::metadata(&path).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!((file.dev, file.ino), (md.dev(), md.ino()));
+}
+
+#[test]
+fn network_events() {
+    let h = start(SensorConfig::default());
+    let script = "import socket
+s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(7)
+port = s.getsockname()[1]
+c = socket.socket(); c.connect(('127.0.0.1', port))
+a, _ = s.accept()
+print(port, c.getsockname()[1])
+try: socket.socket().connect(('127.0.0.1', 1))
+except OSError: pass
+u = socket.socket(socket.AF_UNIX); 
+try: u.connect('\\0kestrel-none')
+except OSError: pass
+";
+    let out = py(script).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut it = text.split_whitespace().map(|s| s.parse::<u16>().unwrap());
+    let (port, cport) = (it.next().unwrap(), it.next().unwrap());
+    let listen_addr: SockAddr = SockAddr::Inet(format!("127.0.0.1:{port}").parse().unwrap());
+    let client_addr: SockAddr = SockAddr::Inet(format!("127.0.0.1:{cport}").parse().unwrap());
+
+    let e = wait_for(&h, "bind", |e| {
+        matches!(&e.kind, EventKind::Bind { local, .. } if *local == listen_addr)
+    });
+    assert!(matches!(e.kind, EventKind::Bind { protocol: NetProtocol::Tcp, result: 0, .. }));
+    let e = wait_for(&h, "listen", |e| {
+        matches!(&e.kind, EventKind::Listen { local, .. } if *local == listen_addr)
+    });
+    assert!(matches!(e.kind, EventKind::Listen { backlog: 7, result: 0, .. }));
+    let e = wait_for(&h, "connect", |e| {
+        matches!(&e.kind, EventKind::Connect { remote, .. } if *remote == listen_addr)
+    });
+    assert_eq!(
+        e.kind,
+        EventKind::Connect {
+            family: kestrel_event::SocketFamily::Inet,
+            protocol: NetProtocol::Tcp,
+            local: Some(client_addr.clone()),
+            remote: listen_addr.clone(),
+            result: 0
+        }
+    );
+    let e = wait_for(&h, "accept", |e| {
+        matches!(&e.kind, EventKind::Accept { local, .. } if *local == listen_addr)
+    });
+    assert!(matches!(e.kind, EventKind::Accept { ref remote, result, .. } if *remote == client_addr && result >= 0));
+    let refused: SockAddr = SockAddr::Inet("127.0.0.1:1".parse().unwrap());
+    wait_for(&h, "refused connect", |e| {
+        matches!(&e.kind, EventKind::Connect { remote, result: -111, .. } if *remote == refused)
+    });
+    wait_for(&h, "unix connect", |e| {
+        matches!(&e.kind, EventKind::Connect { remote: SockAddr::Unix(p), .. } if p == "@kestrel-none")
+    });
+}
+
+#[test]
+fn dns_query_and_answer() {
+    let h = start(SensorConfig::default());
+    // A one-shot DNS server on 127.0.0.1:53 in one child, a query from another child.
+    let server = "import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.53', 53))
+print('ready', flush=True)
+q, addr = s.recvfrom(512)
+ans = q[:2] + b'\\x81\\x80' + q[4:6] + b'\\x00\\x01\\x00\\x00\\x00\\x00' + q[12:] + b'\\xc0\\x0c\\x00\\x01\\x00\\x01\\x00\\x00\\x00\\x3c\\x00\\x04\\x0a\\x01\\x02\\x03'
+s.sendto(ans, addr)
+";
+    let mut srv = py(server)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    use std::io::BufRead;
+    std::io::BufReader::new(srv.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready");
+    let client = "import socket, struct
+q = struct.pack('>HHHHHH', 0x4b53, 0x0100, 1, 0, 0, 0) + b'\\x07kestrel\\x04test\\x00\\x00\\x01\\x00\\x01'
+c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); c.sendto(q, ('127.0.0.53', 53))
+print(c.recvfrom(512)[0].hex())
+";
+    let out = py(client).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    srv.wait().unwrap();
+    let q = wait_for(&h, "dns query", |e| {
+        matches!(&e.kind, EventKind::Dns(m) if !m.response && m.id == 0x4b53)
+    });
+    let EventKind::Dns(m) = q.kind else { unreachable!() };
+    assert_eq!(m.questions, ["kestrel.test"]);
+    assert_eq!(m.server, SockAddr::Inet("127.0.0.53:53".parse().unwrap()));
+    let a = wait_for(&h, "dns answer", |e| {
+        matches!(&e.kind, EventKind::Dns(m) if m.response && m.id == 0x4b53)
+    });
+    let EventKind::Dns(m) = a.kind else { unreachable!() };
+    assert_eq!(m.answers.len(), 1);
+    assert_eq!(m.answers[0].data, "10.1.2.3");
+    assert_eq!(m.answers[0].ttl, 60);
+}
+
+#[test]
+fn privilege_and_kernel_events() {
+    let h = start(SensorConfig::default());
+    let script = "import os, ctypes, socket
+libc = ctypes.CDLL(None, use_errno=True)
+os.setresgid(0, 0, -1)
+os.setuid(0)
+try: socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+except OSError: pass
+libc.unshare(0x04000000)  # CLONE_NEWUTS
+fd = os.open('/proc/1/ns/uts', os.O_RDONLY); libc.setns(fd, 0)
+libc.ptrace(16, 1, 0, 0)  # PTRACE_ATTACH to init: refused or allowed, recorded either way
+libc.syscall(321, 0, 0, 0)  # bpf(BPF_MAP_CREATE, NULL, 0): EFAULT/EINVAL
+libc.syscall(313, -1, b'', 0)  # finit_module(-1): EBADF
+";
+    let pid = run(&mut py(script));
+    let mine = |e: &Event| e.pid == pid;
+    let e = wait_for(&h, "setresgid", |e| mine(e) && matches!(e.kind, EventKind::SetId { .. }));
+    assert_eq!(
+        e.kind,
+        EventKind::SetId {
+            syscall: "setresgid".into(),
+            ids: vec![0, 0, -1],
+            result: 0
+        }
+    );
+    wait_for(&h, "setuid", |e| {
+        mine(e) && matches!(&e.kind, EventKind::SetId { syscall, ids, .. } if syscall == "setuid" && ids == &[0])
+    });
+    wait_for(&h, "packet socket", |e| {
+        mine(e) && matches!(&e.kind, EventKind::Socket { family: kestrel_event::SocketFamily::Packet, sock_type: 3, .. })
+    });
+    wait_for(&h, "unshare", |e| {
+        mine(e) && matches!(e.kind, EventKind::Unshare { flags: 0x04000000, result: 0 })
+    });
+    wait_for(&h, "setns", |e| mine(e) && matches!(e.kind, EventKind::Setns { .. }));
+    wait_for(&h, "ptrace", |e| {
+        mine(e) && matches!(e.kind, EventKind::Ptrace { request: 16, target_pid: 1, .. })
+    });
+    wait_for(&h, "bpf", |e| mine(e) && matches!(e.kind, EventKind::Bpf { cmd: 0, .. }));
+    wait_for(&h, "finit_module", |e| {
+        mine(e) && matches!(&e.kind, EventKind::ModuleLoad { syscall, result: -9, .. } if syscall == "finit_module")
+    });
+}
+
+#[test]
+fn exec_kill_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("forbidden");
+    std::fs::copy("/bin/sleep", &victim).unwrap();
+    let dry = dir.path().join("watched");
+    std::fs::copy("/bin/true", &dry).unwrap();
+    let h = start(SensorConfig::default());
+    h.deny_exec(&victim, DenyMode::Kill).unwrap();
+    h.deny_exec(&dry, DenyMode::DryRun).unwrap();
+
+    let status = Command::new(&victim).arg("5").status().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(9), "killed by SIGKILL at exec");
+    let status = Command::new(&dry).status().unwrap();
+    assert!(status.success(), "dry run does not kill");
+
+    let e = wait_for(&h, "killed exec", |e| {
+        matches!(e.kind, EventKind::Exec)
+            && e.process.as_ref().is_some_and(|p| Path::new(&p.exe.path) == victim)
+    });
+    assert_eq!(
+        e.process.unwrap().exe.enforcement,
+        Some(EnforcementAction::Killed)
+    );
+    let e = wait_for(&h, "exit of killed", |e| {
+        matches!(e.kind, EventKind::Exit { signal: Some(9), .. })
+            && e.process.as_ref().is_some_and(|p| Path::new(&p.exe.path) == victim)
+    });
+    assert_eq!(e.kind, EventKind::Exit { code: 137, signal: Some(9) });
+    let e = wait_for(&h, "dry-run exec", |e| {
+        matches!(e.kind, EventKind::Exec)
+            && e.process.as_ref().is_some_and(|p| Path::new(&p.exe.path) == dry)
+    });
+    assert_eq!(
+        e.process.unwrap().exe.enforcement,
+        Some(EnforcementAction::WouldKill)
+    );
+    // Allowed again: runs normally.
+    assert!(h.allow_exec(&victim).unwrap());
+    let status = Command::new(&victim).arg("0").status().unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn drops_are_counted_with_a_tiny_ring_buffer() {
+    let h = start(SensorConfig {
+        ring_buffer_bytes: 4096,
+        // Every open anywhere is reported: the flood below overflows 4 KiB at once.
+        open_prefixes: vec![String::new()],
+        stats_interval: Duration::from_millis(200),
+        drop_alert_intervals: 1,
+        // Nothing is consumed during the flood and only one event fits in the channel, so the
+        // pipeline backs up into the ring buffer.
+        channel_capacity: 1,
+        ..SensorConfig::default()
+    });
+    assert_eq!(h.report().ring_buffer_bytes, 4096);
+    // Do not read events while flooding, so the ring cannot drain.
+    let pid = run(&mut py("import os
+for i in range(20000):
+    os.close(os.open('/etc/hostname', os.O_RDONLY))
+"));
+    let e = wait_for(&h, "drop report", |e| {
+        matches!(&e.kind, EventKind::Sensor(kestrel_event::Sensor::Drops { counts }) if counts.iter().any(|(k, n)| k == "open" && *n > 0))
+    });
+    let _ = (e, pid);
+    wait_for(&h, "health alert", |e| {
+        matches!(&e.kind, EventKind::Sensor(kestrel_event::Sensor::Health { healthy: false, .. }))
+    });
+    assert!(h.stats().drops.get("open").copied().unwrap_or(0) > 0);
+}
