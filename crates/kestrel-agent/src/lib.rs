@@ -179,7 +179,7 @@ pub fn http_client(ca_file: Option<&Path>, timeout: Duration) -> Result<reqwest:
 impl AgentClient {
     /// Starts a client shipping to `server` (base URL) with the cluster enrollment `token`,
     /// buffering in `buffer_dir` (created if missing; batches left there by a previous run are
-    /// sent first).
+    /// sent first). Must be called inside a Tokio runtime: it spawns the background tasks.
     pub fn new(
         server: &str,
         token: &str,

@@ -146,6 +146,7 @@ fn server_killed_mid_stream_every_alert_arrives_exactly_once() {
     let server = ServerProc::start(&db, "127.0.0.1:0".parse().unwrap());
     let addr = server.addr;
     let client_rt = tokio::runtime::Runtime::new().unwrap();
+    let _guard = client_rt.enter();
     let client = AgentClient::new(
         &format!("http://{addr}"),
         &token,
@@ -203,6 +204,7 @@ fn full_buffer_drops_new_batches_and_reports_it() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let mut limits = fast_limits();
     limits.buffer_max_bytes = 30_000;
+    let _guard = rt.enter();
     let client = AgentClient::new(&format!("http://{addr}"), &token, &dir.path().join("buffer"), identity(), limits).unwrap();
     rt.block_on(async {
         for n in 0..1000 {

@@ -82,6 +82,85 @@ pub struct Config {
     /// `[container]`: container runtime sockets, the Kubernetes pod watch and how long events
     /// wait for container metadata.
     pub container: ContainerConfig,
+    /// `[sensor]`: what the eBPF runtime sensor captures and how (`kestrel watch`).
+    pub sensor: SensorConfig,
+}
+
+/// The runtime sensor (`kestrel-sensor`, documented in `docs/sensor.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SensorConfig {
+    /// Size of the kernel ring buffer in bytes (rounded up to a power of two). Larger survives
+    /// longer bursts before drops.
+    pub ring_buffer_bytes: u32,
+    /// Opens of paths starting with one of these prefixes are reported (filtered in the kernel).
+    /// `""` reports every open.
+    pub open_prefixes: Vec<String>,
+    /// Opens with any of these flags are reported whatever the path: `O_WRONLY`, `O_RDWR`,
+    /// `O_CREAT`, `O_TRUNC`, `O_APPEND`.
+    pub open_flags: Vec<String>,
+    /// Environment variables captured at exec (`LD_PRELOAD`...); empty disables environment
+    /// capture.
+    pub env: Vec<String>,
+    /// Processes the process table holds before evicting the least recently used.
+    pub process_table_capacity: usize,
+    /// Ancestors kept with each process.
+    pub ancestry_depth: usize,
+    /// Without eBPF: `auto` falls back to /proc polling (degraded), `never` fails, `force`
+    /// always polls.
+    pub fallback: SensorFallback,
+    /// Executables killed (SIGKILL from the kernel) when exec'd, by path (resolved to device and
+    /// inode at start).
+    pub deny_exec: Vec<PathBuf>,
+    /// Report denied execs (`enforcement: would_kill`) without killing.
+    pub deny_dry_run: bool,
+}
+
+impl Default for SensorConfig {
+    fn default() -> Self {
+        SensorConfig {
+            ring_buffer_bytes: 8 << 20,
+            open_prefixes: [
+                "/etc/",
+                "/root/",
+                "/home/",
+                "/var/run/secrets/",
+                "/run/secrets/",
+                "/boot/",
+                "/bin/",
+                "/sbin/",
+                "/usr/bin/",
+                "/usr/sbin/",
+                "/usr/local/bin/",
+                "/proc/sys/",
+                "/sys/kernel/",
+                "/dev/mem",
+                "/dev/kmem",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            open_flags: Vec::new(),
+            env: vec!["LD_PRELOAD".to_owned(), "LD_LIBRARY_PATH".to_owned()],
+            process_table_capacity: 32_768,
+            ancestry_depth: 8,
+            fallback: SensorFallback::Auto,
+            deny_exec: Vec::new(),
+            deny_dry_run: false,
+        }
+    }
+}
+
+/// What the sensor does on a kernel where eBPF cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SensorFallback {
+    /// Poll /proc, reported as degraded.
+    Auto,
+    /// Refuse to start.
+    Never,
+    /// Poll /proc even when eBPF works.
+    Force,
 }
 
 /// Container and pod identity (`kestrel-container`, documented in `docs/containers.md`).
@@ -93,6 +172,8 @@ pub struct ContainerConfig {
     pub podman_socket: PathBuf,
     /// The Docker Engine API socket; empty to not ask Docker. Skipped when it does not exist.
     pub docker_socket: PathBuf,
+    /// CRI sockets (containerd, CRI-O) to ask over gRPC; those that do not exist are skipped.
+    pub cri_sockets: Vec<PathBuf>,
     /// Where the host's proc file system is mounted (`/host/proc` when the sensor runs in a
     /// container).
     pub proc_root: PathBuf,
@@ -117,6 +198,10 @@ impl Default for ContainerConfig {
         ContainerConfig {
             podman_socket: PathBuf::from("/run/podman/podman.sock"),
             docker_socket: PathBuf::from("/var/run/docker.sock"),
+            cri_sockets: vec![
+                PathBuf::from("/run/containerd/containerd.sock"),
+                PathBuf::from("/var/run/crio/crio.sock"),
+            ],
             proc_root: PathBuf::from("/proc"),
             node_name: None,
             hold_ms: 500,

@@ -252,6 +252,45 @@ pub fn container_of_pid_in(
     }
 }
 
+/// A container with processes running now, as found by [`containers_in_proc`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunningContainer {
+    pub identity: CgroupIdentity,
+    /// Its processes, ascending.
+    pub pids: Vec<u32>,
+}
+
+/// Every container with a process under `proc_root`, by container id, each with its processes.
+/// Processes that exit during the scan are skipped.
+pub fn containers_in_proc(proc_root: &Path) -> Result<Vec<RunningContainer>, ProcError> {
+    let entries = std::fs::read_dir(proc_root).map_err(|source| ProcError {
+        path: proc_root.to_owned(),
+        source,
+    })?;
+    let mut pids: Vec<u32> = entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    pids.sort_unstable();
+    let mut found: std::collections::BTreeMap<ContainerId, RunningContainer> =
+        std::collections::BTreeMap::new();
+    for pid in pids {
+        match container_of_pid_in(proc_root, pid) {
+            Ok(Some(identity)) => found
+                .entry(identity.container_id.clone())
+                .or_insert_with(|| RunningContainer {
+                    identity,
+                    pids: Vec::new(),
+                })
+                .pids
+                .push(pid),
+            Ok(None) => {}
+            Err(e) if e.process_exited() => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(found.into_values().collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,6 +25,6 @@ pub use resolver::{ContainerResolver, ResolverOptions};
 pub use runtime::{RuntimeApi, RuntimeClient, RuntimeError};
 
 pub use cgroup::{
-    CgroupIdentity, PodQos, ProcError, container_of_pid, container_of_pid_in, identify_cgroup,
-    identify_proc_cgroup,
+    CgroupIdentity, PodQos, ProcError, RunningContainer, container_of_pid, container_of_pid_in,
+    containers_in_proc, identify_cgroup, identify_proc_cgroup,
 };

@@ -136,6 +136,14 @@ impl ContainerResolver {
     /// A resolver whose background lookups run on `handle`, so that it can be called from
     /// threads that are not part of a runtime.
     pub fn with_handle(options: ResolverOptions, handle: Handle) -> ContainerResolver {
+        ContainerResolver::build(options, handle, None)
+    }
+
+    fn build(
+        options: ResolverOptions,
+        handle: Handle,
+        pod_watch: Option<tokio::task::AbortHandle>,
+    ) -> ContainerResolver {
         let permits = Arc::new(Semaphore::new(options.concurrency.max(1)));
         let entries = Entries {
             slots: LruCache::new(options.capacity),
@@ -148,7 +156,7 @@ impl ContainerResolver {
                 handle,
                 entries: Mutex::new(entries),
                 permits,
-                pod_watch: None,
+                pod_watch,
             }),
         }
     }
@@ -161,7 +169,10 @@ impl ContainerResolver {
         let timeout = Duration::from_millis(config.runtime_timeout_ms);
         let mut runtimes = Vec::new();
         for (socket, client) in [
-            (&config.podman_socket, RuntimeClient::podman as fn(PathBuf) -> RuntimeClient),
+            (
+                &config.podman_socket,
+                RuntimeClient::podman as fn(PathBuf) -> RuntimeClient,
+            ),
             (&config.docker_socket, RuntimeClient::docker),
         ] {
             if socket.as_os_str().is_empty() {
@@ -204,10 +215,7 @@ impl ContainerResolver {
             pod_status_wait: Duration::from_millis(config.pod_status_wait_ms),
             ..ResolverOptions::default()
         };
-        let mut resolver = ContainerResolver::new(options);
-        if let Some(inner) = Arc::get_mut(&mut resolver.inner) {
-            inner.pod_watch = pod_watch;
-        }
+        let resolver = ContainerResolver::build(options, Handle::current(), pod_watch);
         (resolver, Duration::from_millis(config.hold_ms))
     }
 

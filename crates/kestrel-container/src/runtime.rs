@@ -1,6 +1,6 @@
 //! Container metadata from the container runtime's API.
 //!
-//! Two HTTP APIs over a unix socket are spoken, both read-only:
+//! Three APIs over a unix socket are spoken, all read-only:
 //!
 //! - podman's libpod REST API (`podman system service`, default socket
 //!   `/run/podman/podman.sock`): `GET /v4.0.0/libpod/containers/{id}/json`, and
@@ -10,8 +10,10 @@
 //!   `GET /v1.41/containers/{id}/json`, then `GET /v1.41/images/{image-id}/json` for the
 //!   repository digest, which the container document does not carry. podman serves this API too.
 //!
-//! containerd and CRI-O are not asked directly: on a Kubernetes node, the pod watcher
-//! ([`crate::kube`]) learns every container's name, image and pod from the pods' statuses.
+//! - the Kubernetes CRI over gRPC (containerd, CRI-O), see [`crate::cri`].
+//!
+//! On a Kubernetes node the pod watcher ([`crate::pods`]) also learns every container's name,
+//! image and pod from the pods' statuses.
 //!
 //! Containers that kubelet created carry CRI labels (`io.kubernetes.pod.name`,
 //! `io.kubernetes.pod.namespace`, `io.kubernetes.pod.uid`, `io.kubernetes.container.name`);
@@ -97,6 +99,8 @@ pub enum RuntimeApi {
     Libpod,
     /// The Docker Engine API (Docker, or podman's compatible service).
     Docker,
+    /// The Kubernetes CRI over gRPC (containerd, CRI-O); see [`crate::cri`].
+    Cri,
 }
 
 impl std::fmt::Display for RuntimeApi {
@@ -104,6 +108,7 @@ impl std::fmt::Display for RuntimeApi {
         f.write_str(match self {
             RuntimeApi::Libpod => "libpod",
             RuntimeApi::Docker => "Docker Engine",
+            RuntimeApi::Cri => "CRI",
         })
     }
 }
@@ -135,6 +140,15 @@ impl RuntimeClient {
         }
     }
 
+    /// A client of the CRI (containerd or CRI-O) at `socket`.
+    pub fn cri(socket: impl Into<PathBuf>) -> Self {
+        RuntimeClient {
+            api: RuntimeApi::Cri,
+            socket: socket.into(),
+            timeout: Duration::from_secs(2),
+        }
+    }
+
     /// Bounds each request (connect, send, whole body).
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
@@ -149,11 +163,13 @@ impl RuntimeClient {
         &self.socket
     }
 
-    /// The runtime that created the containers this API reports.
-    pub fn runtime(&self) -> ContainerRuntime {
+    /// The runtime that created the containers this API reports; `None` for the CRI, which
+    /// containerd and CRI-O both serve.
+    pub fn runtime(&self) -> Option<ContainerRuntime> {
         match self.api {
-            RuntimeApi::Libpod => ContainerRuntime::Podman,
-            RuntimeApi::Docker => ContainerRuntime::Docker,
+            RuntimeApi::Libpod => Some(ContainerRuntime::Podman),
+            RuntimeApi::Docker => Some(ContainerRuntime::Docker),
+            RuntimeApi::Cri => None,
         }
     }
 
@@ -162,6 +178,7 @@ impl RuntimeClient {
         let mut info = match self.api {
             RuntimeApi::Libpod => self.inspect_libpod(id).await?,
             RuntimeApi::Docker => self.inspect_docker(id).await?,
+            RuntimeApi::Cri => return crate::cri::inspect(&self.socket, self.timeout, id).await,
         };
         if let Some(info) = &mut info {
             apply_cri_labels(info);

@@ -3,7 +3,7 @@
 
 mod support;
 
-use kestrel_container::{PodQos, RuntimeClient, container_of_pid};
+use kestrel_container::{PodQos, RuntimeClient, container_of_pid, containers_in_proc};
 use kestrel_event::{ContainerId, ContainerRuntime};
 use support::{IMAGE, Podman};
 
@@ -35,6 +35,17 @@ async fn real_podman_containers() {
         .parse()
         .unwrap();
     assert_eq!(container_of_pid(conmon).unwrap(), None);
+    // A scan of /proc finds the container with its process.
+    let running = containers_in_proc(std::path::Path::new("/proc")).unwrap();
+    let ours = running
+        .iter()
+        .find(|r| r.identity.container_id == id)
+        .expect("the container in /proc");
+    assert_eq!(ours.pids, vec![pid]);
+    assert!(
+        !running.iter().any(|r| r.identity.container_id == plain),
+        "created, not started"
+    );
 
     let image_id = format!(
         "sha256:{}",
@@ -93,6 +104,41 @@ async fn real_podman_containers() {
     assert_eq!(
         docker.inspect(&plain).await.unwrap().unwrap().privileged,
         Some(false)
+    );
+
+    // kubelet (cri-dockerd, containerd, CRI-O) labels its containers with the pod identity.
+    let cri = podman.container(
+        "cri",
+        false,
+        &[
+            "--label",
+            "io.kubernetes.pod.name=web-7d9f8c6b5-x2kqp",
+            "--label",
+            "io.kubernetes.pod.namespace=shop-prod",
+            "--label",
+            "io.kubernetes.pod.uid=22a84f4b-6dc1-484a-9ff7-0ff36e94eb85",
+            "--label",
+            "io.kubernetes.container.name=web",
+        ],
+    );
+    let cri = docker
+        .inspect(&ContainerId::parse(&cri).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(cri.name.as_deref(), Some("web"));
+    let cri_pod = cri.pod.unwrap();
+    assert_eq!(
+        (
+            cri_pod.name.as_str(),
+            cri_pod.namespace.as_str(),
+            cri_pod.uid.as_str()
+        ),
+        (
+            "web-7d9f8c6b5-x2kqp",
+            "shop-prod",
+            "22a84f4b-6dc1-484a-9ff7-0ff36e94eb85"
+        )
     );
 
     // A container the runtime does not have is not an error.

@@ -25,10 +25,16 @@ async fn resolves_a_real_podman_container_and_forgets_it_when_it_exits() {
     let id = ContainerId::parse(&id).unwrap();
     let pid = podman.pid_of(id.as_str());
 
-    let resolver = ContainerResolver::new(ResolverOptions {
-        runtimes: vec![RuntimeClient::podman(&podman.socket)],
-        ..ResolverOptions::default()
-    });
+    // Set up as `kestrel` does, from the `[container]` configuration: there is no Docker
+    // socket here and no Kubernetes node name.
+    let config = kestrel_config::ContainerConfig {
+        podman_socket: podman.socket.clone(),
+        docker_socket: podman.dir.path().join("no-docker.sock"),
+        ..Default::default()
+    };
+    let (resolver, hold) = ContainerResolver::start(&config).await;
+    assert_eq!(hold, Duration::from_millis(config.hold_ms));
+    assert!(resolver.pods().is_none());
     // Immediately: what the cgroup path says.
     let first = resolver.resolve_pid(pid).unwrap().unwrap();
     assert_eq!(first.id, id);

@@ -2,7 +2,7 @@
 //!
 //! | Syntax | Meaning |
 //! |---|---|
-//! | `oci:DIR[:TAG]` | an OCI image layout directory, optionally the image tagged `TAG` |
+//! | `oci:DIR[:REF]` | an OCI image layout directory, optionally the image whose `org.opencontainers.image.ref.name` is `REF` (the directory may not contain `:`) |
 //! | `oci-archive:FILE` | a tar of an OCI image layout (`skopeo copy ... oci-archive:`) |
 //! | `docker-archive:FILE` | a `docker save` / `podman save` tar |
 //! | `dir:PATH` | a root filesystem directory |
@@ -61,10 +61,10 @@ impl Target {
             return Err(TargetParseError::Empty);
         }
         if let Some(rest) = s.strip_prefix("oci:") {
-            // `oci:DIR:TAG`: a tag holds no `/`, so a trailing `:x/y` belongs to the path.
-            if let Some((dir, tag)) = rest.rsplit_once(':')
+            // `oci:DIR:REF` splits at the first `:`, as skopeo does: a reference name may itself
+            // hold a `:` (`app:1.0`), a directory may not.
+            if let Some((dir, tag)) = rest.split_once(':')
                 && !tag.is_empty()
-                && !tag.contains('/')
                 && !dir.is_empty()
             {
                 return Ok(Target::OciLayout {
@@ -300,6 +300,10 @@ mod tests {
             expect![[
                 r#"OciLayout { dir: "/img/layout", reference: Some("v1") } => oci:/img/layout:v1"#
             ]],
+        );
+        check(
+            "oci:/img/layout:app:1.0",
+            expect![[r#"OciLayout { dir: "/img/layout", reference: Some("app:1.0") } => oci:/img/layout:app:1.0"#]],
         );
         check(
             "oci:/img/layout",

@@ -316,7 +316,7 @@ fn malformed_package_databases_warn_and_continue() {
 fn corrupted_layers_fail_digest_verification() {
     let layer = Layer::new().file("a", b"hello").finish();
     let tmp = tempfile::tempdir().unwrap();
-    write_layout(tmp.path(), &[layer.clone()], "t");
+    write_layout(tmp.path(), std::slice::from_ref(&layer), "t");
     // Replace the layer blob's content, keeping its name (a tampered registry mirror).
     let digest = sha256(&gzip(&layer));
     let blob = tmp

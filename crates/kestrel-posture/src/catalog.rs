@@ -309,7 +309,7 @@ checks! {
         "escalate and bind bypass RBAC's privilege-escalation prevention: the subject can grant itself any role.",
         "Remove escalate and bind on roles and clusterroles.";
     RBAC_IMPERSONATE = "rbac-impersonate", "Subject can impersonate", Critical, Rbac, RBAC,
-        cw(&[], &["C-0065"], &[]),
+        cw(&["CKV2_K8S_3"], &["C-0065"], &[]),
         "Impersonating users, groups or ServiceAccounts lets the subject act as anyone, including system:masters.",
         "Remove impersonate.";
     RBAC_CSR_APPROVE = "rbac-csr-approve", "Subject can approve certificate signing requests", High, Rbac, RBAC,

@@ -10,6 +10,8 @@
 //! caller's job.
 
 pub mod catalog;
+pub mod components;
+mod cve_feed;
 pub mod detect;
 pub mod exceptions;
 pub mod finding;
@@ -48,6 +50,8 @@ pub fn scan(inv: &Inventory) -> Report {
     for pod in &pods {
         workload::check_pod(pod, &mut findings);
     }
+    components::check_components(&pods, &mut findings);
+    components::check_versions(inv, &mut findings);
     network::check_network(inv, &pods, &mut findings);
     secrets::check_secrets(inv, &mut findings);
     let rbac = Rbac::build(inv);

@@ -308,11 +308,7 @@ fn container_level(cx: &mut Ctx<'_, '_>, c: &EffectiveContainer<'_>) {
                 );
             }
             (None, None | Some(false)) => {
-                let path = if s.run_as_non_root.source == SettingSource::Default {
-                    s.run_as_non_root.path.clone()
-                } else {
-                    s.run_as_non_root.path.clone()
-                };
+                let path = s.run_as_non_root.path.clone();
                 cx.emit(&catalog::RUN_AS_ROOT, name, path, format!("{who} sets neither runAsNonRoot: true nor a non-zero runAsUser (container or pod): it runs as the image's user, often root"));
             }
             _ => {}

@@ -131,6 +131,9 @@ impl UsageTracker {
             }
             _ => return,
         };
+        if !is_evidence_path(&path) {
+            return;
+        }
         if let Some(pkg) = owner(&workload, &path) {
             let seen = Self::seen(event.pid, &process, &path, kind, event.ts);
             self.record(&workload, pkg, seen);
@@ -176,6 +179,18 @@ impl UsageTracker {
             .map(|w| w.packages.keys().collect())
             .unwrap_or_default()
     }
+}
+
+/// Whether touching `path` says anything about a package being used. Package metadata is read
+/// by tools that merely list what is installed (`importlib.metadata`, `pip list`, `npm ls`, a
+/// scanner): a `.dist-info`/`.egg-info` file or a `package.json` alone is not use of the
+/// package's code. A `require()` reads `package.json` too, but then loads a `.js` file, which
+/// is the evidence kept.
+pub fn is_evidence_path(path: &str) -> bool {
+    !(path.contains(".dist-info/")
+        || path.contains(".egg-info/")
+        || path.ends_with(".egg-info")
+        || path.ends_with("/package.json"))
 }
 
 /// Joins a relative path to a directory and removes `.` and `..` components lexically.
@@ -265,6 +280,20 @@ mod tests {
                 20,
             ),
             owner,
+        );
+        // Reading package metadata is not use.
+        t.observe_event(
+            &event(
+                EventKind::Open {
+                    path: "/venv/lib/python3.11/site-packages/Django-3.2.12.dist-info/METADATA"
+                        .into(),
+                    flags: OpenFlags(0),
+                    mode: 0,
+                    result: 3,
+                },
+                25,
+            ),
+            |_, _| Some(key("django")),
         );
         // A failed open is not evidence.
         t.observe_event(

@@ -1280,7 +1280,7 @@ mod tests {
     fn every_spec_resolves() {
         for (name, _, _) in field_docs() {
             let arg = match name {
-                "proc.apid" | "proc.acmdline" => Some("1"),
+                "proc.apid" | "proc.acmdline" | "proc.aexepath" | "evt.arg" => Some("1"),
                 "k8s.pod.label" => Some("app"),
                 _ => None,
             };

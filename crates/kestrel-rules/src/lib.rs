@@ -260,7 +260,8 @@ pub enum Enforcement {
     Off,
     /// Report what would have been killed.
     DryRun,
-    /// The kernel kills matching execs; alerts record it.
+    /// The kernel kills matching execs (the sensor's deny list holds [`RuleSet::kill_targets`]);
+    /// alerts record the verdict the sensor attached to the exec.
     Kill,
 }
 
@@ -383,10 +384,15 @@ impl Engine {
                 None => 0,
             };
             let (output, output_fields) = r.output.render(ev, &cx);
+            // What the kernel did is on the event; without a kernel verdict a dry run still
+            // reports what would have happened, and enforcement claims nothing it did not see.
+            let kernel = ev.process.as_ref().and_then(|p| p.exe.enforcement);
             let action = match (r.action, self.enforcement) {
-                (Some(Action::Kill), Enforcement::DryRun) => Some(EnforcementAction::WouldKill),
-                (Some(Action::Kill), Enforcement::Kill) => Some(EnforcementAction::Killed),
-                _ => None,
+                (Some(Action::Kill), Enforcement::Off) | (None, _) => None,
+                (Some(Action::Kill), Enforcement::DryRun) => {
+                    kernel.or(Some(EnforcementAction::WouldKill))
+                }
+                (Some(Action::Kill), Enforcement::Kill) => kernel,
             };
             out.push(Alert {
                 time: fields::rfc3339(ev.ts),

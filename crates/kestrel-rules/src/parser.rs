@@ -527,7 +527,7 @@ mod tests {
     fn precedence_macros_and_args() {
         check(
             "not spawned_process or proc.aname[2]=sh and k8s.pod.label[app] exists",
-            expect_test::expect![[r#"Or([Not(Macro { name: "spawned_process", pos: 4 }), And([Check { field: FieldRef { name: "proc.aname", arg: Some("2"), pos: 23 }, transformer: None, op: Eq, op_pos: 36, value: Single(Literal { text: "sh", quoted: false, pos: 37 }) }, Check { field: FieldRef { name: "k8s.pod.label", arg: Some("app"), pos: 44 }, transformer: None, op: Exists, op_pos: 64, value: None }])])"#]],
+            expect_test::expect![[r#"Or([Not(Macro { name: "spawned_process", pos: 4 }), And([Check { field: FieldRef { name: "proc.aname", arg: Some("2"), pos: 23 }, transformer: None, op: Eq, op_pos: 36, value: Single(Literal { text: "sh", quoted: false, pos: 37 }) }, Check { field: FieldRef { name: "k8s.pod.label", arg: Some("app"), pos: 44 }, transformer: None, op: Exists, op_pos: 63, value: None }])])"#]],
         );
     }
 

@@ -440,3 +440,79 @@ fn kill_rules_reduce_to_exec_targets() {
     let err = load(&["- rule: K\n  desc: d\n  condition: evt.type=openat and proc.name=x\n  output: o\n  priority: CRITICAL\n  action: kill\n"]).unwrap_err();
     assert!(err.contains("exec events only"), "{err}");
 }
+
+#[test]
+fn enforcement_records_the_kernel_verdict() {
+    use kestrel_event::EnforcementAction;
+    use kestrel_rules::Enforcement;
+    let rs: std::sync::Arc<RuleSet> = load(&["- rule: K\n  desc: d\n  condition: evt.type=execve and proc.name=xmrig\n  output: o\n  priority: CRITICAL\n  action: kill\n"]).unwrap().into();
+    let miner = proc_("/tmp/xmrig", &["xmrig"]);
+    let mut killed = miner.clone();
+    killed.0.exe.enforcement = Some(EnforcementAction::Killed);
+    let action = |mode, p: &P| {
+        let mut e = Engine::new(rs.clone()).enforcement(mode);
+        let mut out = Vec::new();
+        e.evaluate(&host(p, exec()), &mut out);
+        out[0].action
+    };
+    assert_eq!(action(Enforcement::Off, &miner), None);
+    assert_eq!(action(Enforcement::DryRun, &miner), Some(EnforcementAction::WouldKill));
+    assert_eq!(action(Enforcement::Kill, &miner), None);
+    assert_eq!(action(Enforcement::Kill, &killed), Some(EnforcementAction::Killed));
+}
+
+#[test]
+fn rate_limit_per_rule_and_container_with_counts() {
+    use kestrel_rules::RateLimit;
+    let rs = load(&[BASE]).unwrap();
+    let mut e = Engine::new(rs.into()).rate_limit(RateLimit { burst: 2, per_second: 1.0 });
+    let mut out = Vec::new();
+    let mut ev = host(&shell(), exec());
+    let other = cont(&shell(), exec());
+    for i in 0..10 {
+        ev.ts = 1_000_000_000 + i * 1_000_000; // 10 events in 10 ms
+        e.evaluate(&ev, &mut out);
+    }
+    // A flood on the host does not silence the container.
+    e.evaluate(&other, &mut out);
+    assert_eq!(out.len(), 3);
+    assert_eq!(out[2].output_fields["container.id"], "3f4e5d6c7b8a");
+    // Two seconds later the next alert carries the count of the 8 held back.
+    ev.ts = 3_000_000_000;
+    e.evaluate(&ev, &mut out);
+    assert_eq!(out.len(), 4);
+    assert_eq!(out[3].suppressed, 8);
+    // Floods that end are reported by flush.
+    for i in 0..5 {
+        ev.ts = 3_000_000_001 + i;
+        e.evaluate(&ev, &mut out);
+    }
+    assert_eq!(e.flush_suppressed(3_000_000_100), vec![]);
+    assert_eq!(
+        e.flush_suppressed(5_000_000_000),
+        vec![("Shell".to_owned(), "host".to_owned(), 4)]
+    );
+}
+
+#[test]
+fn hot_reload_keeps_running_rules_on_error() {
+    use kestrel_rules::Reloader;
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("r.yaml");
+    std::fs::write(&f, BASE).unwrap();
+    let mut r = Reloader::new(vec![f.clone()], false).unwrap();
+    let mut e = Engine::with_shared(r.shared());
+    let zsh = host(&proc_("/bin/zsh", &["zsh"]), exec());
+    assert_eq!(e.matching(&zsh).len(), 1);
+    assert!(r.reload_if_changed().is_none());
+    std::fs::write(&f, BASE.replace("items: [shells, zsh]", "items: [shells]")).unwrap();
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(2);
+    std::fs::File::options().write(true).open(&f).unwrap().set_modified(later).unwrap();
+    assert!(r.reload_if_changed().unwrap().is_ok());
+    assert_eq!(e.matching(&zsh).len(), 0);
+    std::fs::write(&f, "- rule: broken\n  condition: (\n").unwrap();
+    let err = r.reload().unwrap_err().to_string();
+    assert!(err.contains("r.yaml"), "{err}");
+    // The engine still runs the last good rules.
+    assert_eq!(e.matching(&host(&shell(), exec())).len(), 1);
+}

@@ -534,7 +534,7 @@ static __always_inline __u16 user_sockaddr_port(const void *uaddr)
 	return bpf_ntohs(sa.port);
 }
 
-static __always_inline int on_enter(struct trace_event_raw_sys_enter *ctx, __u32 kind, __u32 sub)
+static __always_inline int on_enter(struct trace_event_raw_sys_enter *ctx, int nargs, __u32 kind, __u32 sub)
 {
 	if (is_self())
 		return 0;
@@ -544,12 +544,18 @@ static __always_inline int on_enter(struct trace_event_raw_sys_enter *ctx, __u32
 	if (kind == K_SOCKET && ctx->args[0] != AF_PACKET && (ctx->args[1] & 0xf) != SOCK_RAW)
 		return 0;
 	struct inflight v = {};
-	v.args[0] = ctx->args[0];
-	v.args[1] = ctx->args[1];
-	v.args[2] = ctx->args[2];
-	v.args[3] = ctx->args[3];
-	v.args[4] = ctx->args[4];
-	v.args[5] = ctx->args[5];
+	if (nargs > 0)
+		v.args[0] = ctx->args[0];
+	if (nargs > 1)
+		v.args[1] = ctx->args[1];
+	if (nargs > 2)
+		v.args[2] = ctx->args[2];
+	if (nargs > 3)
+		v.args[3] = ctx->args[3];
+	if (nargs > 4)
+		v.args[4] = ctx->args[4];
+	if (nargs > 5)
+		v.args[5] = ctx->args[5];
 	v.sub = sub;
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	bpf_map_update_elem(&inflight, &tid, &v, BPF_ANY);
@@ -762,11 +768,13 @@ static __always_inline int sys_exit_common(struct trace_event_raw_sys_exit *ctx,
 	return 0;
 }
 
-#define SYSCALL(name, kind, sub)                                                   \
+/* `nargs` matters: the kernel refuses (EACCES) to attach a program that reads
+ * past the arguments a syscall tracepoint actually has. */
+#define SYSCALL(name, nargs, kind, sub)                                            \
 	SEC("tracepoint/syscalls/sys_enter_" #name)                                \
 	int enter_##name(struct trace_event_raw_sys_enter *ctx)                    \
 	{                                                                          \
-		return on_enter(ctx, kind, sub);                                   \
+		return on_enter(ctx, nargs, kind, sub);                            \
 	}                                                                          \
 	SEC("tracepoint/syscalls/sys_exit_" #name)                                 \
 	int exit_##name(struct trace_event_raw_sys_exit *ctx)                      \
@@ -774,52 +782,52 @@ static __always_inline int sys_exit_common(struct trace_event_raw_sys_exit *ctx,
 		return sys_exit_common(ctx, kind);                                      \
 	}
 
-SYSCALL(open, K_OPEN, S_OPEN)
-SYSCALL(openat, K_OPEN, S_OPENAT)
-SYSCALL(openat2, K_OPEN, S_OPENAT2)
-SYSCALL(creat, K_OPEN, S_CREAT)
-SYSCALL(rename, K_RENAME, S_PLAIN)
-SYSCALL(renameat, K_RENAME, S_AT)
-SYSCALL(renameat2, K_RENAME, S_AT2)
-SYSCALL(unlink, K_UNLINK, S_PLAIN)
-SYSCALL(unlinkat, K_UNLINK, S_AT)
-SYSCALL(rmdir, K_UNLINK, S_L)
-SYSCALL(link, K_LINK, S_PLAIN)
-SYSCALL(linkat, K_LINK, S_AT)
-SYSCALL(symlink, K_SYMLINK, S_PLAIN)
-SYSCALL(symlinkat, K_SYMLINK, S_AT)
-SYSCALL(chmod, K_CHMOD, S_PLAIN)
-SYSCALL(fchmod, K_CHMOD, S_FD)
-SYSCALL(fchmodat, K_CHMOD, S_AT)
-SYSCALL(chown, K_CHOWN, S_PLAIN)
-SYSCALL(lchown, K_CHOWN, S_L)
-SYSCALL(fchown, K_CHOWN, S_FD)
-SYSCALL(fchownat, K_CHOWN, S_AT)
-SYSCALL(mmap, K_MMAP, S_NONE)
-SYSCALL(mount, K_MOUNT, S_NONE)
-SYSCALL(memfd_create, K_MEMFD, S_NONE)
-SYSCALL(connect, K_CONNECT, S_NONE)
-SYSCALL(accept, K_ACCEPT, S_ACCEPT)
-SYSCALL(accept4, K_ACCEPT, S_ACCEPT4)
-SYSCALL(bind, K_BIND, S_NONE)
-SYSCALL(listen, K_LISTEN, S_NONE)
-SYSCALL(socket, K_SOCKET, S_NONE)
-SYSCALL(sendto, K_DNS_SEND, S_SENDTO)
-SYSCALL(sendmmsg, K_DNS_SEND, S_SENDMMSG)
-SYSCALL(recvfrom, K_DNS_RECV, S_RECVFROM)
-SYSCALL(setuid, K_SETID, S_SETUID)
-SYSCALL(setgid, K_SETID, S_SETGID)
-SYSCALL(setreuid, K_SETID, S_SETREUID)
-SYSCALL(setregid, K_SETID, S_SETREGID)
-SYSCALL(setresuid, K_SETID, S_SETRESUID)
-SYSCALL(setresgid, K_SETID, S_SETRESGID)
-SYSCALL(setfsuid, K_SETID, S_SETFSUID)
-SYSCALL(setfsgid, K_SETID, S_SETFSGID)
-SYSCALL(capset, K_CAPSET, S_NONE)
-SYSCALL(ptrace, K_PTRACE, S_NONE)
-SYSCALL(process_vm_writev, K_PVM_WRITEV, S_NONE)
-SYSCALL(init_module, K_INIT_MODULE, S_NONE)
-SYSCALL(finit_module, K_FINIT_MODULE, S_NONE)
-SYSCALL(bpf, K_BPF, S_NONE)
-SYSCALL(unshare, K_UNSHARE, S_NONE)
-SYSCALL(setns, K_SETNS, S_NONE)
+SYSCALL(open, 3, K_OPEN, S_OPEN)
+SYSCALL(openat, 4, K_OPEN, S_OPENAT)
+SYSCALL(openat2, 4, K_OPEN, S_OPENAT2)
+SYSCALL(creat, 2, K_OPEN, S_CREAT)
+SYSCALL(rename, 2, K_RENAME, S_PLAIN)
+SYSCALL(renameat, 4, K_RENAME, S_AT)
+SYSCALL(renameat2, 5, K_RENAME, S_AT2)
+SYSCALL(unlink, 1, K_UNLINK, S_PLAIN)
+SYSCALL(unlinkat, 3, K_UNLINK, S_AT)
+SYSCALL(rmdir, 1, K_UNLINK, S_L)
+SYSCALL(link, 2, K_LINK, S_PLAIN)
+SYSCALL(linkat, 5, K_LINK, S_AT)
+SYSCALL(symlink, 2, K_SYMLINK, S_PLAIN)
+SYSCALL(symlinkat, 3, K_SYMLINK, S_AT)
+SYSCALL(chmod, 2, K_CHMOD, S_PLAIN)
+SYSCALL(fchmod, 2, K_CHMOD, S_FD)
+SYSCALL(fchmodat, 3, K_CHMOD, S_AT)
+SYSCALL(chown, 3, K_CHOWN, S_PLAIN)
+SYSCALL(lchown, 3, K_CHOWN, S_L)
+SYSCALL(fchown, 3, K_CHOWN, S_FD)
+SYSCALL(fchownat, 5, K_CHOWN, S_AT)
+SYSCALL(mmap, 6, K_MMAP, S_NONE)
+SYSCALL(mount, 5, K_MOUNT, S_NONE)
+SYSCALL(memfd_create, 2, K_MEMFD, S_NONE)
+SYSCALL(connect, 3, K_CONNECT, S_NONE)
+SYSCALL(accept, 3, K_ACCEPT, S_ACCEPT)
+SYSCALL(accept4, 4, K_ACCEPT, S_ACCEPT4)
+SYSCALL(bind, 3, K_BIND, S_NONE)
+SYSCALL(listen, 2, K_LISTEN, S_NONE)
+SYSCALL(socket, 3, K_SOCKET, S_NONE)
+SYSCALL(sendto, 6, K_DNS_SEND, S_SENDTO)
+SYSCALL(sendmmsg, 4, K_DNS_SEND, S_SENDMMSG)
+SYSCALL(recvfrom, 6, K_DNS_RECV, S_RECVFROM)
+SYSCALL(setuid, 1, K_SETID, S_SETUID)
+SYSCALL(setgid, 1, K_SETID, S_SETGID)
+SYSCALL(setreuid, 2, K_SETID, S_SETREUID)
+SYSCALL(setregid, 2, K_SETID, S_SETREGID)
+SYSCALL(setresuid, 3, K_SETID, S_SETRESUID)
+SYSCALL(setresgid, 3, K_SETID, S_SETRESGID)
+SYSCALL(setfsuid, 1, K_SETID, S_SETFSUID)
+SYSCALL(setfsgid, 1, K_SETID, S_SETFSGID)
+SYSCALL(capset, 2, K_CAPSET, S_NONE)
+SYSCALL(ptrace, 4, K_PTRACE, S_NONE)
+SYSCALL(process_vm_writev, 6, K_PVM_WRITEV, S_NONE)
+SYSCALL(init_module, 3, K_INIT_MODULE, S_NONE)
+SYSCALL(finit_module, 3, K_FINIT_MODULE, S_NONE)
+SYSCALL(bpf, 3, K_BPF, S_NONE)
+SYSCALL(unshare, 1, K_UNSHARE, S_NONE)
+SYSCALL(setns, 2, K_SETNS, S_NONE)

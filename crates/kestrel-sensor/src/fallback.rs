@@ -80,7 +80,13 @@ pub(crate) fn start(
                         };
                         let info = table.insert(info);
                         let container = info.container_id.clone().map(|id| {
-                            Arc::new(match metadata.as_ref().map(|m| m.lookup(&id)) {
+                            let ident = kestrel_container::CgroupIdentity {
+                                container_id: id.clone(),
+                                runtime: None,
+                                pod_uid: None,
+                                qos: None,
+                            };
+                            Arc::new(match metadata.as_ref().map(|m| m.lookup(&ident)) {
                                 Some(Lookup::Ready(c)) => c,
                                 _ => ContainerInfo::bare(id),
                             })

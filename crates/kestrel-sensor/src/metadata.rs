@@ -4,7 +4,8 @@
 //! come from the container runtime or the Kubernetes API, which the container crate resolves
 //! asynchronously; the sensor asks through [`MetadataSource`] and never blocks on the answer.
 
-use kestrel_event::{ContainerId, ContainerInfo};
+use kestrel_container::{CgroupIdentity, ContainerResolver};
+use kestrel_event::ContainerInfo;
 
 /// What a metadata source knows about a container right now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,5 +21,17 @@ pub enum Lookup {
 /// A non-blocking container metadata lookup. Implementations start resolution on the first
 /// `Pending` answer and must return quickly: this is called on the event path.
 pub trait MetadataSource: Send + Sync {
-    fn lookup(&self, id: &ContainerId) -> Lookup;
+    fn lookup(&self, identity: &CgroupIdentity) -> Lookup;
+}
+
+/// The container crate's resolver: podman/Docker APIs and the Kubernetes pod watch.
+impl MetadataSource for ContainerResolver {
+    fn lookup(&self, identity: &CgroupIdentity) -> Lookup {
+        let info = self.resolve(identity);
+        if self.is_resolved(&identity.container_id) {
+            Lookup::Ready((*info).clone())
+        } else {
+            Lookup::Pending
+        }
+    }
 }

@@ -58,6 +58,8 @@ pub struct Normalizer {
     cfg: NormalizeConfig,
     table: ProcessTable,
     containers: HashMap<ContainerId, Arc<ContainerInfo>>,
+    /// What the cgroup path said about each container seen, for metadata lookups.
+    identities: HashMap<ContainerId, kestrel_container::CgroupIdentity>,
     metadata: Option<Arc<dyn MetadataSource>>,
     stats: NormalizeStats,
 }
@@ -78,6 +80,7 @@ impl Normalizer {
             table: ProcessTable::new(cfg.process_table_capacity, cfg.ancestry_depth),
             cfg,
             containers: HashMap::new(),
+            identities: HashMap::new(),
             metadata: None,
             stats: NormalizeStats::default(),
         }
@@ -113,7 +116,7 @@ impl Normalizer {
             && self
                 .metadata
                 .as_ref()
-                .is_some_and(|m| matches!(m.lookup(id), Lookup::Pending))
+                .is_some_and(|m| matches!(m.lookup(&self.identity(id)), Lookup::Pending))
     }
 
     /// Re-attaches the container after a hold: the metadata may have arrived meanwhile.
@@ -242,9 +245,29 @@ impl Normalizer {
     }
 
     fn note_container(&mut self, ident: &kestrel_container::CgroupIdentity) {
+        if !self.identities.contains_key(&ident.container_id) {
+            // Containers come and go; the map only needs the live ones.
+            if self.identities.len() >= 16_384 {
+                self.identities.clear();
+            }
+            self.identities
+                .insert(ident.container_id.clone(), ident.clone());
+        }
         if !self.containers.contains_key(&ident.container_id) {
             self.container(&ident.container_id, Some(ident));
         }
+    }
+
+    fn identity(&self, id: &ContainerId) -> kestrel_container::CgroupIdentity {
+        self.identities
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| kestrel_container::CgroupIdentity {
+                container_id: id.clone(),
+                runtime: None,
+                pod_uid: None,
+                qos: None,
+            })
     }
 
     fn container(
@@ -255,7 +278,12 @@ impl Normalizer {
         if let Some(c) = self.containers.get(id) {
             return Some(c.clone());
         }
-        let resolved = match self.metadata.as_ref().map(|m| m.lookup(id)) {
+        let ident_owned = match ident {
+            Some(i) => i.clone(),
+            None => self.identity(id),
+        };
+        let ident = Some(&ident_owned);
+        let resolved = match self.metadata.as_ref().map(|m| m.lookup(&ident_owned)) {
             Some(Lookup::Ready(info)) => Some(info),
             _ => None,
         };

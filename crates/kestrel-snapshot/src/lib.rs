@@ -42,6 +42,9 @@ pub struct ProcessSnapshot {
     pub pid: u32,
     pub ppid: u32,
     pub name: String,
+    /// When the process started, in wall-clock nanoseconds since the Unix epoch (10 ms
+    /// precision: derived from the boot time and the start tick).
+    pub start_time: u64,
     /// `/proc/PID/exe` target, as seen from the process's own mount namespace.
     pub exe: Option<String>,
     pub container: Option<CgroupIdentity>,
@@ -91,10 +94,11 @@ pub fn take_at(root: &Path) -> Result<Snapshot, SnapshotError> {
     // Sockets are per network namespace: read each namespace's tables once, through the first
     // process found in it.
     let mut listeners_by_netns: HashMap<u64, HashMap<u64, Listener>> = HashMap::new();
+    let boot_ns = boot_time_ns(root, taken_at);
     let mut processes = Vec::new();
     for p in all {
         let Ok(p) = p else { continue };
-        match snapshot_process(root, &p, &mut listeners_by_netns) {
+        match snapshot_process(root, &p, boot_ns, &mut listeners_by_netns) {
             Some(s) => processes.push(s),
             None => tracing::trace!(pid = p.pid, "process exited during snapshot"),
         }
@@ -106,9 +110,19 @@ pub fn take_at(root: &Path) -> Result<Snapshot, SnapshotError> {
     })
 }
 
+/// The wall-clock time of boot, from `/proc/uptime` (centisecond precision).
+fn boot_time_ns(root: &Path, now: u64) -> u64 {
+    let uptime = std::fs::read_to_string(root.join("uptime"))
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    now.saturating_sub((uptime * 1e9) as u64)
+}
+
 fn snapshot_process(
     root: &Path,
     p: &Process,
+    boot_ns: u64,
     listeners_by_netns: &mut HashMap<u64, HashMap<u64, Listener>>,
 ) -> Option<ProcessSnapshot> {
     let stat = p.stat().ok()?;
@@ -160,6 +174,8 @@ fn snapshot_process(
     Some(ProcessSnapshot {
         pid,
         ppid: u32::try_from(stat.ppid).unwrap_or(0),
+        start_time: boot_ns
+            + stat.starttime.saturating_mul(1_000_000_000) / procfs::ticks_per_second().max(1),
         name: stat.comm,
         exe,
         container,
@@ -243,6 +259,9 @@ mod tests {
             .find(|p| p.pid == std::process::id())
             .expect("own process in snapshot");
         let exe = std::env::current_exe().unwrap();
+        // Started before the snapshot, and not before boot.
+        assert!(me.start_time <= snap.taken_at + 20_000_000, "{me:?}");
+        assert!(me.start_time > snap.taken_at - 3_600_000_000_000 * 24 * 365);
         assert!(
             me.exec_maps
                 .iter()

@@ -68,7 +68,8 @@ where
 /// Fails with [`Error::NotRoot`] unless the effective uid is 0, read from
 /// `/proc/self/status` so no `unsafe` libc call is needed.
 pub(crate) fn require_root() -> Result<()> {
-    let status = std::fs::read_to_string("/proc/self/status").map_err(Error::io("/proc/self/status"))?;
+    let status =
+        std::fs::read_to_string("/proc/self/status").map_err(Error::io("/proc/self/status"))?;
     let euid = status
         .lines()
         .find_map(|line| line.strip_prefix("Uid:"))
@@ -91,7 +92,8 @@ pub(crate) fn process_start_time(pid: u32) -> Option<u64> {
 
 /// Mount points at or below `dir`, deepest first, from `/proc/self/mountinfo`.
 pub(crate) fn mounts_below(dir: &Path) -> Result<Vec<PathBuf>> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").map_err(Error::io("/proc/self/mountinfo"))?;
+    let info = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(Error::io("/proc/self/mountinfo"))?;
     let mut mounts: Vec<PathBuf> = info
         .lines()
         .filter_map(|line| line.split(' ').nth(4))
@@ -125,8 +127,10 @@ pub(crate) fn remove_build_dir(dir: &Path) -> Result<()> {
 /// Lower-case hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, byte| {
-        let _ = write!(out, "{byte:02x}");
-        out
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, byte| {
+            let _ = write!(out, "{byte:02x}");
+            out
+        })
 }

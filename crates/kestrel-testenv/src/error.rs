@@ -8,7 +8,9 @@ use std::time::Duration;
 /// the reader is usually a developer looking at a failed integration test.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("the test environment needs root (debootstrap, chroot, podman with cgroupfs); run the tests as root")]
+    #[error(
+        "the test environment needs root (debootstrap, chroot, podman with cgroupfs); run the tests as root"
+    )]
     NotRoot,
 
     #[error("{path}: {source}")]
@@ -36,7 +38,10 @@ pub enum Error {
         "building the test image failed ({status}); its output is above, and its partial \
          directory {partial} is kept until the next build (debootstrap.log is in it)"
     )]
-    Build { status: ExitStatus, partial: PathBuf },
+    Build {
+        status: ExitStatus,
+        partial: PathBuf,
+    },
 
     #[error("{what}: invalid JSON: {source}")]
     Json {

@@ -50,7 +50,9 @@ impl TestImage {
     pub fn get() -> Result<TestImage> {
         // Tests in one process share the answer; the file lock below covers
         // other processes.
-        let mut slot = IMAGE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut slot = IMAGE
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(image) = slot.as_ref() {
             return Ok(image.clone());
         }
@@ -124,7 +126,10 @@ pub fn content_key(env: &Path) -> Result<String> {
     for relative in files {
         let path = env.join(&relative);
         let bytes = std::fs::read(&path).map_err(Error::io(&path))?;
-        let mode = std::fs::metadata(&path).map_err(Error::io(&path))?.permissions().mode();
+        let mode = std::fs::metadata(&path)
+            .map_err(Error::io(&path))?
+            .permissions()
+            .mode();
         hasher.update(relative.to_string_lossy().as_bytes());
         hasher.update([0, u8::from(mode & 0o111 != 0)]);
         hasher.update((bytes.len() as u64).to_le_bytes());
@@ -220,10 +225,15 @@ impl Cache {
     fn build(&self, env: &Path, key: &str, tag: &str, dir: &Path) -> Result<()> {
         // We hold the lock, so any partial build left is from a dead builder.
         self.remove_partials()?;
-        let partial = self.root.join(format!("{key}.partial-{}", std::process::id()));
+        let partial = self
+            .root
+            .join(format!("{key}.partial-{}", std::process::id()));
         let script = env.join("build.sh");
         tracing::info!(key, partial = %partial.display(), "building the test image (a few minutes)");
-        eprintln!("kestrel-testenv: building test image {tag} in {}", partial.display());
+        eprintln!(
+            "kestrel-testenv: building test image {tag} in {}",
+            partial.display()
+        );
         let started = Instant::now();
         let mut command = Command::new("bash");
         command
@@ -253,7 +263,10 @@ impl Cache {
     fn remove_partials(&self) -> Result<()> {
         for entry in std::fs::read_dir(&self.root).map_err(Error::io(&self.root))? {
             let path = entry.map_err(Error::io(&self.root))?.path();
-            if path.file_name().is_some_and(|name| name.to_string_lossy().contains(".partial-")) {
+            if path
+                .file_name()
+                .is_some_and(|name| name.to_string_lossy().contains(".partial-"))
+            {
                 tracing::info!(path = %path.display(), "removing an interrupted build");
                 cmd::remove_build_dir(&path)?;
             }
@@ -264,16 +277,21 @@ impl Cache {
     /// Deletes other builds not used for [`PRUNE_AFTER`], and their podman
     /// images. Failures only cost disk space, so they are logged, not raised.
     fn prune(&self, current: &str) {
-        let Ok(entries) = std::fs::read_dir(&self.root) else { return };
+        let Ok(entries) = std::fs::read_dir(&self.root) else {
+            return;
+        };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             let is_build = name.len() == 16 && name.bytes().all(|b| b.is_ascii_hexdigit());
             if !is_build || name == current {
                 continue;
             }
-            let last_used = std::fs::metadata(entry.path().join("last-used")).and_then(|m| m.modified());
+            let last_used =
+                std::fs::metadata(entry.path().join("last-used")).and_then(|m| m.modified());
             let stale = last_used
-                .map(|time| SystemTime::now().duration_since(time).unwrap_or_default() > PRUNE_AFTER)
+                .map(|time| {
+                    SystemTime::now().duration_since(time).unwrap_or_default() > PRUNE_AFTER
+                })
                 .unwrap_or(true);
             if !stale {
                 continue;
@@ -295,7 +313,13 @@ impl Cache {
 fn ensure_loaded(image: &TestImage) -> Result<()> {
     let inspect = || {
         podman()
-            .args(["image", "inspect", "--format", "{{.Id}}", image.podman_ref()])
+            .args([
+                "image",
+                "inspect",
+                "--format",
+                "{{.Id}}",
+                image.podman_ref(),
+            ])
             .output()
             .ok()
             .filter(|out| out.status.success())
@@ -304,9 +328,18 @@ fn ensure_loaded(image: &TestImage) -> Result<()> {
     if inspect().as_deref() == Some(image.image_id()) {
         return Ok(());
     }
-    tracing::info!(image = image.podman_ref(), "loading the test image into podman");
+    tracing::info!(
+        image = image.podman_ref(),
+        "loading the test image into podman"
+    );
     let archive = image.oci_archive();
-    cmd::run(podman().arg("load").arg("--quiet").arg("--input").arg(&archive))?;
+    cmd::run(
+        podman()
+            .arg("load")
+            .arg("--quiet")
+            .arg("--input")
+            .arg(&archive),
+    )?;
     match inspect() {
         Some(id) if id == image.image_id() => Ok(()),
         other => Err(Error::invalid(
@@ -327,7 +360,8 @@ fn touch(path: &Path) -> Result<()> {
         .write(true)
         .open(path)
         .map_err(Error::io(path))?;
-    file.set_modified(SystemTime::now()).map_err(Error::io(path))
+    file.set_modified(SystemTime::now())
+        .map_err(Error::io(path))
 }
 
 fn stderr_stdio() -> Result<Stdio> {
@@ -353,16 +387,26 @@ mod tests {
 
         std::fs::write(dir.join("README.md"), "docs\n").unwrap();
         std::fs::write(dir.join("python/__pycache__/app.pyc"), "litter").unwrap();
-        assert_eq!(content_key(&dir).unwrap(), first, "docs and litter are not inputs");
+        assert_eq!(
+            content_key(&dir).unwrap(),
+            first,
+            "docs and litter are not inputs"
+        );
 
         std::fs::write(dir.join("python/requirements.txt"), "requests==2.19.1\n").unwrap();
         let second = content_key(&dir).unwrap();
         assert_ne!(second, first);
 
-        let mut perms = std::fs::metadata(dir.join("build.sh")).unwrap().permissions();
+        let mut perms = std::fs::metadata(dir.join("build.sh"))
+            .unwrap()
+            .permissions();
         perms.set_mode(0o755);
         std::fs::set_permissions(dir.join("build.sh"), perms).unwrap();
-        assert_ne!(content_key(&dir).unwrap(), second, "the executable bit is an input");
+        assert_ne!(
+            content_key(&dir).unwrap(),
+            second,
+            "the executable bit is an input"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

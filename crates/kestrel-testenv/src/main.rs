@@ -8,7 +8,10 @@ use clap::{Parser, Subcommand};
 use kestrel_testenv::{TestImage, TestPod};
 
 #[derive(Debug, Parser)]
-#[command(about = "Build Kestrel's test image (cached) or run its test Pod", version)]
+#[command(
+    about = "Build Kestrel's test image (cached) or run its test Pod",
+    version
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -87,10 +90,11 @@ fn run(command: Cmd) -> Result<(), kestrel_testenv::Error> {
 }
 
 fn print_json<T: serde::Serialize>(value: &T) -> Result<(), kestrel_testenv::Error> {
-    let text = serde_json::to_string_pretty(value).map_err(|source| kestrel_testenv::Error::Json {
-        what: "standard output".into(),
-        source,
-    })?;
+    let text =
+        serde_json::to_string_pretty(value).map_err(|source| kestrel_testenv::Error::Json {
+            what: "standard output".into(),
+            source,
+        })?;
     println!("{text}");
     Ok(())
 }

@@ -25,8 +25,14 @@ impl Digest {
         let hex = text
             .strip_prefix("sha256:")
             .ok_or_else(|| format!("digest `{text}` does not start with `sha256:`"))?;
-        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
-            return Err(format!("digest `{text}` is not sha256: and 64 lower-case hex digits"));
+        if hex.len() != 64
+            || !hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            return Err(format!(
+                "digest `{text}` is not sha256: and 64 lower-case hex digits"
+            ));
         }
         Ok(Digest(text.to_owned()))
     }
@@ -140,35 +146,52 @@ pub struct Manifest {
 impl Manifest {
     pub fn read(path: &Path) -> Result<Manifest> {
         let text = std::fs::read_to_string(path).map_err(Error::io(path))?;
-        let manifest: Manifest = serde_json::from_str(&text).map_err(Error::json(path.display().to_string()))?;
+        let manifest: Manifest =
+            serde_json::from_str(&text).map_err(Error::json(path.display().to_string()))?;
         if manifest.format != FORMAT {
             return Err(Error::invalid(
                 path.display().to_string(),
-                format!("format {} but this kestrel-testenv reads format {FORMAT}", manifest.format),
+                format!(
+                    "format {} but this kestrel-testenv reads format {FORMAT}",
+                    manifest.format
+                ),
             ));
         }
         Ok(manifest)
     }
 
     pub(crate) fn write(&self, path: &Path) -> Result<()> {
-        let text = serde_json::to_string_pretty(self).map_err(Error::json(path.display().to_string()))?;
+        let text =
+            serde_json::to_string_pretty(self).map_err(Error::json(path.display().to_string()))?;
         std::fs::write(path, text + "\n").map_err(Error::io(path))
     }
 
     /// Builds the manifest from the outputs `build.sh` left in `dir`.
-    pub(crate) fn assemble(dir: &Path, key: &str, tag: &str, build_seconds: f64) -> Result<Manifest> {
+    pub(crate) fn assemble(
+        dir: &Path,
+        key: &str,
+        tag: &str,
+        build_seconds: f64,
+    ) -> Result<Manifest> {
         let oci = dir.join("oci");
         let index: OciIndex = read_json(&oci.join("index.json"))?;
         let descriptor = index
             .manifests
             .iter()
             .find(|d| d.annotations.ref_name.as_deref() == Some(tag))
-            .ok_or_else(|| Error::invalid(oci.join("index.json").display().to_string(), format!("no manifest tagged `{tag}`")))?;
+            .ok_or_else(|| {
+                Error::invalid(
+                    oci.join("index.json").display().to_string(),
+                    format!("no manifest tagged `{tag}`"),
+                )
+            })?;
         let image_manifest: OciManifest = read_json(&blob_path(&oci, &descriptor.digest))?;
         let config: OciConfig = read_json(&blob_path(&oci, &image_manifest.config.digest))?;
         if config.rootfs.diff_ids.len() != image_manifest.layers.len() {
             return Err(Error::invalid(
-                blob_path(&oci, &image_manifest.config.digest).display().to_string(),
+                blob_path(&oci, &image_manifest.config.digest)
+                    .display()
+                    .to_string(),
                 format!(
                     "{} diff_ids for {} layers",
                     config.rootfs.diff_ids.len(),
@@ -191,7 +214,7 @@ impl Manifest {
         let mut packages = debian_packages(&dir.join("inventory-debian.tsv"))?;
         packages.extend(python_packages(&dir.join("inventory-python.json"))?);
         packages.extend(node_packages(&dir.join("inventory-node.json"))?);
-        packages.sort_by(|a, b| (a.ecosystem, &a.name, &a.path).cmp(&(b.ecosystem, &b.name, &b.path)));
+        packages.sort_by_cached_key(|p| (p.ecosystem, p.name.to_lowercase(), p.path.clone()));
 
         Ok(Manifest {
             format: FORMAT,
@@ -258,7 +281,11 @@ struct OciRootfs {
 fn debian_packages(path: &Path) -> Result<Vec<InstalledPackage>> {
     let text = std::fs::read_to_string(path).map_err(Error::io(path))?;
     let mut packages = Vec::new();
-    for (number, line) in text.lines().enumerate().filter(|(_, line)| !line.is_empty()) {
+    for (number, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| !line.is_empty())
+    {
         let fields: Vec<&str> = line.split('\t').collect();
         let [name, version, arch, source_name, source_version] = fields[..] else {
             return Err(Error::invalid(
@@ -280,7 +307,10 @@ fn debian_packages(path: &Path) -> Result<Vec<InstalledPackage>> {
         });
     }
     if packages.is_empty() {
-        return Err(Error::invalid(path.display().to_string(), "no Debian packages listed"));
+        return Err(Error::invalid(
+            path.display().to_string(),
+            "no Debian packages listed",
+        ));
     }
     Ok(packages)
 }
@@ -339,13 +369,21 @@ fn python_packages(path: &Path) -> Result<Vec<InstalledPackage>> {
                 .then_some(App::Python),
         })
         .collect();
-    check_loaded_are_installed(path, &inventory, packages.iter().filter(|p| p.loaded_by.is_some()).count())?;
+    check_loaded_are_installed(
+        path,
+        &inventory,
+        packages.iter().filter(|p| p.loaded_by.is_some()).count(),
+    )?;
     Ok(packages)
 }
 
 fn node_packages(path: &Path) -> Result<Vec<InstalledPackage>> {
     let inventory: Inventory = read_json(path)?;
-    let loaded: BTreeSet<Option<&str>> = inventory.loaded.iter().map(|entry| entry.path.as_deref()).collect();
+    let loaded: BTreeSet<Option<&str>> = inventory
+        .loaded
+        .iter()
+        .map(|entry| entry.path.as_deref())
+        .collect();
     let packages: Vec<InstalledPackage> = inventory
         .installed
         .iter()
@@ -359,7 +397,11 @@ fn node_packages(path: &Path) -> Result<Vec<InstalledPackage>> {
             loaded_by: loaded.contains(&entry.path.as_deref()).then_some(App::Node),
         })
         .collect();
-    check_loaded_are_installed(path, &inventory, packages.iter().filter(|p| p.loaded_by.is_some()).count())?;
+    check_loaded_are_installed(
+        path,
+        &inventory,
+        packages.iter().filter(|p| p.loaded_by.is_some()).count(),
+    )?;
     Ok(packages)
 }
 
@@ -400,7 +442,11 @@ mod tests {
 
     #[test]
     fn pypi_names_normalize() {
-        for (name, normal) in [("Jinja2", "jinja2"), ("zope.interface", "zope-interface"), ("a__b-.c", "a-b-c")] {
+        for (name, normal) in [
+            ("Jinja2", "jinja2"),
+            ("zope.interface", "zope-interface"),
+            ("a__b-.c", "a-b-c"),
+        ] {
             assert_eq!(normalize_pypi_name(name), normal);
         }
     }

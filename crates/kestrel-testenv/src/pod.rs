@@ -54,9 +54,10 @@ impl PodUid {
     pub fn parse(text: &str) -> Result<PodUid, String> {
         let groups: Vec<&str> = text.split('-').collect();
         let lengths: Vec<usize> = groups.iter().map(|g| g.len()).collect();
-        let hex = groups
-            .iter()
-            .all(|g| g.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+        let hex = groups.iter().all(|g| {
+            g.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        });
         if lengths != [8, 4, 4, 4, 12] || !hex {
             return Err(format!("`{text}` is not a lower-case UUID"));
         }
@@ -81,7 +82,11 @@ pub struct ContainerId(String);
 
 impl ContainerId {
     pub fn parse(text: &str) -> Result<ContainerId, String> {
-        if text.len() == 64 && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if text.len() == 64
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             Ok(ContainerId(text.to_owned()))
         } else {
             Err(format!("`{text}` is not a 64-hex-digit container id"))
@@ -182,10 +187,22 @@ impl TestPod {
         ];
 
         let mut create = podman();
-        create.args(["pod", "create", "--network", "none", "--name", &podman_pod_name]);
+        create.args([
+            "pod",
+            "create",
+            "--network",
+            "none",
+            "--name",
+            &podman_pod_name,
+        ]);
         create.args(["--hostname", &meta.name, "--cgroup-parent", &cgroup_parent]);
         create.args(["--label", &format!("{OWNER_LABEL}={}", owner_id())]);
-        for (key, value) in meta.labels.iter().map(|(k, v)| (k.as_str(), v)).chain(cri_labels.iter().map(|(k, v)| (*k, v))) {
+        for (key, value) in meta
+            .labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v))
+            .chain(cri_labels.iter().map(|(k, v)| (*k, v)))
+        {
             create.args(["--label", &format!("{key}={value}")]);
         }
         let podman_pod_id = cmd::run_stdout(&mut create)?;
@@ -212,8 +229,18 @@ impl TestPod {
             let podman_name = format!("k8s_{}_{}_{}_{uid}_0", spec.name, meta.name, meta.namespace);
             let mut run = podman();
             run.args(["run", "--detach", "--pull", "never", "--restart", "no"]);
-            run.args(["--pod", &podman_pod_name, "--name", &podman_name, "--cgroup-parent", &cgroup_parent]);
-            run.args(["--label", &format!("io.kubernetes.container.name={}", spec.name)]);
+            run.args([
+                "--pod",
+                &podman_pod_name,
+                "--name",
+                &podman_name,
+                "--cgroup-parent",
+                &cgroup_parent,
+            ]);
+            run.args([
+                "--label",
+                &format!("io.kubernetes.container.name={}", spec.name),
+            ]);
             for (key, value) in &cri_labels {
                 run.args(["--label", &format!("{key}={value}")]);
             }
@@ -222,7 +249,8 @@ impl TestPod {
             }
             run.args(spec.podman_run_args(image.podman_ref()));
             let id = cmd::run_stdout(&mut run)?;
-            let id = ContainerId::parse(&id).map_err(|message| Error::invalid(cmd::describe(&run), message))?;
+            let id = ContainerId::parse(&id)
+                .map_err(|message| Error::invalid(cmd::describe(&run), message))?;
             started.push((spec.name.clone(), podman_name, id));
         }
         for (name, podman_name, id) in started {
@@ -267,7 +295,13 @@ impl TestPod {
             .ok_or_else(|| Error::NoSuchContainer {
                 pod: self.info.name.clone(),
                 container: name.to_owned(),
-                known: self.info.containers.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", "),
+                known: self
+                    .info
+                    .containers
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
             })
     }
 
@@ -303,7 +337,10 @@ impl Drop for TestPod {
             && let Err(err) = remove_pod(&self.info.podman_pod_id, &self.info.uid)
         {
             tracing::warn!(%err, pod = %self.info.podman_pod_name, "could not remove the test pod");
-            eprintln!("kestrel-testenv: could not remove test pod {}: {err}", self.info.podman_pod_name);
+            eprintln!(
+                "kestrel-testenv: could not remove test pod {}: {err}",
+                self.info.podman_pod_name
+            );
         }
     }
 }
@@ -314,7 +351,9 @@ fn owner_id() -> String {
 }
 
 fn owner_alive(owner: &str) -> bool {
-    let Some((pid, start)) = owner.split_once('-') else { return false };
+    let Some((pid, start)) = owner.split_once('-') else {
+        return false;
+    };
     match (pid.parse::<u32>(), start.parse::<u64>()) {
         (Ok(pid), Ok(start)) => cmd::process_start_time(pid) == Some(start),
         _ => false,
@@ -323,7 +362,12 @@ fn owner_alive(owner: &str) -> bool {
 
 /// Waits for the container's app to write its ready file, read through
 /// `/proc/PID/root` so no exec is needed, and checks its report.
-fn wait_ready(info: &PodInfo, name: &str, podman_name: &str, id: &ContainerId) -> Result<PodContainer> {
+fn wait_ready(
+    info: &PodInfo,
+    name: &str,
+    podman_name: &str,
+    id: &ContainerId,
+) -> Result<PodContainer> {
     let not_ready = |waited: Duration, detail: String| Error::NotReady {
         pod: info.podman_pod_name.clone(),
         container: name.to_owned(),
@@ -331,17 +375,26 @@ fn wait_ready(info: &PodInfo, name: &str, podman_name: &str, id: &ContainerId) -
         detail,
     };
     let started = Instant::now();
-    let pid: u32 = podman_stdout(["container", "inspect", "--format", "{{.State.Pid}}", id.as_str()])?
-        .parse()
-        .unwrap_or(0);
+    let pid: u32 = podman_stdout([
+        "container",
+        "inspect",
+        "--format",
+        "{{.State.Pid}}",
+        id.as_str(),
+    ])?
+    .parse()
+    .unwrap_or(0);
     if pid == 0 {
-        return Err(not_ready(started.elapsed(), format!("its process is not running; logs:\n{}", logs(id))));
+        return Err(not_ready(
+            started.elapsed(),
+            format!("its process is not running; logs:\n{}", logs(id)),
+        ));
     }
     let ready_path = PathBuf::from(format!("/proc/{pid}/root{READY_FILE}"));
     loop {
         if let Ok(text) = std::fs::read_to_string(&ready_path) {
-            let ready: ReadyReport =
-                serde_json::from_str(&text).map_err(Error::json(format!("{name}: {READY_FILE}")))?;
+            let ready: ReadyReport = serde_json::from_str(&text)
+                .map_err(Error::json(format!("{name}: {READY_FILE}")))?;
             let uid = process_uid(pid)?;
             return Ok(PodContainer {
                 name: name.to_owned(),
@@ -353,18 +406,31 @@ fn wait_ready(info: &PodInfo, name: &str, podman_name: &str, id: &ContainerId) -
             });
         }
         if !Path::new(&format!("/proc/{pid}")).exists() {
-            return Err(not_ready(started.elapsed(), format!("its process {pid} exited; logs:\n{}", logs(id))));
+            return Err(not_ready(
+                started.elapsed(),
+                format!("its process {pid} exited; logs:\n{}", logs(id)),
+            ));
         }
         if started.elapsed() > READY_TIMEOUT {
-            return Err(not_ready(started.elapsed(), format!("no {READY_FILE} yet; logs:\n{}", logs(id))));
+            return Err(not_ready(
+                started.elapsed(),
+                format!("no {READY_FILE} yet; logs:\n{}", logs(id)),
+            ));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
 }
 
 fn logs(id: &ContainerId) -> String {
-    match podman().args(["logs", "--tail", "30", id.as_str()]).output() {
-        Ok(out) => format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+    match podman()
+        .args(["logs", "--tail", "30", id.as_str()])
+        .output()
+    {
+        Ok(out) => format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
         Err(err) => format!("(podman logs failed: {err})"),
     }
 }
@@ -391,7 +457,9 @@ fn remove_pod(pod_id: &str, uid: &PodUid) -> Result<()> {
 /// it created in every hierarchy; leaving them would litter `/kubepods` with
 /// one directory per test run.
 fn remove_pod_cgroups(uid: &PodUid) {
-    let Ok(hierarchies) = std::fs::read_dir("/sys/fs/cgroup") else { return };
+    let Ok(hierarchies) = std::fs::read_dir("/sys/fs/cgroup") else {
+        return;
+    };
     let mut roots = vec![PathBuf::from("/sys/fs/cgroup")];
     roots.extend(hierarchies.flatten().map(|entry| entry.path()));
     for root in roots {
@@ -433,22 +501,38 @@ struct PodListEntry {
 /// Removes pods left by test processes that are gone. Best effort: a failure
 /// here must not fail a test that does not depend on it.
 fn remove_stale_pods() {
-    let listed = podman_stdout(["pod", "ps", "--filter", &format!("label={OWNER_LABEL}"), "--format", "json"]);
+    let listed = podman_stdout([
+        "pod",
+        "ps",
+        "--filter",
+        &format!("label={OWNER_LABEL}"),
+        "--format",
+        "json",
+    ]);
     let pods: Vec<PodListEntry> = match listed.map(|text| serde_json::from_str(&text)) {
         Ok(Ok(pods)) => pods,
         Ok(Err(err)) => return tracing::warn!(%err, "could not parse `podman pod ps` output"),
         Err(err) => return tracing::warn!(%err, "could not list pods"),
     };
     for pod in pods {
-        let owner = pod.labels.get(OWNER_LABEL).map(String::as_str).unwrap_or("");
+        let owner = pod
+            .labels
+            .get(OWNER_LABEL)
+            .map(String::as_str)
+            .unwrap_or("");
         if owner_alive(owner) {
             continue;
         }
         tracing::info!(pod = %pod.id, owner, "removing a test pod whose owner is gone");
-        let uid = pod.labels.get("io.kubernetes.pod.uid").and_then(|text| PodUid::parse(text).ok());
+        let uid = pod
+            .labels
+            .get("io.kubernetes.pod.uid")
+            .and_then(|text| PodUid::parse(text).ok());
         let result = match &uid {
             Some(uid) => remove_pod(&pod.id, uid),
-            None => cmd::run(podman().args(["pod", "rm", "--force", "--time", "0", &pod.id])).map(drop),
+            None => {
+                cmd::run(podman().args(["pod", "rm", "--force", "--time", "0", &pod.id])).map(drop)
+            }
         };
         if let Err(err) = result {
             tracing::warn!(%err, pod = %pod.id, "could not remove a stale test pod");
@@ -475,7 +559,10 @@ mod tests {
         assert!(owner_alive(&owner_id()));
         let pid = std::process::id();
         let start = cmd::process_start_time(pid).unwrap();
-        assert!(!owner_alive(&format!("{pid}-{}", start + 1)), "a reused PID is not the owner");
+        assert!(
+            !owner_alive(&format!("{pid}-{}", start + 1)),
+            "a reused PID is not the owner"
+        );
         assert!(!owner_alive("not-an-owner"));
         assert!(!owner_alive(""));
     }

@@ -115,10 +115,11 @@ impl PodManifest {
 
     /// Parses and validates manifest text; `path` is only used in errors.
     pub fn parse(path: &Path, text: &str) -> Result<PodManifest> {
-        let manifest: PodManifest = serde_norway::from_str(text).map_err(|source| Error::PodYaml {
-            path: path.to_owned(),
-            source,
-        })?;
+        let manifest: PodManifest =
+            serde_norway::from_str(text).map_err(|source| Error::PodYaml {
+                path: path.to_owned(),
+                source,
+            })?;
         manifest.validate(path)?;
         Ok(manifest)
     }
@@ -132,12 +133,21 @@ impl PodManifest {
         if self.api_version != "v1" || self.kind != "Pod" {
             return Err(fail(
                 "apiVersion/kind".into(),
-                format!("`{}`/`{}`, expected `v1`/`Pod`", self.api_version, self.kind),
+                format!(
+                    "`{}`/`{}`, expected `v1`/`Pod`",
+                    self.api_version, self.kind
+                ),
             ));
         }
-        for (field, value) in [("metadata.name", &self.metadata.name), ("metadata.namespace", &self.metadata.namespace)] {
+        for (field, value) in [
+            ("metadata.name", &self.metadata.name),
+            ("metadata.namespace", &self.metadata.namespace),
+        ] {
             if !is_dns_label(value) {
-                return Err(fail(field.into(), format!("`{value}` is not a DNS label (lower-case a-z, 0-9, `-`, at most 63)")));
+                return Err(fail(
+                    field.into(),
+                    format!("`{value}` is not a DNS label (lower-case a-z, 0-9, `-`, at most 63)"),
+                ));
             }
         }
         if self.spec.containers.is_empty() {
@@ -147,10 +157,16 @@ impl PodManifest {
         for (i, container) in self.spec.containers.iter().enumerate() {
             let at = |field: &str| format!("spec.containers[{i}].{field}");
             if !is_dns_label(&container.name) {
-                return Err(fail(at("name"), format!("`{}` is not a DNS label", container.name)));
+                return Err(fail(
+                    at("name"),
+                    format!("`{}` is not a DNS label", container.name),
+                ));
             }
             if !seen.insert(container.name.as_str()) {
-                return Err(fail(at("name"), format!("`{}` is used by two containers", container.name)));
+                return Err(fail(
+                    at("name"),
+                    format!("`{}` is used by two containers", container.name),
+                ));
             }
             if container.image != IMAGE_NAME {
                 return Err(fail(
@@ -164,7 +180,10 @@ impl PodManifest {
             }
             for (j, var) in container.env.iter().enumerate() {
                 if var.name.is_empty() || var.name.contains('=') {
-                    return Err(fail(at(&format!("env[{j}].name")), format!("`{}` is not a variable name", var.name)));
+                    return Err(fail(
+                        at(&format!("env[{j}].name")),
+                        format!("`{}` is not a variable name", var.name),
+                    ));
                 }
             }
             let security = container.security_context.clone().unwrap_or_default();
@@ -194,7 +213,9 @@ impl ContainerSpec {
         }
         let security = self.security_context.clone().unwrap_or_default();
         match (security.run_as_user, security.run_as_group) {
-            (Some(user), Some(group)) => flags.extend(["--user".to_owned(), format!("{user}:{group}")]),
+            (Some(user), Some(group)) => {
+                flags.extend(["--user".to_owned(), format!("{user}:{group}")])
+            }
             (Some(user), None) => flags.extend(["--user".to_owned(), user.to_string()]),
             // The user defaults to the image's, which for the test image is root.
             (None, Some(group)) => flags.extend(["--user".to_owned(), format!("0:{group}")]),
@@ -227,7 +248,9 @@ impl ContainerSpec {
 fn is_dns_label(text: &str) -> bool {
     !text.is_empty()
         && text.len() <= 63
-        && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !text.starts_with('-')
         && !text.ends_with('-')
 }
@@ -283,28 +306,50 @@ mod tests {
     fn unsupported_or_wrong_fields_are_named() {
         let container = "  containers:\n  - name: a\n    image: kestrel-test\n";
         check(
-            &format!("{HEAD}spec:\n  restartPolicy: Never\n  containers:\n  - name: a\n    image: kestrel-test\n    resources: {{}}\n"),
-            expect!["error: pod manifest pod.yaml: spec.containers[0]: unknown field `resources`, expected one of `name`, `image`, `imagePullPolicy`, `command`, `args`, `workingDir`, `env`, `securityContext` at line 9 column 5"],
+            &format!(
+                "{HEAD}spec:\n  restartPolicy: Never\n  containers:\n  - name: a\n    image: kestrel-test\n    resources: {{}}\n"
+            ),
+            expect![
+                "error: pod manifest pod.yaml: spec.containers[0]: unknown field `resources`, expected one of `name`, `image`, `imagePullPolicy`, `command`, `args`, `workingDir`, `env`, `securityContext` at line 9 column 5"
+            ],
         );
         check(
             &format!("{HEAD}spec:\n  restartPolicy: Always\n{container}"),
-            expect![[r#"error: pod manifest pod.yaml: spec.restartPolicy: unknown variant `Always`, expected `Never` at line 5 column 18"#]],
+            expect![[
+                r#"error: pod manifest pod.yaml: spec.restartPolicy: unknown variant `Always`, expected `Never` at line 5 column 18"#
+            ]],
         );
         check(
-            &format!("{HEAD}spec:\n  restartPolicy: Never\n  containers:\n  - name: a\n    image: nginx:1.25\n"),
-            expect![[r#"error: pod manifest pod.yaml: spec.containers[0].image: `nginx:1.25`: only the test image `kestrel-test` exists here (no registry); write `image: kestrel-test`"#]],
+            &format!(
+                "{HEAD}spec:\n  restartPolicy: Never\n  containers:\n  - name: a\n    image: nginx:1.25\n"
+            ),
+            expect![[
+                r#"error: pod manifest pod.yaml: spec.containers[0].image: `nginx:1.25`: only the test image `kestrel-test` exists here (no registry); write `image: kestrel-test`"#
+            ]],
         );
         check(
-            &format!("{HEAD}spec:\n  restartPolicy: Never\n{container}  - name: a\n    image: kestrel-test\n"),
-            expect![[r#"error: pod manifest pod.yaml: spec.containers[1].name: `a` is used by two containers"#]],
+            &format!(
+                "{HEAD}spec:\n  restartPolicy: Never\n{container}  - name: a\n    image: kestrel-test\n"
+            ),
+            expect![[
+                r#"error: pod manifest pod.yaml: spec.containers[1].name: `a` is used by two containers"#
+            ]],
         );
         check(
-            &format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: Web}}\nspec:\n  restartPolicy: Never\n{container}"),
-            expect![[r#"error: pod manifest pod.yaml: metadata.name: `Web` is not a DNS label (lower-case a-z, 0-9, `-`, at most 63)"#]],
+            &format!(
+                "apiVersion: v1\nkind: Pod\nmetadata: {{name: Web}}\nspec:\n  restartPolicy: Never\n{container}"
+            ),
+            expect![[
+                r#"error: pod manifest pod.yaml: metadata.name: `Web` is not a DNS label (lower-case a-z, 0-9, `-`, at most 63)"#
+            ]],
         );
         check(
-            &format!("{HEAD}spec:\n  restartPolicy: Never\n{container}    securityContext: {{runAsNonRoot: true}}\n"),
-            expect![[r#"error: pod manifest pod.yaml: spec.containers[0].securityContext.runAsNonRoot: true, but runAsUser is 0 or unset (the image's user is root)"#]],
+            &format!(
+                "{HEAD}spec:\n  restartPolicy: Never\n{container}    securityContext: {{runAsNonRoot: true}}\n"
+            ),
+            expect![[
+                r#"error: pod manifest pod.yaml: spec.containers[0].securityContext.runAsNonRoot: true, but runAsUser is 0 or unset (the image's user is root)"#
+            ]],
         );
     }
 }

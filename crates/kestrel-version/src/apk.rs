@@ -99,7 +99,6 @@ fn parse(v: &str) -> Apk<'_> {
     }
 }
 
-
 fn cmp_number(i: usize, a: &str, b: &str) -> Ordering {
     // After the first component, a leading zero makes the component a fraction: 1.05 < 1.5.
     if i > 0 && (a.starts_with('0') || b.starts_with('0')) {

@@ -125,7 +125,12 @@ impl Scheme {
         match self {
             Scheme::Dpkg => dpkg::validate(v).map_err(err),
             Scheme::SemVer | Scheme::Go | Scheme::NuGet => semver::validate(v).map_err(err),
-            Scheme::Rpm | Scheme::Apk | Scheme::Pep440 | Scheme::Maven | Scheme::RubyGems | Scheme::Packagist => Ok(()),
+            Scheme::Rpm
+            | Scheme::Apk
+            | Scheme::Pep440
+            | Scheme::Maven
+            | Scheme::RubyGems
+            | Scheme::Packagist => Ok(()),
         }
     }
 
@@ -199,7 +204,10 @@ mod tests {
     #[test]
     fn digits_of_any_length() {
         assert_eq!(
-            cmp_digits("999999999999999999999999999991", "999999999999999999999999999999"),
+            cmp_digits(
+                "999999999999999999999999999991",
+                "999999999999999999999999999999"
+            ),
             Ordering::Less
         );
         assert_eq!(cmp_digits("007", "7"), Ordering::Equal);

@@ -175,8 +175,14 @@ pub(crate) fn compare(a: &str, b: &str) -> Ordering {
         return Ordering::Equal;
     }
     for i in 0..ta.len().max(tb.len()) {
-        let x = ta.get(i).cloned().unwrap_or_else(|| Token::padding_for(&tb[i]));
-        let y = tb.get(i).cloned().unwrap_or_else(|| Token::padding_for(&ta[i]));
+        let x = ta
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| Token::padding_for(&tb[i]));
+        let y = tb
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| Token::padding_for(&ta[i]));
         if x.sep == y.sep && x.value == y.value {
             continue;
         }

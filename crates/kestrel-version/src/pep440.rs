@@ -89,7 +89,6 @@ fn legacy_key(v: &str) -> Vec<LegacyPart> {
     parts
 }
 
-
 /// A parsed PEP 440 version. Numbers are kept as digit strings so that any length compares.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Version {

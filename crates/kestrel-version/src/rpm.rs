@@ -110,7 +110,11 @@ pub(crate) fn rpmvercmp(a: &str, b: &str) -> Ordering {
             std::str::from_utf8(sa).unwrap_or_default(),
             std::str::from_utf8(sb).unwrap_or_default(),
         );
-        let o = if numeric { cmp_digits(sa, sb) } else { sa.cmp(sb) };
+        let o = if numeric {
+            cmp_digits(sa, sb)
+        } else {
+            sa.cmp(sb)
+        };
         if o != Ordering::Equal {
             return o;
         }

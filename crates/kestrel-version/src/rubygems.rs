@@ -25,10 +25,7 @@ fn segments(v: &str) -> Vec<&str> {
         }
     }
     // Numbers up to the first letter segment, then the rest; trailing zeros dropped in each.
-    let split = out
-        .iter()
-        .position(|s| !is_num(s))
-        .unwrap_or(out.len());
+    let split = out.iter().position(|s| !is_num(s)).unwrap_or(out.len());
     let (nums, rest) = out.split_at(split);
     let mut canon = trim_zeros(nums).to_vec();
     canon.extend_from_slice(trim_zeros(rest));

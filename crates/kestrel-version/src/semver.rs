@@ -114,7 +114,10 @@ mod tests {
     fn go_pseudo_versions() {
         let c = |a, b| compare(a, b, 3, false);
         assert_eq!(
-            c("v0.0.0-20210101000000-abcdef123456", "v0.0.0-20220101000000-abcdef123456"),
+            c(
+                "v0.0.0-20210101000000-abcdef123456",
+                "v0.0.0-20220101000000-abcdef123456"
+            ),
             Ordering::Less
         );
         assert_eq!(

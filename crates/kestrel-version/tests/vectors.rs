@@ -8,7 +8,9 @@ use kestrel_version::Scheme;
 
 /// Checks every `a <op> b` line of `file` under each of `schemes`, reporting all mismatches.
 fn check(file: &str, schemes: &[Scheme]) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(file);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(file);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut failures = Vec::new();
     let mut count = 0;
@@ -108,7 +110,9 @@ fn pypi_native() {
 fn dpkg_live() {
     let mut versions: Vec<String> = Vec::new();
     for file in ["debian-native.txt", "debian-versions.txt"] {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(file);
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata")
+            .join(file);
         for line in std::fs::read_to_string(path).unwrap().lines() {
             if line.starts_with('#') || line.trim().is_empty() {
                 continue;

@@ -32,32 +32,9 @@ pub fn evaluate(version: &str, affected: &Affected, scheme: Scheme) -> Verdict {
             RangeType::Semver => Scheme::SemVer,
             RangeType::Git => continue,
         };
-        if in_range(version, range, s) {
+        if let Some(fix) = in_range(version, range, s) {
             v.affected = true;
-            for e in &range.events {
-                if let Event::Fixed(f) = e
-                    && s.compare(version, f).is_ok_and(Ordering::is_lt)
-                {
-                    v.fixed.push(f.clone());
-                }
-            }
-        }
-    }
-    if v.affected && v.fixed.is_empty() {
-        // A version listed explicitly may still have a fix named in a range.
-        for range in affected.ranges.iter().filter(|r| r.kind != RangeType::Git) {
-            let s = if range.kind == RangeType::Semver {
-                Scheme::SemVer
-            } else {
-                scheme
-            };
-            for e in &range.events {
-                if let Event::Fixed(f) = e
-                    && s.compare(version, f).is_ok_and(Ordering::is_lt)
-                {
-                    v.fixed.push(f.clone());
-                }
-            }
+            v.fixed.extend(fix);
         }
     }
     v.fixed.sort();
@@ -81,10 +58,13 @@ fn cmp_event(a: &str, b: &str, scheme: Scheme) -> Option<Ordering> {
     }
 }
 
-/// Whether `version` is inside one range.
-pub fn in_range(version: &str, range: &Range, scheme: Scheme) -> bool {
+/// Whether `version` is inside one range: `None` if not, `Some(fix)` if it is, where `fix` is
+/// the `fixed` event that ends the interval holding `version` (none when the interval is open
+/// or ends with `last_affected`). Later fixes of other release lines are not reported: for
+/// Django 3.2.12 the fix is 3.2.13, not 4.0.4.
+pub fn in_range(version: &str, range: &Range, scheme: Scheme) -> Option<Option<String>> {
     if scheme.validate(version).is_err() {
-        return false;
+        return None;
     }
     // Events whose version cannot be read under the scheme are dropped, with a trace.
     let mut events: Vec<&Event> = range
@@ -104,7 +84,7 @@ pub fn in_range(version: &str, range: &Range, scheme: Scheme) -> bool {
             && l != "*"
             && cmp_event(version, l, scheme).is_some_and(|o| o != Ordering::Less)
         {
-            return false;
+            return None;
         }
     }
     events.retain(|e| !matches!(e, Event::Limit(_)));
@@ -112,6 +92,7 @@ pub fn in_range(version: &str, range: &Range, scheme: Scheme) -> bool {
         cmp_event(event_version(a), event_version(b), scheme).unwrap_or(Ordering::Equal)
     });
     let mut affected = false;
+    let mut fix = None;
     for e in events {
         let at = event_version(e);
         let Some(o) = cmp_event(version, at, scheme) else {
@@ -121,10 +102,19 @@ pub fn in_range(version: &str, range: &Range, scheme: Scheme) -> bool {
             Event::Introduced(_) if o != Ordering::Less => affected = true,
             Event::Fixed(_) if o != Ordering::Less => affected = false,
             Event::LastAffected(_) if o == Ordering::Greater => affected = false,
+            // The first event above the version ends its interval.
+            Event::Fixed(f) if affected && fix.is_none() => {
+                fix = Some(Some(f.clone()));
+                break;
+            }
+            Event::LastAffected(_) if affected && fix.is_none() => {
+                fix = Some(None);
+                break;
+            }
             _ => {}
         }
     }
-    affected
+    affected.then(|| fix.flatten())
 }
 
 #[cfg(test)]
@@ -156,7 +146,12 @@ mod tests {
             Scheme::Pep440,
             "ECOSYSTEM",
             r#"[{"introduced":"0"},{"fixed":"2.20.0"}]"#,
-            &[("2.19.1", true), ("2.20.0", false), ("2.20.0rc1", true), ("0.1", true)],
+            &[
+                ("2.19.1", true),
+                ("2.20.0", false),
+                ("2.20.0rc1", true),
+                ("0.1", true),
+            ],
         );
     }
 
@@ -166,7 +161,12 @@ mod tests {
             Scheme::SemVer,
             "SEMVER",
             r#"[{"introduced":"1.0.0"},{"last_affected":"1.2.5"}]"#,
-            &[("0.9.0", false), ("1.0.0", true), ("1.2.5", true), ("1.2.6", false)],
+            &[
+                ("0.9.0", false),
+                ("1.0.0", true),
+                ("1.2.5", true),
+                ("1.2.6", false),
+            ],
         );
     }
 

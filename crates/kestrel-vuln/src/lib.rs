@@ -324,12 +324,7 @@ fn merge_aliases(hits: Vec<Hit<'_>>) -> Vec<Vec<Hit<'_>>> {
     out
 }
 
-fn finding(
-    p: &Package,
-    scheme: Scheme,
-    group: &[Hit<'_>],
-    snapshot: &Snapshot,
-) -> Finding {
+fn finding(p: &Package, scheme: Scheme, group: &[Hit<'_>], snapshot: &Snapshot) -> Finding {
     let mut ids: BTreeSet<&str> = BTreeSet::new();
     let mut cves: BTreeSet<&str> = BTreeSet::new();
     for h in group {
@@ -413,7 +408,10 @@ fn severity_of(group: &[Hit<'_>]) -> (Severity, Option<Cvss>) {
     let mut best_score = -1.0;
     for h in group {
         let a = h.advisory;
-        let vectors = a.severity.iter().chain(a.affected.iter().flat_map(|x| &x.severity));
+        let vectors = a
+            .severity
+            .iter()
+            .chain(a.affected.iter().flat_map(|x| &x.severity));
         for s in vectors {
             let score = if s.kind == "CVSS_V3" {
                 cvss::v3_base_score(&s.score)

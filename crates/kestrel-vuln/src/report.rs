@@ -40,7 +40,15 @@ impl Report {
 
     fn table(&self) -> String {
         let header = [
-            "PACKAGE", "VERSION", "ECOSYSTEM", "ID", "SEVERITY", "CVSS", "FIXED", "KEV", "EPSS",
+            "PACKAGE",
+            "VERSION",
+            "ECOSYSTEM",
+            "ID",
+            "SEVERITY",
+            "CVSS",
+            "FIXED",
+            "KEV",
+            "EPSS",
         ];
         let rows: Vec<[String; 9]> = self
             .vulnerabilities

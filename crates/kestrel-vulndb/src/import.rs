@@ -84,7 +84,11 @@ impl Database {
                 source,
             }
         };
-        let mut tx = self.conn.begin().await.map_err(sql("starting the import"))?;
+        let mut tx = self
+            .conn
+            .begin()
+            .await
+            .map_err(sql("starting the import"))?;
         let mut report = ImportReport::default();
         for p in paths {
             let imported = import_path(&mut tx, &db_path, p).await?;
@@ -215,12 +219,10 @@ pub(crate) async fn import_osv_zip<R: Read + Seek>(
         }
         let entry_name = format!("{location}!{name}");
         buf.clear();
-        entry
-            .read_to_end(&mut buf)
-            .map_err(|e| DbError::Invalid {
-                location: entry_name.clone(),
-                message: format!("cannot decompress (corrupt archive?): {e}"),
-            })?;
+        entry.read_to_end(&mut buf).map_err(|e| DbError::Invalid {
+            location: entry_name.clone(),
+            message: format!("cannot decompress (corrupt archive?): {e}"),
+        })?;
         drop(entry);
         w.add(tx, &entry_name, &buf).await?;
     }
@@ -334,14 +336,16 @@ impl OsvWriter {
         keys.sort();
         keys.dedup();
         for (eco, name) in keys {
-            sqlx::query("INSERT INTO affected (source, id, ecosystem, name) VALUES (?1, ?2, ?3, ?4)")
-                .bind(&self.source)
-                .bind(&adv.id)
-                .bind(eco)
-                .bind(name)
-                .execute(&mut *tx)
-                .await
-                .map_err(sql(&db, "writing an advisory"))?;
+            sqlx::query(
+                "INSERT INTO affected (source, id, ecosystem, name) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .bind(&self.source)
+            .bind(&adv.id)
+            .bind(eco)
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(sql(&db, "writing an advisory"))?;
         }
         if adv.modified > self.newest {
             self.newest = adv.modified;
@@ -473,7 +477,11 @@ pub(crate) async fn import_kev(
         .bind(&v.vulnerability_name)
         .bind(&v.date_added)
         .bind(&v.due_date)
-        .bind(v.known_ransomware_campaign_use.as_deref().unwrap_or("Unknown"))
+        .bind(
+            v.known_ransomware_campaign_use
+                .as_deref()
+                .unwrap_or("Unknown"),
+        )
         .bind(&v.required_action)
         .execute(&mut *tx)
         .await
@@ -604,7 +612,11 @@ fn parse_epss(text: &str) -> Result<EpssRows, (usize, String)> {
                 _ => Err((n, format!("{what} {s:?} is not a number between 0 and 1"))),
             }
         };
-        scores.push((cve.to_owned(), parse(score, "score")?, parse(pct, "percentile")?));
+        scores.push((
+            cve.to_owned(),
+            parse(score, "score")?,
+            parse(pct, "percentile")?,
+        ));
     }
     if !header_seen {
         return Err((1, "no EPSS header `cve,epss,percentile` found".into()));
@@ -623,7 +635,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(rows.score_date.as_deref(), Some("2024-10-01T00:00:00+0000"));
-        assert_eq!(rows.scores, vec![("CVE-2020-28500".into(), 0.00367, 0.72371)]);
+        assert_eq!(
+            rows.scores,
+            vec![("CVE-2020-28500".into(), 0.00367, 0.72371)]
+        );
         let e = parse_epss("cve,epss,percentile\nCVE-1,2.0,0.1\n")
             .err()
             .unwrap();
@@ -634,7 +649,10 @@ mod tests {
 
     #[test]
     fn zip_source_names() {
-        assert_eq!(osv_zip_source_name(Path::new("/x/PyPI/all.zip")), "osv:PyPI");
+        assert_eq!(
+            osv_zip_source_name(Path::new("/x/PyPI/all.zip")),
+            "osv:PyPI"
+        );
         assert_eq!(osv_zip_source_name(Path::new("npm.zip")), "osv:npm");
     }
 }

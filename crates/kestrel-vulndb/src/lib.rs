@@ -65,7 +65,9 @@ pub enum DbError {
     },
     #[error("{location}: {message}")]
     Invalid { location: String, message: String },
-    #[error("{path}: cannot tell what this is (expected an OSV .zip, a directory or .json of OSV records, a KEV .json or an EPSS .csv/.csv.gz)")]
+    #[error(
+        "{path}: cannot tell what this is (expected an OSV .zip, a directory or .json of OSV records, a KEV .json or an EPSS .csv/.csv.gz)"
+    )]
     UnknownFormat { path: PathBuf },
     #[error("download of {url} failed: {message}")]
     Http { url: String, message: String },
@@ -214,13 +216,12 @@ impl Database {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(std::time::Duration::from_secs(30));
-        let mut conn =
-            SqliteConnection::connect_with(&opts)
-                .await
-                .map_err(|source| DbError::Open {
-                    path: path.to_owned(),
-                    source,
-                })?;
+        let mut conn = SqliteConnection::connect_with(&opts)
+            .await
+            .map_err(|source| DbError::Open {
+                path: path.to_owned(),
+                source,
+            })?;
         for stmt in SCHEMA {
             sqlx::query(*stmt)
                 .execute(&mut conn)
@@ -240,7 +241,6 @@ impl Database {
     pub fn path(&self) -> &Path {
         &self.path
     }
-
 
     /// Every source, its record count and when it was imported.
     pub async fn status(&mut self) -> Result<Vec<SourceStatus>, DbError> {
@@ -309,11 +309,10 @@ impl Database {
         for r in rows {
             let json: String = r.get("json");
             let id: String = r.get("id");
-            let adv: Advisory =
-                serde_json::from_str(&json).map_err(|source| DbError::Record {
-                    location: format!("{} advisory {id}", path.display()),
-                    source,
-                })?;
+            let adv: Advisory = serde_json::from_str(&json).map_err(|source| DbError::Record {
+                location: format!("{} advisory {id}", path.display()),
+                source,
+            })?;
             snapshot.advisories.push(StoredAdvisory {
                 source: r.get("source"),
                 advisory: adv,
@@ -322,7 +321,12 @@ impl Database {
         let ids: BTreeSet<&str> = snapshot
             .advisories
             .iter()
-            .flat_map(|a| a.advisory.all_ids().into_iter().chain(a.advisory.upstream.iter().map(String::as_str)))
+            .flat_map(|a| {
+                a.advisory
+                    .all_ids()
+                    .into_iter()
+                    .chain(a.advisory.upstream.iter().map(String::as_str))
+            })
             .collect();
         let ids_json = serde_json::to_string(&ids).expect("strings always serialise");
         let rows = sqlx::query(
@@ -391,8 +395,7 @@ impl Database {
 
 /// The current time as RFC 3339 UTC, for `imported_at`.
 pub(crate) fn now_rfc3339() -> String {
-    jiff::Timestamp::now().round(jiff::Unit::Second).map_or_else(
-        |_| jiff::Timestamp::now().to_string(),
-        |t| t.to_string(),
-    )
+    jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .map_or_else(|_| jiff::Timestamp::now().to_string(), |t| t.to_string())
 }

@@ -55,6 +55,17 @@ enum Command {
     /// Validate Falco-syntax rule files and list the loaded detection rules.
     #[command(subcommand)]
     Rules(cmd::rules::RulesCmd),
+    /// Rank the vulnerabilities of the running containers by runtime risk (root).
+    Risk(cmd::risk::RiskArgs),
+    /// Run the API server, dashboard and alert sinks (`server token` mints a token).
+    Server(cmd::server::ServerArgs),
+    /// Run the sensor and rules on this node and ship alerts and health to a server.
+    Agent(cmd::agent::AgentArgs),
+    /// Server on SQLite, a local agent and the dashboard on http://127.0.0.1:PORT.
+    Up(cmd::up::UpArgs),
+    /// List the containers running here with their pod metadata, or identify a cgroup path.
+    #[command(subcommand)]
+    Container(cmd::container::ContainerCmd),
 }
 
 /// What `kestrel scan` looks at. One variant per target, each with its own module in `cmd/`.
@@ -97,6 +108,11 @@ fn main() -> ExitCode {
         Command::Scan(ScanCmd::K8s(a)) => cmd::scan_k8s::run(a),
         Command::Scan(ScanCmd::Image(a)) => cmd::scan_image::run(a, &config),
         Command::Rules(c) => cmd::rules::run(c, &config),
+        Command::Risk(a) => cmd::risk::run(a, &config),
+        Command::Server(a) => cmd::server::run(a, &config),
+        Command::Agent(a) => cmd::agent::run(a, &config),
+        Command::Up(a) => cmd::up::run(a, &config),
+        Command::Container(c) => cmd::container::run(c, &config),
     };
     match result {
         Ok(code) => code,

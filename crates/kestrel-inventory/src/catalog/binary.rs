@@ -220,3 +220,68 @@ fn rust_package(path: &str, p: AuditPackage) -> Package {
         source: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(pkgs: &[Package]) -> Vec<String> {
+        pkgs.iter()
+            .map(|p| format!("{} {} {}", p.name, p.version, p.purl))
+            .collect()
+    }
+
+    #[test]
+    fn go_module_list_from_a_real_binary() {
+        // Not an ELF file: the section alone, found by its magic.
+        let section = include_bytes!("../../testdata/go/esbuild-0.19.12.go.buildinfo");
+        let mut warnings = Vec::new();
+        let pkgs = examine("/usr/bin/esbuild", section, &mut warnings);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(
+            summary(&pkgs),
+            [
+                "stdlib 1.20.12 pkg:golang/stdlib@1.20.12",
+                "golang.org/x/sys v0.0.0-20220715151400-c0bba94af5f8 pkg:golang/golang.org/x/sys@v0.0.0-20220715151400-c0bba94af5f8",
+            ]
+        );
+        assert!(pkgs.iter().all(|p| p.installer == Installer::GoBuild && p.files == ["/usr/bin/esbuild"]));
+    }
+
+    #[test]
+    fn debian_go_binary_has_only_the_toolchain() {
+        let section = include_bytes!("../../testdata/go/debian-cni-loopback.go.buildinfo");
+        let info = parse_go_buildinfo(section).unwrap().unwrap();
+        assert!(info.go_version.starts_with("go1."), "{}", info.go_version);
+        assert!(info.deps.is_empty());
+        let mut warnings = Vec::new();
+        let pkgs = examine("/usr/lib/cni/loopback", section, &mut warnings);
+        assert_eq!(pkgs.len(), 1);
+        assert_eq!(pkgs[0].name, "stdlib");
+    }
+
+    #[test]
+    fn truncated_build_info_is_malformed() {
+        let section = include_bytes!("../../testdata/go/esbuild-0.19.12.go.buildinfo");
+        let mut warnings = Vec::new();
+        let pkgs = examine("/x", &section[..40], &mut warnings);
+        assert!(pkgs.is_empty());
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].0, WarningKind::Malformed);
+    }
+
+    #[test]
+    fn cargo_auditable_data() {
+        use std::io::Write;
+        let json = br#"{"packages":[{"name":"app","version":"0.1.0","source":"local","root":true},{"name":"smallvec","version":"1.6.0","source":"crates.io","kind":"runtime"}]}"#;
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(json).unwrap();
+        let pkgs: Vec<Package> = parse_auditable(&z.finish().unwrap())
+            .unwrap()
+            .into_iter()
+            .map(|p| rust_package("/app", p))
+            .collect();
+        assert_eq!(summary(&pkgs), ["smallvec 1.6.0 pkg:cargo/smallvec@1.6.0"]);
+        assert!(parse_auditable(b"not zlib").is_err());
+    }
+}

@@ -5,6 +5,7 @@
 //! archives) and which are only recorded (everything else). A cataloger can only see what
 //! [`interest`] kept, so the two are changed together.
 
+mod apk;
 pub(crate) mod binary;
 mod dpkg;
 mod gems;
@@ -135,6 +136,8 @@ pub(crate) fn run(tree: &Tree, layers: &[LayerInfo], warnings: &mut Vec<Warning>
     };
     ctx.os = os_release(&mut ctx);
     dpkg::catalog(&mut ctx);
+    apk::catalog(&mut ctx);
+    rpm_formats(&mut ctx);
     python::catalog(&mut ctx);
     npm::catalog(&mut ctx);
     gems::catalog(&mut ctx);
@@ -156,6 +159,25 @@ pub(crate) fn run(tree: &Tree, layers: &[LayerInfo], warnings: &mut Vec<Warning>
     Found {
         os: ctx.os,
         packages: ctx.packages,
+    }
+}
+
+/// rpm databases are recognised but not read: say so rather than report an image as empty.
+fn rpm_formats(ctx: &mut Ctx<'_>) {
+    for path in [
+        "/var/lib/rpm/rpmdb.sqlite",
+        "/usr/lib/sysimage/rpm/rpmdb.sqlite",
+        "/var/lib/rpm/Packages",
+        "/var/lib/rpm/Packages.db",
+        "/usr/lib/sysimage/rpm/Packages.db",
+    ] {
+        if ctx.tree.get(path).is_some() {
+            ctx.warn(
+                WarningKind::Unsupported,
+                path,
+                "unsupported rpmdb format: rpm packages are not inventoried",
+            );
+        }
     }
 }
 

@@ -4,6 +4,9 @@
 #![allow(dead_code)]
 
 use std::io::Write;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 use std::path::{Path, PathBuf};
 
 use kestrel_inventory::{Inventory, Options, Target};
@@ -313,3 +316,81 @@ pub fn write_multiarch_layout(dir: &Path, images: &[(&str, Vec<Vec<u8>>)], tag: 
     )
     .unwrap();
 }
+
+/// A real OCI distribution registry (Debian's `docker-registry`) on 127.0.0.1.
+pub const USER: &str = "kestrel";
+pub const PASSWORD: &str = "s3cret-for-tests";
+
+/// A registry process, killed when dropped.
+pub struct Registry {
+    child: Child,
+    pub addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn start_registry(with_auth: bool) -> Registry {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut config = format!(
+        "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n",
+        dir.path().join("data").display()
+    );
+    if with_auth {
+        let htpasswd = run(Command::new("htpasswd").args(["-Bbn", USER, PASSWORD]));
+        std::fs::write(dir.path().join("htpasswd"), htpasswd).unwrap();
+        config.push_str(&format!(
+            "auth:\n  htpasswd:\n    realm: kestrel-test\n    path: {}\n",
+            dir.path().join("htpasswd").display()
+        ));
+    }
+    std::fs::write(dir.path().join("config.yml"), config).unwrap();
+    let child = Command::new("docker-registry")
+        .arg("serve")
+        .arg(dir.path().join("config.yml"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("docker-registry (Debian package docker-registry) must be installed");
+    let registry = Registry {
+        child,
+        addr,
+        _dir: dir,
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(&registry.addr).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "registry on {} did not start",
+            registry.addr
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    registry
+}
+
+pub fn push(layout_ref: &str, registry: &Registry, repo: &str, creds: bool) {
+    let mut cmd = Command::new("skopeo");
+    cmd.args(["copy", "--quiet", "--all", "--dest-tls-verify=false"]);
+    if creds {
+        cmd.arg(format!("--dest-creds={USER}:{PASSWORD}"));
+    }
+    cmd.arg(layout_ref)
+        .arg(format!("docker://{}/{repo}", registry.addr));
+    run(&mut cmd);
+}
+

@@ -1,9 +1,14 @@
 //! One module per subcommand: argument types and the glue from arguments to library calls.
 
 pub mod config;
-pub mod version;
+pub mod container;
 pub mod db;
-pub mod scan_image;
-pub mod sbom;
-pub mod scan_k8s;
+pub mod risk;
 pub mod rules;
+pub mod sbom;
+pub mod scan_image;
+pub mod scan_k8s;
+pub mod server;
+pub mod agent;
+pub mod up;
+pub mod version;

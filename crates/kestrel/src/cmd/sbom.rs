@@ -29,7 +29,12 @@ pub struct SbomArgs {
     #[arg(long, env = "KESTREL_REGISTRY_USERNAME")]
     pub username: Option<String>,
     /// Registry password or token; from the environment only, so that it never shows in `ps`.
-    #[arg(long = "password-env", hide = true, env = "KESTREL_REGISTRY_PASSWORD", hide_env_values = true)]
+    #[arg(
+        long = "password-env",
+        hide = true,
+        env = "KESTREL_REGISTRY_PASSWORD",
+        hide_env_values = true
+    )]
     pub password: Option<String>,
     /// Talk plain HTTP to the registry (default: only for loopback registries).
     #[arg(long)]
@@ -68,8 +73,9 @@ pub fn run(args: SbomArgs) -> anyhow::Result<ExitCode> {
     let mut text = serde_json::to_string_pretty(&doc)?;
     text.push('\n');
     match &args.output {
-        Some(path) => std::fs::write(path, text)
-            .with_context(|| format!("writing {}", path.display()))?,
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?
+        }
         None => std::io::stdout()
             .lock()
             .write_all(text.as_bytes())

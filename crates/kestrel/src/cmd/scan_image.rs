@@ -48,7 +48,12 @@ pub struct ImageArgs {
     #[arg(long, env = "KESTREL_REGISTRY_USERNAME")]
     pub username: Option<String>,
     /// Registry password or token, from the environment only.
-    #[arg(long = "password-env", hide = true, env = "KESTREL_REGISTRY_PASSWORD", hide_env_values = true)]
+    #[arg(
+        long = "password-env",
+        hide = true,
+        env = "KESTREL_REGISTRY_PASSWORD",
+        hide_env_values = true
+    )]
     pub password: Option<String>,
     /// Talk plain HTTP to the registry (default: only for loopback registries).
     #[arg(long)]

@@ -68,7 +68,10 @@ pub fn run(args: K8sArgs) -> anyhow::Result<ExitCode> {
         );
     }
     if !inv.ignored.is_empty() {
-        tracing::info!("{} documents are not kinds Kestrel assesses (see --log-level debug)", inv.ignored.len());
+        tracing::info!(
+            "{} documents are not kinds Kestrel assesses (see --log-level debug)",
+            inv.ignored.len()
+        );
     }
     let mut report = kestrel_posture::scan(&inv);
     report.filter_severity(args.severity);
@@ -92,7 +95,9 @@ pub fn run(args: K8sArgs) -> anyhow::Result<ExitCode> {
     }
     let out = match args.format {
         Format::Table => output::to_table(&report),
-        Format::Json => serde_json::to_string_pretty(&output::to_json(&report, &exceptions.items))? + "\n",
+        Format::Json => {
+            serde_json::to_string_pretty(&output::to_json(&report, &exceptions.items))? + "\n"
+        }
         Format::Sarif => serde_json::to_string_pretty(&output::to_sarif(&report))? + "\n",
         Format::Junit => output::to_junit(&report),
     };
@@ -106,7 +111,10 @@ pub fn run(args: K8sArgs) -> anyhow::Result<ExitCode> {
 fn read_input(args: &K8sArgs) -> anyhow::Result<Inventory> {
     let mut inv = Inventory::new();
     if args.cluster {
-        let opts = ClusterOptions { kubeconfig: args.kubeconfig.clone(), context: args.context.clone() };
+        let opts = ClusterOptions {
+            kubeconfig: args.kubeconfig.clone(),
+            context: args.context.clone(),
+        };
         return Ok(kestrel_k8s::live::read_cluster(&opts)?);
     }
     if let Some(snap) = &args.snapshot {
@@ -120,7 +128,9 @@ fn read_input(args: &K8sArgs) -> anyhow::Result<Inventory> {
                 bail!("`-` reads manifests from standard input, but standard input is a terminal");
             }
             let mut text = String::new();
-            stdin.read_to_string(&mut text).context("cannot read standard input")?;
+            stdin
+                .read_to_string(&mut text)
+                .context("cannot read standard input")?;
             load::load_str(&mut inv, &text, "<stdin>")?;
         } else {
             load::load_path(&mut inv, p)?;

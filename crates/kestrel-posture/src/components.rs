@@ -1,0 +1,536 @@
+//! Cluster components: the API server, etcd, controller manager and scheduler flags of their
+//! static pods (CIS Kubernetes Benchmark section 1), and the Kubernetes versions of the API
+//! server and nodes against the Kubernetes CVE feed.
+//!
+//! Static pods are read like any Pod (`/etc/kubernetes/manifests/*.yaml`, or the mirror pods
+//! of a cluster dump); a component is recognised by its container's command.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use kestrel_k8s::pod::{EffectiveContainer, EffectivePod};
+use kestrel_k8s::{Inventory, Kind, ObjectRef};
+use serde::Deserialize;
+
+use crate::catalog;
+use crate::cve_feed;
+use crate::finding::Finding;
+
+/// The control-plane component a container runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Component {
+    ApiServer,
+    Etcd,
+    ControllerManager,
+    Scheduler,
+}
+
+fn component_of(c: &EffectiveContainer<'_>, argv: &[String]) -> Option<Component> {
+    let bin = argv
+        .first()
+        .map(|a| a.rsplit('/').next().unwrap_or(a))
+        .unwrap_or_default();
+    let image = c.image.unwrap_or_default();
+    let is = |name: &str| {
+        bin == name
+            || image
+                .rsplit('/')
+                .next()
+                .is_some_and(|i| i.split(':').next() == Some(name))
+    };
+    if is("kube-apiserver") {
+        Some(Component::ApiServer)
+    } else if is("etcd") {
+        Some(Component::Etcd)
+    } else if is("kube-controller-manager") {
+        Some(Component::ControllerManager)
+    } else if is("kube-scheduler") {
+        Some(Component::Scheduler)
+    } else {
+        None
+    }
+}
+
+/// Parses `--flag=value` and `--flag value` arguments; a bare `--flag` is `true`.
+pub fn parse_flags(argv: &[String]) -> BTreeMap<String, String> {
+    let mut flags = BTreeMap::new();
+    let mut i = 0;
+    while i < argv.len() {
+        if let Some(f) = argv[i].strip_prefix("--") {
+            match f.split_once('=') {
+                Some((k, v)) => {
+                    flags.insert(k.to_owned(), v.to_owned());
+                }
+                None => match argv.get(i + 1).filter(|n| !n.starts_with("--")) {
+                    Some(v) => {
+                        flags.insert(f.to_owned(), v.clone());
+                        i += 1;
+                    }
+                    None => {
+                        flags.insert(f.to_owned(), "true".to_owned());
+                    }
+                },
+            }
+        }
+        i += 1;
+    }
+    flags
+}
+
+/// One rule on a flag: the problem when `bad(value)` holds (`None`: flag unset).
+struct FlagRule {
+    flag: &'static str,
+    bad: fn(Option<&str>) -> bool,
+    problem: &'static str,
+    fix: &'static str,
+}
+
+const fn rule(
+    flag: &'static str,
+    bad: fn(Option<&str>) -> bool,
+    problem: &'static str,
+    fix: &'static str,
+) -> FlagRule {
+    FlagRule {
+        flag,
+        bad,
+        problem,
+        fix,
+    }
+}
+
+fn unset(v: Option<&str>) -> bool {
+    v.is_none_or(str::is_empty)
+}
+fn not_false(v: Option<&str>) -> bool {
+    v != Some("false")
+}
+fn not_true(v: Option<&str>) -> bool {
+    v != Some("true")
+}
+fn is_true(v: Option<&str>) -> bool {
+    v == Some("true")
+}
+fn not_loopback(v: Option<&str>) -> bool {
+    !matches!(v, Some("127.0.0.1" | "::1"))
+}
+
+const API_SERVER: &[FlagRule] = &[
+    rule(
+        "anonymous-auth",
+        not_false,
+        "anonymous requests are accepted (CIS 1.2.1)",
+        "set --anonymous-auth=false",
+    ),
+    rule(
+        "token-auth-file",
+        |v| !unset(v),
+        "static token file authentication is enabled (CIS 1.2.2)",
+        "remove --token-auth-file",
+    ),
+    rule(
+        "authorization-mode",
+        |v| {
+            v.is_none_or(|m| {
+                m.split(',').any(|x| x == "AlwaysAllow") || !m.split(',').any(|x| x == "RBAC")
+            })
+        },
+        "authorization is AlwaysAllow or lacks RBAC (CIS 1.2.6-1.2.8)",
+        "set --authorization-mode=Node,RBAC",
+    ),
+    rule(
+        "enable-admission-plugins",
+        |v| v.is_some_and(|p| p.split(',').any(|x| x == "AlwaysAdmit")),
+        "the AlwaysAdmit admission plugin is enabled (CIS 1.2.10)",
+        "remove AlwaysAdmit from --enable-admission-plugins",
+    ),
+    rule(
+        "kubelet-certificate-authority",
+        unset,
+        "kubelet serving certificates are not verified (CIS 1.2.5)",
+        "set --kubelet-certificate-authority",
+    ),
+    rule(
+        "profiling",
+        not_false,
+        "profiling endpoints are enabled (CIS 1.2.15)",
+        "set --profiling=false",
+    ),
+    rule(
+        "audit-log-path",
+        unset,
+        "audit logging is disabled (CIS 1.2.16)",
+        "set --audit-log-path and --audit-policy-file",
+    ),
+    rule(
+        "service-account-lookup",
+        |v| v == Some("false"),
+        "ServiceAccount tokens are not checked against etcd (CIS 1.2.22)",
+        "remove --service-account-lookup=false",
+    ),
+    rule(
+        "insecure-port",
+        |v| v.is_some_and(|p| p != "0"),
+        "the insecure HTTP port is open (CIS 1.2.19)",
+        "set --insecure-port=0 or remove it",
+    ),
+    rule(
+        "etcd-cafile",
+        unset,
+        "the etcd server certificate is not verified (CIS 1.2.26)",
+        "set --etcd-cafile",
+    ),
+    rule(
+        "tls-cert-file",
+        unset,
+        "no serving certificate is configured (CIS 1.2.24)",
+        "set --tls-cert-file and --tls-private-key-file",
+    ),
+];
+
+const ETCD: &[FlagRule] = &[
+    rule(
+        "client-cert-auth",
+        not_true,
+        "clients are not authenticated by certificate (CIS 2.2)",
+        "set --client-cert-auth=true",
+    ),
+    rule(
+        "auto-tls",
+        is_true,
+        "self-signed client TLS certificates are used (CIS 2.3)",
+        "remove --auto-tls=true",
+    ),
+    rule(
+        "peer-client-cert-auth",
+        not_true,
+        "peers are not authenticated by certificate (CIS 2.5)",
+        "set --peer-client-cert-auth=true",
+    ),
+    rule(
+        "peer-auto-tls",
+        is_true,
+        "self-signed peer TLS certificates are used (CIS 2.6)",
+        "remove --peer-auto-tls=true",
+    ),
+];
+
+const CONTROLLER_MANAGER: &[FlagRule] = &[
+    rule(
+        "profiling",
+        not_false,
+        "profiling endpoints are enabled (CIS 1.3.2)",
+        "set --profiling=false",
+    ),
+    rule(
+        "use-service-account-credentials",
+        not_true,
+        "all controllers share one powerful identity (CIS 1.3.3)",
+        "set --use-service-account-credentials=true",
+    ),
+    rule(
+        "service-account-private-key-file",
+        unset,
+        "no key to sign ServiceAccount tokens is set (CIS 1.3.4)",
+        "set --service-account-private-key-file",
+    ),
+    rule(
+        "bind-address",
+        not_loopback,
+        "the metrics and health endpoints listen beyond loopback (CIS 1.3.7)",
+        "set --bind-address=127.0.0.1",
+    ),
+];
+
+const SCHEDULER: &[FlagRule] = &[
+    rule(
+        "profiling",
+        not_false,
+        "profiling endpoints are enabled (CIS 1.4.1)",
+        "set --profiling=false",
+    ),
+    rule(
+        "bind-address",
+        not_loopback,
+        "the metrics and health endpoints listen beyond loopback (CIS 1.4.2)",
+        "set --bind-address=127.0.0.1",
+    ),
+];
+
+/// Checks the flags of every control-plane static pod.
+pub fn check_components(pods: &[EffectivePod<'_>], out: &mut Vec<Finding>) {
+    for pod in pods {
+        for c in &pod.containers {
+            let Some(spec_c) = container_spec(pod, c.name) else {
+                continue;
+            };
+            let argv: Vec<String> = spec_c
+                .command
+                .iter()
+                .flatten()
+                .chain(spec_c.args.iter().flatten())
+                .cloned()
+                .collect();
+            let Some(component) = component_of(c, &argv) else {
+                continue;
+            };
+            let flags = parse_flags(&argv);
+            let (rules, label) = match component {
+                Component::ApiServer => (API_SERVER, "kube-apiserver"),
+                Component::Etcd => (ETCD, "etcd"),
+                Component::ControllerManager => (CONTROLLER_MANAGER, "kube-controller-manager"),
+                Component::Scheduler => (SCHEDULER, "kube-scheduler"),
+            };
+            for r in rules {
+                let v = flags.get(r.flag).map(String::as_str);
+                if (r.bad)(v) {
+                    let shown = v.map_or("unset".to_owned(), |v| format!("--{}={v}", r.flag));
+                    out.push(Finding {
+                        check: &catalog::COMPONENT_FLAG,
+                        resource: pod.object.clone(),
+                        container: Some(c.name.to_owned()),
+                        path: format!("{}.command[--{}]", c.path, r.flag),
+                        message: format!("{label}: {} ({shown}); {}", r.problem, r.fix),
+                        origin: Some(pod.origin.clone()),
+                    });
+                }
+            }
+            if component == Component::ApiServer
+                && unset(flags.get("encryption-provider-config").map(String::as_str))
+            {
+                out.push(Finding {
+                    check: &catalog::ENCRYPTION_AT_REST,
+                    resource: pod.object.clone(),
+                    container: Some(c.name.to_owned()),
+                    path: format!("{}.command[--encryption-provider-config]", c.path),
+                    message: "kube-apiserver has no --encryption-provider-config: Secrets are stored in etcd unencrypted (CIS 1.2.27)".to_owned(),
+                    origin: Some(pod.origin.clone()),
+                });
+            }
+            if component == Component::ApiServer
+                && let Some(v) = c
+                    .image
+                    .and_then(|i| i.rsplit(':').next())
+                    .and_then(Version::parse)
+            {
+                version_finding(
+                    pod.object.clone(),
+                    Some(c.name),
+                    format!("{}.image", c.path),
+                    &v,
+                    &["k8s.io/apiserver", "k8s.io/kubernetes"],
+                    "kube-apiserver",
+                    out,
+                    Some(pod.origin.clone()),
+                );
+            }
+        }
+    }
+}
+
+fn container_spec<'a>(
+    pod: &EffectivePod<'a>,
+    name: &str,
+) -> Option<&'a k8s_openapi::api::core::v1::Container> {
+    pod.spec
+        .containers
+        .iter()
+        .chain(pod.spec.init_containers.iter().flatten())
+        .find(|c| c.name == name)
+}
+
+/// A Kubernetes release version (`v1.25.9`, `1.25.9-eks-0a21954` are both 1.25.9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Version(pub u64, pub u64, pub u64);
+
+impl Version {
+    pub fn parse(s: &str) -> Option<Version> {
+        let core = s.trim().trim_start_matches('v');
+        let core = core.split(['-', '+']).next()?;
+        let mut it = core.split('.');
+        let v = Version(
+            it.next()?.parse().ok()?,
+            it.next()?.parse().ok()?,
+            it.next().unwrap_or("0").parse().ok()?,
+        );
+        Some(v)
+    }
+}
+
+impl std::fmt::Display for Version {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.0, self.1, self.2)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Osv {
+    id: String,
+    #[serde(default)]
+    summary: String,
+    affected: Vec<OsvAffected>,
+}
+
+#[derive(Debug, Deserialize)]
+struct OsvAffected {
+    package: OsvPackage,
+    #[serde(default)]
+    ranges: Vec<OsvRange>,
+}
+
+#[derive(Debug, Deserialize)]
+struct OsvPackage {
+    name: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct OsvRange {
+    events: Vec<BTreeMap<String, String>>,
+}
+
+fn feed() -> &'static [Osv] {
+    static FEED: OnceLock<Vec<Osv>> = OnceLock::new();
+    FEED.get_or_init(|| {
+        cve_feed::FEED
+            .iter()
+            .map(|t| serde_json::from_str(t).expect("the embedded CVE records are valid OSV"))
+            .collect()
+    })
+}
+
+/// The CVEs of the feed that affect `packages` at version `v`: (id, summary).
+pub fn affecting(v: &Version, packages: &[&str]) -> Vec<(&'static str, &'static str)> {
+    let mut out = Vec::new();
+    for osv in feed() {
+        let hit = osv
+            .affected
+            .iter()
+            .filter(|a| packages.contains(&a.package.name.as_str()))
+            .any(|a| {
+                a.ranges.iter().any(|r| {
+                    // OSV ranges: a sorted list of introduced/fixed events; affected between an
+                    // `introduced` and the next `fixed` (or `last_affected`, inclusive).
+                    let mut affected = false;
+                    for e in &r.events {
+                        if let Some(i) = e.get("introduced") {
+                            if i == "0" || Version::parse(i).is_some_and(|i| *v >= i) {
+                                affected = true;
+                            }
+                        } else if let Some(f) = e.get("fixed") {
+                            if Version::parse(f).is_some_and(|f| *v >= f) {
+                                affected = false;
+                            }
+                        } else if let Some(l) = e.get("last_affected")
+                            && Version::parse(l).is_some_and(|l| *v > l)
+                        {
+                            affected = false;
+                        }
+                    }
+                    affected
+                })
+            });
+        if hit {
+            out.push((osv.id.as_str(), osv.summary.as_str()));
+        }
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn version_finding(
+    resource: ObjectRef,
+    container: Option<&str>,
+    path: String,
+    v: &Version,
+    packages: &[&str],
+    what: &str,
+    out: &mut Vec<Finding>,
+    origin: Option<kestrel_k8s::Origin>,
+) {
+    let cves = affecting(v, packages);
+    if cves.is_empty() {
+        return;
+    }
+    let ids: Vec<&str> = cves.iter().map(|(id, _)| *id).collect();
+    out.push(Finding {
+        check: &catalog::OUTDATED_VERSION,
+        resource,
+        container: container.map(str::to_owned),
+        path,
+        message: format!(
+            "{what} {v} is affected by {} Kubernetes CVEs: {}",
+            ids.len(),
+            ids.join(", ")
+        ),
+        origin,
+    });
+}
+
+/// Checks the kubelet version every node reports.
+pub fn check_versions(inv: &Inventory, out: &mut Vec<Finding>) {
+    for l in &inv.nodes {
+        let n = &l.object;
+        let Some(info) = n.status.as_ref().and_then(|s| s.node_info.as_ref()) else {
+            continue;
+        };
+        let Some(v) = Version::parse(&info.kubelet_version) else {
+            continue;
+        };
+        let r = ObjectRef::new(
+            Kind::Node,
+            None,
+            n.metadata.name.as_deref().unwrap_or_default(),
+        );
+        version_finding(
+            r,
+            None,
+            "status.nodeInfo.kubeletVersion".to_owned(),
+            &v,
+            &["k8s.io/kubelet", "k8s.io/kubernetes", "k8s.io/kube-proxy"],
+            "kubelet",
+            out,
+            Some(l.origin.clone()),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_match_osv_ranges() {
+        let ids = |v: &str| -> Vec<&str> {
+            affecting(&Version::parse(v).unwrap(), &["k8s.io/apiserver"])
+                .into_iter()
+                .map(|(i, _)| i)
+                .collect()
+        };
+        // CVE-2023-2728: fixed in 1.25.11 on the 1.25 line.
+        assert!(ids("v1.25.9").contains(&"CVE-2023-2728"));
+        assert!(!ids("v1.25.11").contains(&"CVE-2023-2728"));
+        assert!(!ids("1.27.3-eks-1").contains(&"CVE-2023-2728"));
+        assert!(ids("1.99.0").is_empty());
+    }
+
+    #[test]
+    fn flags_parse_both_forms() {
+        let argv: Vec<String> = [
+            "kube-apiserver",
+            "--profiling=false",
+            "--audit-log-path",
+            "/var/log/a",
+            "--v",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let f = parse_flags(&argv);
+        assert_eq!(f.get("profiling").map(String::as_str), Some("false"));
+        assert_eq!(
+            f.get("audit-log-path").map(String::as_str),
+            Some("/var/log/a")
+        );
+        assert_eq!(f.get("v").map(String::as_str), Some("true"));
+    }
+}

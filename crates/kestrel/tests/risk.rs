@@ -1,0 +1,163 @@
+//! `kestrel risk` end to end, as root, against the real test Pod: the sensor observes the Pod
+//! from its start, the advisory database holds real OSV/GHSA records, and the ranking must say
+//! which vulnerable packages the apps really load.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_kestrel");
+
+fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../kestrel-vulndb/testdata")
+}
+
+fn import_db(db: &Path) {
+    let d = testdata();
+    let out = Command::new(BIN)
+        .args(["db", "import", "--db"])
+        .arg(db)
+        .arg(d.join("osv/PyPI/all.zip"))
+        .arg(d.join("osv/PyPI-ghsa/all.zip"))
+        .arg(d.join("osv/npm/all.zip"))
+        .arg(d.join("kev/known_exploited_vulnerabilities.json"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "db import failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn findings_for<'a>(doc: &'a Value, container_id: &str) -> Vec<&'a Value> {
+    doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["workload"]["container_id"] == container_id)
+        .collect()
+}
+
+fn find<'a>(fs: &[&'a Value], package: &str) -> Vec<&'a Value> {
+    fs.iter()
+        .copied()
+        .filter(|f| {
+            f["package"]["name"]
+                .as_str()
+                .unwrap()
+                .eq_ignore_ascii_case(package)
+        })
+        .collect()
+}
+
+#[test]
+fn ranks_loaded_packages_above_installed_ones() {
+    let image = kestrel_testenv::TestImage::get().expect("test image");
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("advisories.db");
+    import_db(&db);
+
+    // The sensor must be attached before the Pod starts, so that the apps' imports are seen.
+    let mut risk = Command::new(BIN)
+        .args([
+            "risk",
+            "--observe",
+            "25s",
+            "--min-observation",
+            "5s",
+            "--format",
+            "json",
+        ])
+        .arg("--db")
+        .arg(&db)
+        .arg("--vex")
+        .arg(tmp.path().join("risk.vex.json"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(5));
+    let pod = kestrel_testenv::TestPod::start(&image).expect("test pod");
+    let out = risk.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "kestrel risk failed: {stderr}");
+    let doc: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("bad JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
+
+    let python = pod.container("python").unwrap();
+    let node = pod.container("node").unwrap();
+    let py = findings_for(&doc, python.id.as_str());
+    let js = findings_for(&doc, node.id.as_str());
+    assert!(
+        !py.is_empty(),
+        "no findings for the python container: {doc:#}\n{stderr}"
+    );
+
+    // requests is imported by the app: in use, with the python process as evidence.
+    let requests = find(&py, "requests");
+    assert!(!requests.is_empty(), "requests 2.19.1 has advisories");
+    for f in &requests {
+        assert_eq!(f["in_use"], "true", "{f:#}");
+        let ev = f["evidence"].as_array().unwrap();
+        assert!(
+            ev.iter()
+                .any(|e| e["process"].as_str().unwrap().starts_with("python")),
+            "{f:#}"
+        );
+        assert!(
+            f["reasons"][0].as_str().unwrap().contains("python"),
+            "{f:#}"
+        );
+    }
+    // pillow's extension module and its vendored libraries are mapped: in use.
+    let pillow = find(&py, "pillow");
+    assert!(!pillow.is_empty(), "pillow 9.5.0 has advisories");
+    assert!(pillow.iter().all(|f| f["in_use"] == "true"), "{pillow:#?}");
+    // django is installed but never imported, and the Pod ran under the sensor from its start.
+    let django = find(&py, "django");
+    assert!(!django.is_empty(), "django 3.2.12 has advisories");
+    assert!(django.iter().all(|f| f["in_use"] == "false"), "{django:#?}");
+
+    // Node: express and lodash are required, minimist never is.
+    let lodash = find(&js, "lodash");
+    assert!(
+        !lodash.is_empty() && lodash.iter().all(|f| f["in_use"] == "true"),
+        "{lodash:#?}"
+    );
+    let minimist = find(&js, "minimist");
+    assert!(
+        !minimist.is_empty() && minimist.iter().all(|f| f["in_use"] == "false"),
+        "{minimist:#?}"
+    );
+
+    // The ranking follows the signals: within a workload, in use above not in use.
+    for fs in [&py, &js] {
+        let min_used = fs
+            .iter()
+            .filter(|f| f["in_use"] == "true")
+            .map(|f| f["score"].as_f64().unwrap())
+            .fold(f64::INFINITY, f64::min);
+        let max_unused = fs
+            .iter()
+            .filter(|f| f["in_use"] == "false")
+            .map(|f| f["score"].as_f64().unwrap())
+            .fold(f64::NEG_INFINITY, f64::max);
+        assert!(min_used > max_unused, "{min_used} <= {max_unused}");
+    }
+
+    // VEX: loaded means affected; never loaded is not proof of not_affected.
+    let vex: Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("risk.vex.json")).unwrap()).unwrap();
+    let statuses: Vec<&str> = vex["statements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["status"].as_str().unwrap())
+        .collect();
+    assert!(statuses.contains(&"affected"));
+    assert!(!statuses.contains(&"not_affected"));
+    drop(pod);
+}
