@@ -29,12 +29,15 @@ layers=$(jq -r '.layers[].digest' "$(blob "$manifest_digest")")
 
 # Median of N runs of a command, in seconds (GNU time's elapsed), plus the max RSS seen (KB).
 measure() {
-  local times=() rss=0 out t m
+  local times=() rss=0 out t m tf
+  tf=$(mktemp)
   for _ in $(seq "$runs"); do
-    out=$( { /usr/bin/time -f "%e %M" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+    /usr/bin/time -o "$tf" -f "%e %M" "$@" >/dev/null 2>&1
+    out=$(tail -1 "$tf")
     t=${out% *}; m=${out#* }
     times+=("$t"); [ "$m" -gt "$rss" ] && rss=$m
   done
+  rm -f "$tf"
   printf '%s %s\n' "$(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (runs + 1) / 2 ))p")" "$rss"
 }
 

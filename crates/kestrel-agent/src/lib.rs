@@ -53,7 +53,10 @@ pub enum AgentError {
     #[error("invalid server URL {url:?}: it must start with http:// or https://")]
     BadUrl { url: String },
     #[error("cannot use buffer directory {dir}: {source}")]
-    Buffer { dir: PathBuf, source: std::io::Error },
+    Buffer {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot read CA certificate {path}: {message}")]
     Ca { path: PathBuf, message: String },
     #[error("cannot build the HTTP client: {0}")]
@@ -157,7 +160,10 @@ impl std::fmt::Debug for Msg {
 }
 
 /// Builds the HTTP client, trusting `ca_file` besides the system roots.
-pub fn http_client(ca_file: Option<&Path>, timeout: Duration) -> Result<reqwest::Client, AgentError> {
+pub fn http_client(
+    ca_file: Option<&Path>,
+    timeout: Duration,
+) -> Result<reqwest::Client, AgentError> {
     let mut b = reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(Duration::from_secs(10))
@@ -208,12 +214,12 @@ impl AgentClient {
         if token.trim().is_empty() {
             return Err(AgentError::EmptyToken);
         }
-        let spool = Arc::new(
-            Spool::open(buffer_dir, limits.buffer_max_bytes).map_err(|source| AgentError::Buffer {
+        let spool = Arc::new(Spool::open(buffer_dir, limits.buffer_max_bytes).map_err(
+            |source| AgentError::Buffer {
                 dir: buffer_dir.to_owned(),
                 source,
-            })?,
-        );
+            },
+        )?);
         let counters = Arc::new(Counters::default());
         let (tx, rx) = mpsc::channel(limits.batch_max.max(1) * 4);
         let wake = Arc::new(Notify::new());
@@ -305,7 +311,15 @@ impl AgentClient {
         health.buffer_bytes = stats.buffer_bytes;
         health.buffer_dropped_batches = stats.dropped_batches;
         let body = serde_json::to_vec(&health).expect("model types serialise");
-        match post(&self.http, &self.server, &self.token, "/api/v1/ingest/health", body).await {
+        match post(
+            &self.http,
+            &self.server,
+            &self.token,
+            "/api/v1/ingest/health",
+            body,
+        )
+        .await
+        {
             Ok(()) => Ok(()),
             Err(SendError::Retry(e) | SendError::Permanent(e)) => Err(e),
         }
@@ -447,7 +461,13 @@ enum SendError {
     Permanent(String),
 }
 
-async fn post(http: &reqwest::Client, server: &str, token: &str, path: &str, body: Vec<u8>) -> Result<(), SendError> {
+async fn post(
+    http: &reqwest::Client,
+    server: &str,
+    token: &str,
+    path: &str,
+    body: Vec<u8>,
+) -> Result<(), SendError> {
     let url = format!("{server}{path}");
     let resp = http
         .post(&url)
@@ -506,7 +526,10 @@ async fn send_loop(
                 counters.sent_batches.fetch_add(1, Ordering::Relaxed);
                 backoff = limits.retry_min;
                 if let Some(t) = down_since.take() {
-                    tracing::info!("server reachable again after {:?}; resending the buffer", t.elapsed());
+                    tracing::info!(
+                        "server reachable again after {:?}; resending the buffer",
+                        t.elapsed()
+                    );
                 }
             }
             Err(SendError::Permanent(e)) => {

@@ -85,14 +85,17 @@ impl Spool {
         for entry in std::fs::read_dir(dir)? {
             let entry = entry?;
             let file_name = entry.file_name();
-            let Some(n) = file_name.to_str() else { continue };
+            let Some(n) = file_name.to_str() else {
+                continue;
+            };
             if n.starts_with(".tmp-") {
                 // A write cut short by a crash: never renamed, never complete.
                 let _ = std::fs::remove_file(entry.path());
                 continue;
             }
             let mut parts = n.splitn(3, '.');
-            let (Some(seq), Some(tag), Some("json")) = (parts.next(), parts.next(), parts.next()) else {
+            let (Some(seq), Some(tag), Some("json")) = (parts.next(), parts.next(), parts.next())
+            else {
                 continue;
             };
             let (Ok(seq), Some(kind)) = (seq.parse::<u64>(), Kind::from_tag(tag)) else {
@@ -195,8 +198,9 @@ impl Spool {
     /// Moves a file the server refused out of the way, keeping it for inspection.
     pub(crate) fn reject(&self, path: &Path) {
         let rejected = self.dir.join("rejected");
-        let moved = std::fs::create_dir_all(&rejected)
-            .and_then(|()| std::fs::rename(path, rejected.join(path.file_name().unwrap_or_default())));
+        let moved = std::fs::create_dir_all(&rejected).and_then(|()| {
+            std::fs::rename(path, rejected.join(path.file_name().unwrap_or_default()))
+        });
         if let Err(e) = moved {
             tracing::error!(file = %path.display(), "cannot move a refused batch to {}: {e}", rejected.display());
         }
@@ -245,7 +249,13 @@ mod tests {
             Some((k, body))
         })
         .collect();
-        assert_eq!(kinds, [(Kind::Alerts, b"1234567".to_vec()), (Kind::Workloads, b"new".to_vec())]);
+        assert_eq!(
+            kinds,
+            [
+                (Kind::Alerts, b"1234567".to_vec()),
+                (Kind::Workloads, b"new".to_vec())
+            ]
+        );
         assert_eq!(s.bytes(), 0);
     }
 }

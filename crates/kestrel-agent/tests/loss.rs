@@ -181,16 +181,35 @@ fn server_killed_mid_stream_every_alert_arrives_exactly_once() {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    assert!(buffered >= 3, "the agent buffered while the server was down: {:?}", client.stats());
+    assert!(
+        buffered >= 3,
+        "the agent buffered while the server was down: {:?}",
+        client.stats()
+    );
     let server = ServerProc::start(&db, addr);
     client_rt.block_on(shipper).unwrap();
-    assert!(client_rt.block_on(client.drain(Duration::from_secs(60))), "{:?}", client.stats());
+    assert!(
+        client_rt.block_on(client.drain(Duration::from_secs(60))),
+        "{:?}",
+        client.stats()
+    );
     let stats = client.stats();
-    assert_eq!((stats.alerts_queued, stats.dropped_alerts, stats.rejected_batches), (N as u64, 0, 0));
+    assert_eq!(
+        (
+            stats.alerts_queued,
+            stats.dropped_alerts,
+            stats.rejected_batches
+        ),
+        (N as u64, 0, 0)
+    );
     server.kill();
 
     let stored = stored_alerts(&db);
-    assert_eq!(seqs(&stored), (0..N as u64).collect::<Vec<_>>(), "every alert exactly once");
+    assert_eq!(
+        seqs(&stored),
+        (0..N as u64).collect::<Vec<_>>(),
+        "every alert exactly once"
+    );
     let ids: BTreeSet<_> = stored.iter().map(|a| a.id.as_str()).collect();
     assert_eq!(ids.len(), N);
 }
@@ -205,7 +224,14 @@ fn full_buffer_drops_new_batches_and_reports_it() {
     let mut limits = fast_limits();
     limits.buffer_max_bytes = 30_000;
     let _guard = rt.enter();
-    let client = AgentClient::new(&format!("http://{addr}"), &token, &dir.path().join("buffer"), identity(), limits).unwrap();
+    let client = AgentClient::new(
+        &format!("http://{addr}"),
+        &token,
+        &dir.path().join("buffer"),
+        identity(),
+        limits,
+    )
+    .unwrap();
     rt.block_on(async {
         for n in 0..1000 {
             client.ship_alert(alert(n), None).await;
@@ -213,11 +239,18 @@ fn full_buffer_drops_new_batches_and_reports_it() {
         client.flush().await;
     });
     let stats = client.stats();
-    assert!(stats.dropped_batches > 0 && stats.dropped_alerts > 0, "{stats:?}");
+    assert!(
+        stats.dropped_batches > 0 && stats.dropped_alerts > 0,
+        "{stats:?}"
+    );
     assert!(stats.buffer_bytes <= 30_000, "{stats:?}");
     let server = ServerProc::start(&db, addr);
     rt.block_on(async {
-        assert!(client.drain(Duration::from_secs(30)).await, "{:?}", client.stats());
+        assert!(
+            client.drain(Duration::from_secs(30)).await,
+            "{:?}",
+            client.stats()
+        );
         let health = SensorHealth {
             cluster: String::new(),
             node: String::new(),
@@ -240,7 +273,10 @@ fn full_buffer_drops_new_batches_and_reports_it() {
         let store = Store::open(db.to_str().unwrap()).await.unwrap();
         store.list_sensors().await.unwrap()
     });
-    assert_eq!(sensors[0].health.buffer_dropped_batches, stats.dropped_batches, "the loss reaches the server");
+    assert_eq!(
+        sensors[0].health.buffer_dropped_batches, stats.dropped_batches,
+        "the loss reaches the server"
+    );
     assert_eq!(sensors[0].health.node, "node-1");
 }
 
@@ -253,7 +289,14 @@ fn restarted_agent_resends_its_buffer() {
     let buffer = dir.path().join("buffer");
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let client = AgentClient::new(&format!("http://{addr}"), &token, &buffer, identity(), fast_limits()).unwrap();
+        let client = AgentClient::new(
+            &format!("http://{addr}"),
+            &token,
+            &buffer,
+            identity(),
+            fast_limits(),
+        )
+        .unwrap();
         for n in 0..120 {
             client.ship_alert(alert(n), None).await;
         }
@@ -270,23 +313,46 @@ fn restarted_agent_resends_its_buffer() {
         };
         client.ship_inventory(vec![wl.clone()]).await;
         // A newer inventory replaces the unsent older one.
-        client.ship_inventory(vec![Workload { name: "web2".into(), ..wl }]).await;
+        client
+            .ship_inventory(vec![Workload {
+                name: "web2".into(),
+                ..wl
+            }])
+            .await;
         client.shutdown().await;
     });
     let server = ServerProc::start(&db, addr);
     rt.block_on(async {
-        let client = AgentClient::new(&format!("http://{addr}"), &token, &buffer, identity(), fast_limits()).unwrap();
+        let client = AgentClient::new(
+            &format!("http://{addr}"),
+            &token,
+            &buffer,
+            identity(),
+            fast_limits(),
+        )
+        .unwrap();
         for n in 120..150 {
             client.ship_alert(alert(n), None).await;
         }
-        assert!(client.drain(Duration::from_secs(30)).await, "{:?}", client.stats());
+        assert!(
+            client.drain(Duration::from_secs(30)).await,
+            "{:?}",
+            client.stats()
+        );
         client.shutdown().await;
     });
     server.kill();
     assert_eq!(seqs(&stored_alerts(&db)), (0..150).collect::<Vec<_>>());
     let names = rt.block_on(async {
         let store = Store::open(db.to_str().unwrap()).await.unwrap();
-        store.list_workloads(&WorkloadFilter::default()).await.unwrap().items.into_iter().map(|w| w.workload.name).collect::<Vec<_>>()
+        store
+            .list_workloads(&WorkloadFilter::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|w| w.workload.name)
+            .collect::<Vec<_>>()
     });
     assert_eq!(names, ["web2"]);
 }
@@ -301,7 +367,14 @@ fn refused_batches_are_kept_aside_not_retried() {
     let buffer = dir.path().join("buffer");
     rt.block_on(async {
         // The token is for "staging" but the agent says "prod": the server refuses with 403.
-        let client = AgentClient::new(&format!("http://{}", server.addr), &staging, &buffer, identity(), fast_limits()).unwrap();
+        let client = AgentClient::new(
+            &format!("http://{}", server.addr),
+            &staging,
+            &buffer,
+            identity(),
+            fast_limits(),
+        )
+        .unwrap();
         client.ship_alert(alert(1), None).await;
         assert!(client.drain(Duration::from_secs(30)).await);
         assert_eq!(client.stats().rejected_batches, 1);
@@ -323,7 +396,10 @@ fn refused_batches_are_kept_aside_not_retried() {
             .unwrap_err();
         assert!(e.contains("403") && e.contains("staging"), "{e}");
     });
-    assert_eq!(std::fs::read_dir(buffer.join("rejected")).unwrap().count(), 1);
+    assert_eq!(
+        std::fs::read_dir(buffer.join("rejected")).unwrap().count(),
+        1
+    );
     server.kill();
     assert!(stored_alerts(&db).is_empty());
 }
@@ -333,12 +409,27 @@ fn bad_settings_are_named() {
     let dir = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let _g = rt.enter();
-    let e = AgentClient::new("kestrel:7420", "kag_x", dir.path(), identity(), Limits::default()).unwrap_err();
+    let e = AgentClient::new(
+        "kestrel:7420",
+        "kag_x",
+        dir.path(),
+        identity(),
+        Limits::default(),
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("kestrel:7420"), "{e}");
     let file = dir.path().join("file");
     std::fs::write(&file, "").unwrap();
-    let e = AgentClient::new("http://127.0.0.1:1", "kag_x", &file.join("sub"), identity(), Limits::default()).unwrap_err();
+    let e = AgentClient::new(
+        "http://127.0.0.1:1",
+        "kag_x",
+        &file.join("sub"),
+        identity(),
+        Limits::default(),
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("file/sub"), "{e}");
-    let e = kestrel_agent::http_client(Some(&dir.path().join("ca.pem")), Duration::from_secs(1)).unwrap_err();
+    let e = kestrel_agent::http_client(Some(&dir.path().join("ca.pem")), Duration::from_secs(1))
+        .unwrap_err();
     assert!(e.to_string().contains("ca.pem"), "{e}");
 }

@@ -276,7 +276,10 @@ impl<'a> Fields<'a> {
 }
 
 /// Calls `f` for every length-delimited field; fails on malformed input.
-fn for_each_bytes<'a>(message: &'a [u8], mut f: impl FnMut(u64, &'a [u8]) -> Option<()>) -> Option<()> {
+fn for_each_bytes<'a>(
+    message: &'a [u8],
+    mut f: impl FnMut(u64, &'a [u8]) -> Option<()>,
+) -> Option<()> {
     let mut fields = Fields(message);
     while let Some((number, value)) = fields.next_field()? {
         if let Wire::Bytes(b) = value {
@@ -363,7 +366,7 @@ mod tests {
         assert_eq!(&req[..2], &[0x0a, 64]);
         assert_eq!(&req[66..], &[0x10, 0x01]);
         let framed = grpc_frame(&req);
-        assert_eq!(&framed[..5], &[0, 0, 0, 0, 70]);
+        assert_eq!(&framed[..5], &[0, 0, 0, 0, 68]);
         assert_eq!(unframe(&framed), Some(&req[..]));
     }
 

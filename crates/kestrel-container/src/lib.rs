@@ -6,8 +6,9 @@
 //!   path (containerd, CRI-O, Docker and podman; systemd and cgroupfs drivers; kubelet-shaped
 //!   paths). It is pure and allocation-light because the sensor calls it for every new process.
 //! - [`container_of_pid`] reads `/proc/PID/cgroup` and applies [`identify_cgroup`].
-//! - [`RuntimeClient`] asks podman (libpod API) or Docker (Engine API) for a container's name,
-//!   image, labels and privilege, read-only over the runtime's unix socket.
+//! - [`RuntimeClient`] asks podman (libpod API), Docker (Engine API) or containerd and CRI-O
+//!   (the CRI over gRPC) for a container's name, image, labels and privilege, read-only over the
+//!   runtime's unix socket.
 //! - [`watch_node_pods`] keeps a [`PodCache`] of the pods on this node from the Kubernetes API,
 //!   which names the containers containerd and CRI-O run.
 //!
@@ -16,6 +17,7 @@
 //! on the per-process path blocks on the network.
 
 mod cgroup;
+pub mod cri;
 pub mod pods;
 mod resolver;
 pub mod runtime;

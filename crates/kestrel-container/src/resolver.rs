@@ -37,8 +37,8 @@ use crate::runtime::{RuntimeApi, RuntimeClient};
 #[derive(Debug, Clone)]
 pub struct ResolverOptions {
     /// Runtime APIs to ask, in order. A container is only asked of the APIs that can know it:
-    /// libpod for podman containers, Docker for Docker containers, both when the cgroup path
-    /// does not say which runtime created it.
+    /// libpod for podman containers, Docker for Docker containers, the CRI for containerd and
+    /// CRI-O containers, all of them when the cgroup path does not say which runtime created it.
     pub runtimes: Vec<RuntimeClient>,
     /// The node's pods, kept by [`crate::watch_node_pods`].
     pub pods: Option<Arc<PodCache>>,
@@ -168,13 +168,21 @@ impl ContainerResolver {
     pub async fn start(config: &ContainerConfig) -> (ContainerResolver, Duration) {
         let timeout = Duration::from_millis(config.runtime_timeout_ms);
         let mut runtimes = Vec::new();
-        for (socket, client) in [
+        let apis = [
             (
                 &config.podman_socket,
                 RuntimeClient::podman as fn(PathBuf) -> RuntimeClient,
             ),
             (&config.docker_socket, RuntimeClient::docker),
-        ] {
+        ]
+        .into_iter()
+        .chain(
+            config
+                .cri_sockets
+                .iter()
+                .map(|s| (s, RuntimeClient::cri as fn(PathBuf) -> RuntimeClient)),
+        );
+        for (socket, client) in apis {
             if socket.as_os_str().is_empty() {
                 continue;
             }
@@ -183,7 +191,7 @@ impl ContainerResolver {
                 tracing::info!(api = %c.api(), socket = %socket.display(), "asking a container runtime for metadata");
                 runtimes.push(c);
             } else {
-                tracing::info!(socket = %socket.display(), "no container runtime socket here; skipped");
+                tracing::debug!(socket = %socket.display(), "no container runtime socket here; skipped");
             }
         }
         let mut pod_watch = None;
@@ -428,6 +436,10 @@ fn asks(api: RuntimeApi, runtime: Option<ContainerRuntime>) -> bool {
         (_, None)
             | (RuntimeApi::Libpod, Some(ContainerRuntime::Podman))
             | (RuntimeApi::Docker, Some(ContainerRuntime::Docker))
+            | (
+                RuntimeApi::Cri,
+                Some(ContainerRuntime::Containerd | ContainerRuntime::Crio)
+            )
     )
 }
 

@@ -69,6 +69,7 @@ pub struct Inventory {
     pub cluster_role_bindings: Vec<Located<ClusterRoleBinding>>,
     pub config_maps: Vec<Located<ConfigMap>>,
     pub secrets: Vec<Located<Secret>>,
+    pub kubelet_configs: Vec<Located<KubeletConfiguration>>,
     pub ignored: Vec<Ignored>,
     pub not_assessed: Vec<NotAssessed>,
     pub cluster_version: Option<ClusterVersion>,
@@ -197,6 +198,7 @@ impl Inventory {
             Kind::ClusterRoleBinding => self.cluster_role_bindings.push(conv(kind, value, origin)?),
             Kind::ConfigMap => self.config_maps.push(conv(kind, value, origin)?),
             Kind::Secret => self.secrets.push(conv(kind, value, origin)?),
+            Kind::KubeletConfiguration => self.kubelet_configs.push(conv(kind, value, origin)?),
         }
         Ok(())
     }
@@ -236,6 +238,7 @@ impl Inventory {
             (Kind::ClusterRoleBinding, self.cluster_role_bindings.len()),
             (Kind::ConfigMap, self.config_maps.len()),
             (Kind::Secret, self.secrets.len()),
+            (Kind::KubeletConfiguration, self.kubelet_configs.len()),
         ];
         all.into_iter().filter(|(_, n)| *n > 0).collect()
     }
@@ -270,6 +273,49 @@ impl Inventory {
             _ => false,
         }
     }
+}
+
+/// The security-relevant fields of a kubelet configuration file. Fields left out of the file
+/// take the `v1beta1` defaults, which are the secure ones (anonymous auth off, Webhook
+/// authorization, read-only port closed); only what the file sets explicitly can be insecure.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KubeletConfiguration {
+    #[serde(default)]
+    pub metadata: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>,
+    #[serde(default)]
+    pub authentication: Option<KubeletAuthentication>,
+    #[serde(default)]
+    pub authorization: Option<KubeletAuthorization>,
+    #[serde(default)]
+    pub read_only_port: Option<i64>,
+    #[serde(default)]
+    pub protect_kernel_defaults: Option<bool>,
+    #[serde(default)]
+    pub rotate_certificates: Option<bool>,
+    #[serde(default)]
+    pub make_i_p_tables_util_chains: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KubeletAuthentication {
+    #[serde(default)]
+    pub anonymous: Option<Enabled>,
+    #[serde(default)]
+    pub webhook: Option<Enabled>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+pub struct Enabled {
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+pub struct KubeletAuthorization {
+    #[serde(default)]
+    pub mode: Option<String>,
 }
 
 /// The origin used for objects that were built in memory rather than read from a source.

@@ -124,6 +124,8 @@ pub async fn read_with_client(client: Client, source: Arc<str>) -> Result<Invent
             }
             Kind::ConfigMap => list::<ConfigMap>(c, kind, &origin, &mut inv.config_maps).await,
             Kind::Secret => list::<Secret>(c, kind, &origin, &mut inv.secrets).await,
+            // Kubelet configuration lives in node files, not in the API.
+            Kind::KubeletConfiguration => Ok(()),
         };
         match r {
             Ok(()) => {}

@@ -29,6 +29,9 @@ pub enum Kind {
     ClusterRoleBinding,
     ConfigMap,
     Secret,
+    /// A kubelet configuration file (`kubelet.config.k8s.io/v1beta1`): read from files only,
+    /// not an API object, so not in [`Kind::ALL`].
+    KubeletConfiguration,
 }
 
 impl Kind {
@@ -79,6 +82,7 @@ impl Kind {
             Kind::ClusterRoleBinding => "ClusterRoleBinding",
             Kind::ConfigMap => "ConfigMap",
             Kind::Secret => "Secret",
+            Kind::KubeletConfiguration => "KubeletConfiguration",
         }
     }
 
@@ -99,6 +103,7 @@ impl Kind {
             Kind::Role | Kind::ClusterRole | Kind::RoleBinding | Kind::ClusterRoleBinding => {
                 "rbac.authorization.k8s.io/v1"
             }
+            Kind::KubeletConfiguration => "kubelet.config.k8s.io/v1beta1",
         }
     }
 
@@ -125,6 +130,7 @@ impl Kind {
             Kind::ClusterRoleBinding => "clusterrolebindings",
             Kind::ConfigMap => "configmaps",
             Kind::Secret => "secrets",
+            Kind::KubeletConfiguration => "kubeletconfigurations",
         }
     }
 
@@ -132,7 +138,11 @@ impl Kind {
     pub fn is_namespaced(self) -> bool {
         !matches!(
             self,
-            Kind::Namespace | Kind::Node | Kind::ClusterRole | Kind::ClusterRoleBinding
+            Kind::Namespace
+                | Kind::Node
+                | Kind::ClusterRole
+                | Kind::ClusterRoleBinding
+                | Kind::KubeletConfiguration
         )
     }
 
@@ -142,6 +152,7 @@ impl Kind {
     pub fn from_type(api_version: &str, kind: &str) -> Option<Kind> {
         Kind::ALL
             .into_iter()
+            .chain([Kind::KubeletConfiguration])
             .find(|k| k.as_str() == kind && k.api_version() == api_version)
     }
 }

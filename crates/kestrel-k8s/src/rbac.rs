@@ -225,6 +225,8 @@ pub struct Rbac {
     pub token_secrets: BTreeSet<(String, String)>,
     /// Secrets could not be read, so any ServiceAccount may have a token Secret.
     pub secrets_unknown: bool,
+    /// Indexes into `grants` by subject, so per-subject questions do not scan every grant.
+    by_subject: BTreeMap<Subject, Vec<usize>>,
 }
 
 impl Rbac {
@@ -349,6 +351,12 @@ impl Rbac {
                 boot,
             );
         }
+        for (i, g) in rbac.grants.iter().enumerate() {
+            rbac.by_subject
+                .entry(g.subject.clone())
+                .or_default()
+                .push(i);
+        }
         rbac
     }
 
@@ -400,11 +408,14 @@ impl Rbac {
     /// The grants that apply to a subject, including those it holds through the groups every
     /// authenticated identity (or ServiceAccount) is a member of.
     pub fn grants_for<'a>(&'a self, subject: &'a Subject) -> impl Iterator<Item = &'a Grant> + 'a {
-        let implied = implied_groups(subject);
-        self.grants.iter().filter(move |g| {
-            &g.subject == subject
-                || matches!(&g.subject, Subject::Group { name } if implied.iter().any(|i| i == name))
-        })
+        let mut idx: Vec<usize> = self.by_subject.get(subject).cloned().unwrap_or_default();
+        for name in implied_groups(subject) {
+            if let Some(v) = self.by_subject.get(&Subject::Group { name }) {
+                idx.extend(v);
+            }
+        }
+        idx.sort_unstable();
+        idx.into_iter().map(move |i| &self.grants[i])
     }
 
     /// Whether `subject` may `verb` `group`/`resource` in `namespace` (`None`: cluster-wide),

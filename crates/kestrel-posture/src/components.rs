@@ -466,6 +466,84 @@ fn version_finding(
     });
 }
 
+/// Checks kubelet configuration files (CIS 4.2). Only values the file sets can be insecure:
+/// the `v1beta1` defaults are the secure ones.
+pub fn check_kubelet_configs(inv: &Inventory, out: &mut Vec<Finding>) {
+    for l in &inv.kubelet_configs {
+        let k = &l.object;
+        let name = k
+            .metadata
+            .as_ref()
+            .and_then(|m| m.name.clone())
+            .unwrap_or_else(|| {
+                l.origin
+                    .source
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or("kubelet")
+                    .to_owned()
+            });
+        let r = ObjectRef::new(Kind::KubeletConfiguration, None, &name);
+        let mut emit = |path: &str, msg: &str| {
+            out.push(Finding {
+                check: &catalog::COMPONENT_FLAG,
+                resource: r.clone(),
+                container: None,
+                path: path.to_owned(),
+                message: format!("kubelet: {msg}"),
+                origin: Some(l.origin.clone()),
+            });
+        };
+        let authn = k.authentication.as_ref();
+        if authn
+            .and_then(|a| a.anonymous.as_ref())
+            .and_then(|a| a.enabled)
+            == Some(true)
+        {
+            emit(
+                "authentication.anonymous.enabled",
+                "anonymous requests to the kubelet API are accepted (CIS 4.2.1); set authentication.anonymous.enabled: false",
+            );
+        }
+        if authn
+            .and_then(|a| a.webhook.as_ref())
+            .and_then(|a| a.enabled)
+            == Some(false)
+        {
+            emit(
+                "authentication.webhook.enabled",
+                "bearer tokens are not checked with the API server (CIS 4.2.2); set authentication.webhook.enabled: true",
+            );
+        }
+        if k.authorization.as_ref().and_then(|a| a.mode.as_deref()) == Some("AlwaysAllow") {
+            emit(
+                "authorization.mode",
+                "every authenticated request to the kubelet API is allowed (CIS 4.2.2); set authorization.mode: Webhook",
+            );
+        }
+        if let Some(p) = k.read_only_port.filter(|p| *p != 0) {
+            emit(
+                "readOnlyPort",
+                &format!(
+                    "the unauthenticated read-only port {p} is open (CIS 4.2.4); set readOnlyPort: 0"
+                ),
+            );
+        }
+        if k.protect_kernel_defaults == Some(false) {
+            emit(
+                "protectKernelDefaults",
+                "the kubelet may change kernel tunables (CIS 4.2.6); set protectKernelDefaults: true",
+            );
+        }
+        if k.rotate_certificates == Some(false) {
+            emit(
+                "rotateCertificates",
+                "client certificates are not rotated (CIS 4.2.11); set rotateCertificates: true",
+            );
+        }
+    }
+}
+
 /// Checks the kubelet version every node reports.
 pub fn check_versions(inv: &Inventory, out: &mut Vec<Finding>) {
     for l in &inv.nodes {

@@ -52,6 +52,7 @@ pub fn scan(inv: &Inventory) -> Report {
     }
     components::check_components(&pods, &mut findings);
     components::check_versions(inv, &mut findings);
+    components::check_kubelet_configs(inv, &mut findings);
     network::check_network(inv, &pods, &mut findings);
     secrets::check_secrets(inv, &mut findings);
     let rbac = Rbac::build(inv);

@@ -328,9 +328,29 @@ fn catalog_entries_are_complete_and_unique() {
 #[test]
 fn control_plane_flags_and_versions_from_static_pods() {
     check(
-        &["component-insecure-flag", "secrets-encryption-at-rest", "kubernetes-version-vulnerable"],
+        &[
+            "component-insecure-flag",
+            "secrets-encryption-at-rest",
+            "kubernetes-version-vulnerable",
+        ],
         include_str!("../testdata/static-pods/kubeadm-defaults.yaml"),
         expect![[r#"
+            component-insecure-flag Pod/kube-system/kube-apiserver-cp-1 [kube-apiserver] spec.containers[0].command[--anonymous-auth]
+              kube-apiserver: anonymous requests are accepted (CIS 1.2.1) (unset); set --anonymous-auth=false
+            component-insecure-flag Pod/kube-system/kube-apiserver-cp-1 [kube-apiserver] spec.containers[0].command[--audit-log-path]
+              kube-apiserver: audit logging is disabled (CIS 1.2.16) (unset); set --audit-log-path and --audit-policy-file
+            component-insecure-flag Pod/kube-system/kube-apiserver-cp-1 [kube-apiserver] spec.containers[0].command[--kubelet-certificate-authority]
+              kube-apiserver: kubelet serving certificates are not verified (CIS 1.2.5) (unset); set --kubelet-certificate-authority
+            component-insecure-flag Pod/kube-system/kube-apiserver-cp-1 [kube-apiserver] spec.containers[0].command[--profiling]
+              kube-apiserver: profiling endpoints are enabled (CIS 1.2.15) (unset); set --profiling=false
+            kubernetes-version-vulnerable Pod/kube-system/kube-apiserver-cp-1 [kube-apiserver] spec.containers[0].image
+              kube-apiserver 1.25.9 is affected by 3 Kubernetes CVEs: CVE-2023-2727, CVE-2023-2728, CVE-2024-3177
+            secrets-encryption-at-rest Pod/kube-system/kube-apiserver-cp-1 [kube-apiserver] spec.containers[0].command[--encryption-provider-config]
+              kube-apiserver has no --encryption-provider-config: Secrets are stored in etcd unencrypted (CIS 1.2.27)
+            component-insecure-flag Pod/kube-system/kube-controller-manager-cp-1 [kube-controller-manager] spec.containers[0].command[--profiling]
+              kube-controller-manager: profiling endpoints are enabled (CIS 1.3.2) (unset); set --profiling=false
+            component-insecure-flag Pod/kube-system/kube-scheduler-cp-1 [kube-scheduler] spec.containers[0].command[--profiling]
+              kube-scheduler: profiling endpoints are enabled (CIS 1.4.1) (unset); set --profiling=false
         "#]],
     );
     // The same API server hardened: only the version remains.
@@ -344,8 +364,36 @@ fn control_plane_flags_and_versions_from_static_pods() {
     let left: Vec<String> = r
         .findings
         .iter()
-        .filter(|f| matches!(f.check.category, Category::ClusterComponent | Category::Version) && f.resource.name.starts_with("kube-apiserver"))
+        .filter(|f| {
+            matches!(
+                f.check.category,
+                Category::ClusterComponent | Category::Version
+            ) && f.resource.name.starts_with("kube-apiserver")
+        })
         .map(|f| f.message.clone())
         .collect();
     assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn kubelet_configuration_files() {
+    let mut inv = Inventory::new();
+    load_path(
+        &mut inv,
+        Path::new("testdata/static-pods/kubelet-config.yaml"),
+    )
+    .unwrap();
+    let r = scan(&inv);
+    let got: Vec<String> = r
+        .findings
+        .iter()
+        .map(|f| format!("{} {} {}", f.check.id, f.resource, f.path))
+        .collect();
+    expect![[r#"
+    "#]]
+    .assert_eq(&(got.join("\n") + "\n"));
+    // A file that sets nothing keeps the secure defaults.
+    let mut inv = Inventory::new();
+    load_str(&mut inv, "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncgroupDriver: systemd\n", "config.yaml").unwrap();
+    assert!(scan(&inv).findings.is_empty());
 }

@@ -336,6 +336,17 @@ fn pmatch(prefixes: &[Box<str>], v: &str) -> bool {
     })
 }
 
+/// Case-insensitive `contains` for a lower-case needle, without allocating for ASCII text.
+fn contains_ignore_case(hay: &str, needle: &str) -> bool {
+    if !hay.is_ascii() || !needle.is_ascii() {
+        return hay.to_lowercase().contains(needle);
+    }
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    n.is_empty()
+        || h.windows(n.len())
+            .any(|w| w.iter().zip(n).all(|(a, b)| a.to_ascii_lowercase() == *b))
+}
+
 fn find_bytes(hay: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
 }
@@ -345,7 +356,7 @@ impl StrTest {
         match self {
             StrTest::Eq(x) => v == &**x,
             StrTest::Contains(x) => v.contains(&**x),
-            StrTest::IContains(x) => v.to_lowercase().contains(&**x),
+            StrTest::IContains(x) => contains_ignore_case(v, x),
             StrTest::StartsWith(x) => v.starts_with(&**x),
             StrTest::EndsWith(x) => v.ends_with(&**x),
             StrTest::BContains(b) => find_bytes(v.as_bytes(), b),

@@ -545,11 +545,32 @@ pub fn resolve(name: &str, arg: Option<&str>) -> Result<(Field, FieldType), Fiel
 }
 
 /// Per-evaluation context beyond the event itself.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub struct Ctx<'a> {
     pub hostname: &'a str,
     pub num: u64,
     pub users: &'a crate::UserNames,
+    /// Strings built from the event once and shared by every rule that reads them.
+    pub cache: Cache,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(hostname: &'a str, num: u64, users: &'a crate::UserNames) -> Ctx<'a> {
+        Ctx {
+            hostname,
+            num,
+            users,
+            cache: Cache::default(),
+        }
+    }
+}
+
+/// Lazily built strings of one event.
+#[derive(Debug, Default)]
+pub struct Cache {
+    args: std::cell::OnceCell<String>,
+    cmdline: std::cell::OnceCell<String>,
+    pcmdline: std::cell::OnceCell<Option<String>>,
 }
 
 fn s(v: &str) -> Option<Value<'_>> {
@@ -923,7 +944,7 @@ fn sock_type_name(t: u32) -> &'static str {
 }
 
 /// Reads `field` from `ev`. `None` when the event has no such value.
-pub fn extract<'e>(field: &Field, ev: &'e Event, cx: &Ctx<'e>) -> Option<Value<'e>> {
+pub fn extract<'e>(field: &Field, ev: &'e Event, cx: &'e Ctx<'_>) -> Option<Value<'e>> {
     use Field as F;
     let proc_ = ev.process.as_deref();
     let cont = ev.container.as_deref();
@@ -972,12 +993,25 @@ pub fn extract<'e>(field: &Field, ev: &'e Event, cx: &Ctx<'e>) -> Option<Value<'
         F::ProcName => s(&proc_?.name),
         F::ProcExe => s(proc_?.args.first()?),
         F::ProcExePath => s(&proc_?.exe.path),
-        F::ProcCmdline => owned(proc_?.cmdline()),
-        F::ProcArgs => owned(proc_?.args.get(1..).unwrap_or_default().join(" ")),
+        F::ProcCmdline => {
+            let p = proc_?;
+            s(cx.cache.cmdline.get_or_init(|| p.cmdline()))
+        }
+        F::ProcArgs => {
+            let p = proc_?;
+            s(cx.cache.args.get_or_init(|| p.args.get(1..).unwrap_or_default().join(" ")))
+        }
         F::ProcPid => Some(Value::Int(i64::from(proc_.map_or(ev.pid, |p| p.pid)))),
         F::ProcPpid => Some(Value::Int(i64::from(proc_?.ppid))),
         F::ProcPname => s(&proc_?.parent.as_deref()?.name),
-        F::ProcPcmdline => owned(proc_?.parent.as_deref()?.cmdline()),
+        F::ProcPcmdline => {
+            let p = proc_?;
+            s(cx
+                .cache
+                .pcmdline
+                .get_or_init(|| p.parent.as_deref().map(ProcessInfo::cmdline))
+                .as_deref()?)
+        }
         F::ProcPexePath => s(&proc_?.parent.as_deref()?.exe.path),
         F::ProcPexe => s(proc_?.parent.as_deref()?.args.first()?),
         F::ProcCwd => s(&proc_?.cwd),

@@ -68,11 +68,7 @@ pub fn render_output(
 ) -> Result<(String, std::collections::BTreeMap<String, serde_json::Value>), String> {
     let t = output::Template::parse(template)?;
     let users = UserNames::default();
-    let cx = fields::Ctx {
-        hostname,
-        num: 0,
-        users: &users,
-    };
+    let cx = fields::Ctx::new(hostname, 0, &users);
     Ok(t.render(ev, &cx))
 }
 
@@ -347,11 +343,7 @@ impl Engine {
     pub fn matching(&mut self, ev: &Event) -> Vec<&Rule> {
         self.refresh();
         self.num += 1;
-        let cx = fields::Ctx {
-            hostname: &self.hostname,
-            num: self.num,
-            users: &self.users,
-        };
+        let cx = fields::Ctx::new(&self.hostname, self.num, &self.users);
         let code = event_code(&ev.kind);
         self.rules.index[code]
             .iter()
@@ -364,11 +356,7 @@ impl Engine {
     pub fn evaluate(&mut self, ev: &Event, out: &mut Vec<Alert>) {
         self.refresh();
         self.num += 1;
-        let cx = fields::Ctx {
-            hostname: &self.hostname,
-            num: self.num,
-            users: &self.users,
-        };
+        let cx = fields::Ctx::new(&self.hostname, self.num, &self.users);
         let code = event_code(&ev.kind);
         let rules = &self.rules;
         for &i in &rules.index[code] {

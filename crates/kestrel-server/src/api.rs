@@ -7,7 +7,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use kestrel_store::model::*;
-use kestrel_store::{AlertFilter, PathFilter, PostureFilter, StoreError, VulnFilter, WorkloadFilter};
+use kestrel_store::{
+    AlertFilter, PathFilter, PostureFilter, StoreError, VulnFilter, WorkloadFilter,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
@@ -55,7 +57,10 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid { .. } => ApiError::bad_request(e.to_string()),
             other => {
                 tracing::error!("{other}");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "database error; see the server log")
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "database error; see the server log",
+                )
             }
         }
     }
@@ -63,10 +68,18 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut resp = (self.status, Json(ErrorBody { error: self.message })).into_response();
+        let mut resp = (
+            self.status,
+            Json(ErrorBody {
+                error: self.message,
+            }),
+        )
+            .into_response();
         if self.status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
         }
         resp
     }
@@ -82,7 +95,10 @@ where
     S: Send + Sync,
 {
     type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, ApiError> {
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| Q(q.0))
@@ -132,7 +148,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/overview", get(overview))
         .route("/api/v1/alerts", get(alerts))
         .route("/api/v1/workloads", get(workloads))
-        .route("/api/v1/workloads/{cluster}/{namespace}/{kind}/{name}", get(workload))
+        .route(
+            "/api/v1/workloads/{cluster}/{namespace}/{kind}/{name}",
+            get(workload),
+        )
         .route("/api/v1/vulnerabilities", get(vulnerabilities))
         .route("/api/v1/posture", get(posture))
         .route("/api/v1/attack-paths", get(attack_paths))
@@ -213,7 +232,10 @@ async fn metrics(_r: Reader, State(s): State<AppState>) -> Response {
         Err(e) => tracing::warn!("cannot measure the database: {e}"),
     }
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         s.metrics.encode(),
     )
         .into_response()
@@ -241,12 +263,20 @@ async fn overview(_r: Reader, State(s): State<AppState>) -> ApiResult<Overview> 
 }
 
 #[utoipa::path(get, path = "/api/v1/alerts", params(AlertFilter), responses((status = 200, body = Page<StoredAlert>), (status = 400, body = ErrorBody)))]
-async fn alerts(_r: Reader, State(s): State<AppState>, Q(f): Q<AlertFilter>) -> ApiResult<Page<StoredAlert>> {
+async fn alerts(
+    _r: Reader,
+    State(s): State<AppState>,
+    Q(f): Q<AlertFilter>,
+) -> ApiResult<Page<StoredAlert>> {
     Ok(Json(s.store.list_alerts(&f).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/workloads", params(WorkloadFilter), responses((status = 200, body = Page<WorkloadSummary>)))]
-async fn workloads(_r: Reader, State(s): State<AppState>, Q(f): Q<WorkloadFilter>) -> ApiResult<Page<WorkloadSummary>> {
+async fn workloads(
+    _r: Reader,
+    State(s): State<AppState>,
+    Q(f): Q<WorkloadFilter>,
+) -> ApiResult<Page<WorkloadSummary>> {
     Ok(Json(s.store.list_workloads(&f).await?))
 }
 
@@ -283,7 +313,9 @@ async fn workload(
         })
         .await?;
     let summary = page.items.into_iter().next().ok_or_else(|| {
-        ApiError::not_found(format!("no workload {kind} {namespace}/{name} in cluster {cluster}"))
+        ApiError::not_found(format!(
+            "no workload {kind} {namespace}/{name} in cluster {cluster}"
+        ))
     })?;
     let vulnerabilities = s
         .store
@@ -337,17 +369,29 @@ async fn workload(
 }
 
 #[utoipa::path(get, path = "/api/v1/vulnerabilities", params(VulnFilter), responses((status = 200, body = Page<StoredVuln>), (status = 400, body = ErrorBody)))]
-async fn vulnerabilities(_r: Reader, State(s): State<AppState>, Q(f): Q<VulnFilter>) -> ApiResult<Page<StoredVuln>> {
+async fn vulnerabilities(
+    _r: Reader,
+    State(s): State<AppState>,
+    Q(f): Q<VulnFilter>,
+) -> ApiResult<Page<StoredVuln>> {
     Ok(Json(s.store.list_vulnerabilities(&f).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/posture", params(PostureFilter), responses((status = 200, body = Page<StoredPosture>)))]
-async fn posture(_r: Reader, State(s): State<AppState>, Q(f): Q<PostureFilter>) -> ApiResult<Page<StoredPosture>> {
+async fn posture(
+    _r: Reader,
+    State(s): State<AppState>,
+    Q(f): Q<PostureFilter>,
+) -> ApiResult<Page<StoredPosture>> {
     Ok(Json(s.store.list_posture(&f).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/attack-paths", params(PathFilter), responses((status = 200, body = Page<StoredPath>)))]
-async fn attack_paths(_r: Reader, State(s): State<AppState>, Q(f): Q<PathFilter>) -> ApiResult<Page<StoredPath>> {
+async fn attack_paths(
+    _r: Reader,
+    State(s): State<AppState>,
+    Q(f): Q<PathFilter>,
+) -> ApiResult<Page<StoredPath>> {
     Ok(Json(s.store.list_attack_paths(&f).await?))
 }
 
@@ -385,18 +429,31 @@ pub struct CreateToken {
 }
 
 #[utoipa::path(post, path = "/api/v1/tokens", request_body = CreateToken, responses((status = 201, body = NewToken), (status = 403, body = ErrorBody)))]
-async fn create_token(_a: Admin, State(s): State<AppState>, J(req): J<CreateToken>) -> Result<(StatusCode, Json<NewToken>), ApiError> {
+async fn create_token(
+    _a: Admin,
+    State(s): State<AppState>,
+    J(req): J<CreateToken>,
+) -> Result<(StatusCode, Json<NewToken>), ApiError> {
     if req.name.trim().is_empty() {
         return Err(ApiError::bad_request("name must not be empty"));
     }
-    Ok((StatusCode::CREATED, Json(s.store.create_api_token(&req.name, req.role).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(s.store.create_api_token(&req.name, req.role).await?),
+    ))
 }
 
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", params(("id" = String, Path)),
     responses((status = 204, description = "Revoked"), (status = 404, body = ErrorBody)))]
-async fn revoke_token(a: Admin, State(s): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+async fn revoke_token(
+    a: Admin,
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     if id == a.token_id {
-        return Err(ApiError::bad_request("refusing to revoke the token making this request"));
+        return Err(ApiError::bad_request(
+            "refusing to revoke the token making this request",
+        ));
     }
     if s.store.revoke_token(&id).await? {
         Ok(StatusCode::NO_CONTENT)
@@ -418,7 +475,10 @@ async fn create_enrollment(
     State(s): State<AppState>,
     J(req): J<CreateEnrollment>,
 ) -> Result<(StatusCode, Json<NewToken>), ApiError> {
-    Ok((StatusCode::CREATED, Json(s.store.create_enrollment_token(&req.cluster).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(s.store.create_enrollment_token(&req.cluster).await?),
+    ))
 }
 
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
@@ -430,22 +490,35 @@ struct PageParams {
 }
 
 #[utoipa::path(get, path = "/api/v1/dead-letters", params(PageParams), responses((status = 200, body = Page<DeadLetter>), (status = 403, body = ErrorBody)))]
-async fn dead_letters(_a: Admin, State(s): State<AppState>, Q(p): Q<PageParams>) -> ApiResult<Page<DeadLetter>> {
+async fn dead_letters(
+    _a: Admin,
+    State(s): State<AppState>,
+    Q(p): Q<PageParams>,
+) -> ApiResult<Page<DeadLetter>> {
     Ok(Json(s.store.list_dead_letters(p.limit, p.offset).await?))
 }
 
 fn count_records(s: &AppState, kind: &str, n: u64) {
     s.metrics
         .records_ingested
-        .get_or_create(&KindLabels { kind: kind.to_owned() })
+        .get_or_create(&KindLabels {
+            kind: kind.to_owned(),
+        })
         .inc_by(n);
 }
 
 #[utoipa::path(post, path = "/api/v1/ingest/alerts", request_body = AlertBatch,
     responses((status = 200, body = IngestResult), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
-async fn ingest_alerts(a: Agent, State(s): State<AppState>, J(batch): J<AlertBatch>) -> ApiResult<IngestResult> {
+async fn ingest_alerts(
+    a: Agent,
+    State(s): State<AppState>,
+    J(batch): J<AlertBatch>,
+) -> ApiResult<IngestResult> {
     a.check_cluster(&batch.cluster)?;
-    let out = s.store.ingest_alerts(&batch.cluster, &batch.node, &batch.alerts).await?;
+    let out = s
+        .store
+        .ingest_alerts(&batch.cluster, &batch.node, &batch.alerts)
+        .await?;
     let now = jiff::Timestamp::now();
     for &i in &out.accepted {
         let alert = &batch.alerts[i].alert;
@@ -469,7 +542,11 @@ async fn ingest_alerts(a: Agent, State(s): State<AppState>, J(batch): J<AlertBat
 
 #[utoipa::path(post, path = "/api/v1/ingest/workloads", request_body = Snapshot<Workload>,
     responses((status = 200, body = IngestResult), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
-async fn ingest_workloads(a: Agent, State(s): State<AppState>, J(snap): J<Snapshot<Workload>>) -> ApiResult<IngestResult> {
+async fn ingest_workloads(
+    a: Agent,
+    State(s): State<AppState>,
+    J(snap): J<Snapshot<Workload>>,
+) -> ApiResult<IngestResult> {
     a.check_cluster(&snap.cluster)?;
     let r = s.store.replace_workloads(&snap).await?;
     count_records(&s, "workload", r.accepted);
@@ -478,7 +555,11 @@ async fn ingest_workloads(a: Agent, State(s): State<AppState>, J(snap): J<Snapsh
 
 #[utoipa::path(post, path = "/api/v1/ingest/vulnerabilities", request_body = Snapshot<VulnFinding>,
     responses((status = 200, body = IngestResult), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
-async fn ingest_vulns(a: Agent, State(s): State<AppState>, J(snap): J<Snapshot<VulnFinding>>) -> ApiResult<IngestResult> {
+async fn ingest_vulns(
+    a: Agent,
+    State(s): State<AppState>,
+    J(snap): J<Snapshot<VulnFinding>>,
+) -> ApiResult<IngestResult> {
     a.check_cluster(&snap.cluster)?;
     let r = s.store.replace_vulnerabilities(&snap).await?;
     count_records(&s, "vulnerability", r.accepted);
@@ -487,7 +568,11 @@ async fn ingest_vulns(a: Agent, State(s): State<AppState>, J(snap): J<Snapshot<V
 
 #[utoipa::path(post, path = "/api/v1/ingest/posture", request_body = Snapshot<PostureFinding>,
     responses((status = 200, body = IngestResult), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
-async fn ingest_posture(a: Agent, State(s): State<AppState>, J(snap): J<Snapshot<PostureFinding>>) -> ApiResult<IngestResult> {
+async fn ingest_posture(
+    a: Agent,
+    State(s): State<AppState>,
+    J(snap): J<Snapshot<PostureFinding>>,
+) -> ApiResult<IngestResult> {
     a.check_cluster(&snap.cluster)?;
     let r = s.store.replace_posture(&snap).await?;
     count_records(&s, "posture", r.accepted);
@@ -496,7 +581,11 @@ async fn ingest_posture(a: Agent, State(s): State<AppState>, J(snap): J<Snapshot
 
 #[utoipa::path(post, path = "/api/v1/ingest/attack-paths", request_body = Snapshot<AttackPath>,
     responses((status = 200, body = IngestResult), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
-async fn ingest_paths(a: Agent, State(s): State<AppState>, J(snap): J<Snapshot<AttackPath>>) -> ApiResult<IngestResult> {
+async fn ingest_paths(
+    a: Agent,
+    State(s): State<AppState>,
+    J(snap): J<Snapshot<AttackPath>>,
+) -> ApiResult<IngestResult> {
     a.check_cluster(&snap.cluster)?;
     let r = s.store.replace_attack_paths(&snap).await?;
     count_records(&s, "attack_path", r.accepted);
@@ -505,14 +594,21 @@ async fn ingest_paths(a: Agent, State(s): State<AppState>, J(snap): J<Snapshot<A
 
 #[utoipa::path(post, path = "/api/v1/ingest/health", request_body = SensorHealth,
     responses((status = 200, body = IngestResult), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
-async fn ingest_health(a: Agent, State(s): State<AppState>, J(h): J<SensorHealth>) -> ApiResult<IngestResult> {
+async fn ingest_health(
+    a: Agent,
+    State(s): State<AppState>,
+    J(h): J<SensorHealth>,
+) -> ApiResult<IngestResult> {
     a.check_cluster(&h.cluster)?;
     s.store.record_sensor(&h).await?;
     let labels = NodeLabels {
         cluster: h.cluster.clone(),
         node: h.node.clone(),
     };
-    s.metrics.sensor_eps.get_or_create(&labels).set(h.events_per_second);
+    s.metrics
+        .sensor_eps
+        .get_or_create(&labels)
+        .set(h.events_per_second);
     s.metrics
         .sensor_events
         .get_or_create(&labels)

@@ -117,7 +117,8 @@ impl Server {
         let store = Store::open(&opts.database).await?;
         let tls = opts.tls.as_ref().map(tls::load).transpose()?;
         let metrics = Arc::new(metrics::Metrics::new());
-        let (sinks, sink_tasks) = sinks::Sinks::start(opts.sinks.clone(), store.clone(), metrics.clone())?;
+        let (sinks, sink_tasks) =
+            sinks::Sinks::start(opts.sinks.clone(), store.clone(), metrics.clone())?;
         let bootstrap_token = if opts.bootstrap_admin && store.count_admin_tokens().await? == 0 {
             let t = store
                 .create_api_token("bootstrap-admin", kestrel_store::model::Role::Admin)
@@ -177,7 +178,11 @@ impl RunningServer {
 
     /// `http://ADDR` or `https://ADDR`.
     pub fn url(&self) -> String {
-        format!("{}://{}", if self.tls { "https" } else { "http" }, self.addr)
+        format!(
+            "{}://{}",
+            if self.tls { "https" } else { "http" },
+            self.addr
+        )
     }
 
     /// Serves until the task ends (it ends only on [`RunningServer::shutdown`] or a fatal error).

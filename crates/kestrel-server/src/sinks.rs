@@ -33,7 +33,9 @@ impl std::str::FromStr for SinkKind {
         match s {
             "webhook" | "falcosidekick" => Ok(SinkKind::Webhook),
             "slack" => Ok(SinkKind::Slack),
-            _ => Err(format!("unknown sink kind {s:?} (expected webhook or slack)")),
+            _ => Err(format!(
+                "unknown sink kind {s:?} (expected webhook or slack)"
+            )),
         }
     }
 }
@@ -187,7 +189,8 @@ impl Sinks {
                 }
                 Err(e) => {
                     let alert = match e {
-                        mpsc::error::TrySendError::Full(a) | mpsc::error::TrySendError::Closed(a) => a,
+                        mpsc::error::TrySendError::Full(a)
+                        | mpsc::error::TrySendError::Closed(a) => a,
                     };
                     tracing::warn!(sink = %s.spec.name, "sink queue full: alert dead-lettered");
                     dead_letter(
@@ -220,7 +223,10 @@ async fn dead_letter(
             outcome: "dead_letter".to_owned(),
         })
         .inc();
-    if let Err(e) = store.add_dead_letter(&spec.name, payload, error, attempts).await {
+    if let Err(e) = store
+        .add_dead_letter(&spec.name, payload, error, attempts)
+        .await
+    {
         tracing::error!(sink = %spec.name, "cannot record a dead letter: {e}");
     }
 }
@@ -230,7 +236,11 @@ enum Failure {
     Permanent(String),
 }
 
-async fn attempt(client: &reqwest::Client, url: &str, payload: &serde_json::Value) -> Result<(), Failure> {
+async fn attempt(
+    client: &reqwest::Client,
+    url: &str,
+    payload: &serde_json::Value,
+) -> Result<(), Failure> {
     match client.post(url).json(payload).send().await {
         Ok(resp) => {
             let status = resp.status();

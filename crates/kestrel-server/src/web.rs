@@ -32,8 +32,17 @@ fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(|| async { asset("text/html; charset=utf-8", INDEX) }))
-        .route("/app.js", get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }))
-        .route("/app.css", get(|| async { asset("text/css; charset=utf-8", APP_CSS) }))
+        .route(
+            "/",
+            get(|| async { asset("text/html; charset=utf-8", INDEX) }),
+        )
+        .route(
+            "/app.js",
+            get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }),
+        )
+        .route(
+            "/app.css",
+            get(|| async { asset("text/css; charset=utf-8", APP_CSS) }),
+        )
         .route("/icon.svg", get(|| async { asset("image/svg+xml", ICON) }))
 }

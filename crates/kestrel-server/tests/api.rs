@@ -33,7 +33,10 @@ impl Harness {
         let server = Server::start(opts).await.unwrap();
         Harness {
             base: server.url(),
-            admin: server.bootstrap_token.clone().expect("a fresh database gets an admin token"),
+            admin: server
+                .bootstrap_token
+                .clone()
+                .expect("a fresh database gets an admin token"),
             http: reqwest::Client::new(),
             _dir: dir,
             server: Some(server),
@@ -48,7 +51,10 @@ impl Harness {
         let resp = req.send().await.unwrap();
         let status = resp.status();
         let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     async fn post(&self, path: &str, token: &str, body: &Value) -> (StatusCode, Value) {
@@ -62,17 +68,32 @@ impl Harness {
             .unwrap();
         let status = resp.status();
         let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     async fn token(&self, role: &str) -> String {
-        let (s, v) = self.post("/api/v1/tokens", &self.admin, &json!({"name": role, "role": role})).await;
+        let (s, v) = self
+            .post(
+                "/api/v1/tokens",
+                &self.admin,
+                &json!({"name": role, "role": role}),
+            )
+            .await;
         assert_eq!(s, StatusCode::CREATED, "{v}");
         v["token"].as_str().unwrap().to_owned()
     }
 
     async fn agent(&self, cluster: &str) -> String {
-        let (s, v) = self.post("/api/v1/enrollment-tokens", &self.admin, &json!({"cluster": cluster})).await;
+        let (s, v) = self
+            .post(
+                "/api/v1/enrollment-tokens",
+                &self.admin,
+                &json!({"cluster": cluster}),
+            )
+            .await;
         assert_eq!(s, StatusCode::CREATED, "{v}");
         v["token"].as_str().unwrap().to_owned()
     }
@@ -117,8 +138,19 @@ async fn api_scenario(h: Harness) {
     // Only the probes answer without a token.
     assert_eq!(h.get("/healthz", None).await.0, StatusCode::OK);
     assert_eq!(h.get("/readyz", None).await.0, StatusCode::OK);
-    for path in ["/api/v1/alerts", "/api/v1/overview", "/metrics", "/api/openapi.json", "/api/v1/sensors"] {
-        let resp = h.http.get(format!("{}{path}", h.base)).send().await.unwrap();
+    for path in [
+        "/api/v1/alerts",
+        "/api/v1/overview",
+        "/metrics",
+        "/api/openapi.json",
+        "/api/v1/sensors",
+    ] {
+        let resp = h
+            .http
+            .get(format!("{}{path}", h.base))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{path}");
         assert_eq!(resp.headers()["www-authenticate"], "Bearer", "{path}");
     }
@@ -130,33 +162,92 @@ async fn api_scenario(h: Harness) {
     let (s, v) = h.get("/api/v1/alerts", Some(&agent)).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "an agent token cannot read: {v}");
     let (s, _) = h.get("/api/v1/tokens", Some(&reader)).await;
-    assert_eq!(s, StatusCode::FORBIDDEN, "a read token cannot manage tokens");
-    let (s, _) = h.post("/api/v1/tokens", &reader, &json!({"name": "x", "role": "admin"})).await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "a read token cannot manage tokens"
+    );
+    let (s, _) = h
+        .post(
+            "/api/v1/tokens",
+            &reader,
+            &json!({"name": "x", "role": "admin"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "a read token cannot mint tokens");
-    let a1 = alert("Terminal shell in container", Priority::Notice, "shop", "web-1");
-    let (s, _) = h.post("/api/v1/ingest/alerts", &reader, &batch("prod", &[("x", a1.clone())])).await;
+    let a1 = alert(
+        "Terminal shell in container",
+        Priority::Notice,
+        "shop",
+        "web-1",
+    );
+    let (s, _) = h
+        .post(
+            "/api/v1/ingest/alerts",
+            &reader,
+            &batch("prod", &[("x", a1.clone())]),
+        )
+        .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "a read token cannot ingest");
     // Wrong cluster token.
-    let (s, v) = h.post("/api/v1/ingest/alerts", &other_agent, &batch("prod", &[("x", a1.clone())])).await;
+    let (s, v) = h
+        .post(
+            "/api/v1/ingest/alerts",
+            &other_agent,
+            &batch("prod", &[("x", a1.clone())]),
+        )
+        .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     assert!(v["error"].as_str().unwrap().contains("\"staging\""), "{v}");
 
     // Ingest, then resend: stored once.
-    let a2 = alert("Read sensitive file untrusted", Priority::Warning, "shop", "web-1");
-    let a3 = alert("Drop and execute new binary in container", Priority::Critical, "billing", "pay-0");
-    let b = batch("prod", &[("n1-1", a1.clone()), ("n1-2", a2.clone()), ("n1-3", a3.clone())]);
+    let a2 = alert(
+        "Read sensitive file untrusted",
+        Priority::Warning,
+        "shop",
+        "web-1",
+    );
+    let a3 = alert(
+        "Drop and execute new binary in container",
+        Priority::Critical,
+        "billing",
+        "pay-0",
+    );
+    let b = batch(
+        "prod",
+        &[
+            ("n1-1", a1.clone()),
+            ("n1-2", a2.clone()),
+            ("n1-3", a3.clone()),
+        ],
+    );
     let (s, v) = h.post("/api/v1/ingest/alerts", &agent, &b).await;
-    assert_eq!((s, &v), (StatusCode::OK, &json!({"accepted": 3, "duplicates": 0})));
+    assert_eq!(
+        (s, &v),
+        (StatusCode::OK, &json!({"accepted": 3, "duplicates": 0}))
+    );
     let (_, v) = h.post("/api/v1/ingest/alerts", &agent, &b).await;
     assert_eq!(v, json!({"accepted": 0, "duplicates": 3}));
 
-    let (s, v) = h.get("/api/v1/alerts?priority=warning", Some(&reader)).await;
+    let (s, v) = h
+        .get("/api/v1/alerts?priority=warning", Some(&reader))
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["total"], 2);
     assert_eq!(v["items"][0]["alert"]["rule"], a3.rule.as_str());
-    let (_, v) = h.get("/api/v1/alerts?namespace=shop&workload=web-1", Some(&reader)).await;
+    let (_, v) = h
+        .get(
+            "/api/v1/alerts?namespace=shop&workload=web-1",
+            Some(&reader),
+        )
+        .await;
     assert_eq!(v["total"], 2);
-    let (_, v) = h.get("/api/v1/alerts?rule=Terminal%20shell%20in%20container", Some(&reader)).await;
+    let (_, v) = h
+        .get(
+            "/api/v1/alerts?rule=Terminal%20shell%20in%20container",
+            Some(&reader),
+        )
+        .await;
     assert_eq!(v["items"][0]["id"], "n1-1");
     let (s, v) = h.get("/api/v1/alerts?priority=loud", Some(&reader)).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
@@ -167,7 +258,13 @@ async fn api_scenario(h: Harness) {
     let (s, v) = h.get("/api/v1/alerts?limit=ten", Some(&reader)).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
     // A malformed body names the field.
-    let (s, v) = h.post("/api/v1/ingest/alerts", &agent, &json!({"cluster": "prod", "node": "n"})).await;
+    let (s, v) = h
+        .post(
+            "/api/v1/ingest/alerts",
+            &agent,
+            &json!({"cluster": "prod", "node": "n"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(v["error"].as_str().unwrap().contains("alerts"), "{v}");
 
@@ -187,8 +284,17 @@ async fn api_scenario(h: Harness) {
         "in_use": "yes", "exposure": "internet", "environment": "production", "kev": true, "epss": 0.42,
         "fixed_version": "3.0.2"
     }]))).await;
-    assert_eq!((s, v), (StatusCode::OK, json!({"accepted": 1, "duplicates": 0})));
-    let (s, v) = h.post("/api/v1/ingest/vulnerabilities", &agent, &snap(json!([{"workload": {}}]))).await;
+    assert_eq!(
+        (s, v),
+        (StatusCode::OK, json!({"accepted": 1, "duplicates": 0}))
+    );
+    let (s, v) = h
+        .post(
+            "/api/v1/ingest/vulnerabilities",
+            &agent,
+            &snap(json!([{"workload": {}}])),
+        )
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     let (s, v) = h.post("/api/v1/ingest/attack-paths", &agent, &snap(json!([{
         "id": "web-to-admin", "title": "Internet to cluster-admin", "score": 90.0,
@@ -197,19 +303,38 @@ async fn api_scenario(h: Harness) {
                   "relation": "exposes", "explanation": "LoadBalancer web:443"}]
     }]))).await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    let (s, v) = h.get("/api/v1/workloads/prod/shop/Deployment/web", Some(&reader)).await;
+    let (s, v) = h
+        .get("/api/v1/workloads/prod/shop/Deployment/web", Some(&reader))
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["summary"]["max_score"], 87.5);
-    assert_eq!(v["vulnerabilities"]["items"][0]["reasons"][0], "libssl.so.3 is mapped by nginx (pid 42)");
+    assert_eq!(
+        v["vulnerabilities"]["items"][0]["reasons"][0],
+        "libssl.so.3 is mapped by nginx (pid 42)"
+    );
     assert_eq!(v["attack_paths"]["total"], 1);
-    let (s, _) = h.get("/api/v1/workloads/prod/shop/Deployment/nope", Some(&reader)).await;
+    let (s, _) = h
+        .get("/api/v1/workloads/prod/shop/Deployment/nope", Some(&reader))
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
-    let (s, v) = h.get("/api/v1/attack-paths/prod/web-to-admin", Some(&reader)).await;
-    assert_eq!((s, v["hops"][0]["relation"].clone()), (StatusCode::OK, json!("exposes")));
-    let (s, v) = h.get("/api/v1/vulnerabilities?kev=true&sort=epss&order=asc", Some(&reader)).await;
+    let (s, v) = h
+        .get("/api/v1/attack-paths/prod/web-to-admin", Some(&reader))
+        .await;
+    assert_eq!(
+        (s, v["hops"][0]["relation"].clone()),
+        (StatusCode::OK, json!("exposes"))
+    );
+    let (s, v) = h
+        .get(
+            "/api/v1/vulnerabilities?kev=true&sort=epss&order=asc",
+            Some(&reader),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["items"][0]["vulnerability"], "CVE-2022-0778");
-    let (s, v) = h.get("/api/v1/vulnerabilities?severity=urgent", Some(&reader)).await;
+    let (s, v) = h
+        .get("/api/v1/vulnerabilities?severity=urgent", Some(&reader))
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
 
     // Sensor health feeds the sensors list and the metrics.
@@ -220,9 +345,22 @@ async fn api_scenario(h: Harness) {
     })).await;
     assert_eq!(s, StatusCode::OK);
     let (_, v) = h.get("/api/v1/sensors", Some(&reader)).await;
-    assert_eq!((v[0]["node"].clone(), v[0]["drops_total"].clone(), v[0]["status"].clone()), (json!("node-1"), json!(7), json!("degraded")));
+    assert_eq!(
+        (
+            v[0]["node"].clone(),
+            v[0]["drops_total"].clone(),
+            v[0]["status"].clone()
+        ),
+        (json!("node-1"), json!(7), json!("degraded"))
+    );
 
-    let resp = h.http.get(format!("{}/metrics", h.base)).bearer_auth(&reader).send().await.unwrap();
+    let resp = h
+        .http
+        .get(format!("{}/metrics", h.base))
+        .bearer_auth(&reader)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let text = resp.text().await.unwrap();
     for needle in [
@@ -245,7 +383,14 @@ async fn api_scenario(h: Harness) {
 
     // Overview and OpenAPI.
     let (_, v) = h.get("/api/v1/overview", Some(&reader)).await;
-    assert_eq!((v["alerts"].clone(), v["vulnerabilities"].clone(), v["workloads"].clone()), (json!(3), json!(1), json!(1)));
+    assert_eq!(
+        (
+            v["alerts"].clone(),
+            v["vulnerabilities"].clone(),
+            v["workloads"].clone()
+        ),
+        (json!(3), json!(1), json!(1))
+    );
     let (s, v) = h.get("/api/openapi.json", Some(&reader)).await;
     assert_eq!(s, StatusCode::OK);
     assert!(v["openapi"].as_str().unwrap().starts_with("3."));
@@ -278,14 +423,34 @@ async fn api_scenario(h: Harness) {
         /readyz
     "#]]
     .assert_eq(&(paths.join("\n") + "\n"));
-    assert!(v["components"]["schemas"]["VulnFinding"]["properties"]["reasons"].is_object(), "schemas are documented");
+    assert!(
+        v["components"]["schemas"]["VulnFinding"]["properties"]["reasons"].is_object(),
+        "schemas are documented"
+    );
 
     // Token revocation takes effect at once.
     let (_, list) = h.get("/api/v1/tokens", Some(&h.admin)).await;
-    let reader_id = list.as_array().unwrap().iter().find(|t| t["role"] == "read").unwrap()["id"].as_str().unwrap().to_owned();
-    let resp = h.http.delete(format!("{}/api/v1/tokens/{reader_id}", h.base)).bearer_auth(&h.admin).send().await.unwrap();
+    let reader_id = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["role"] == "read")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let resp = h
+        .http
+        .delete(format!("{}/api/v1/tokens/{reader_id}", h.base))
+        .bearer_auth(&h.admin)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
-    assert_eq!(h.get("/api/v1/alerts", Some(&reader)).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        h.get("/api/v1/alerts", Some(&reader)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
     h.stop().await;
 }
 
@@ -364,19 +529,44 @@ async fn sinks_retry_then_deliver_or_dead_letter() {
     )
     .await;
     let agent = h.agent("prod").await;
-    let notice = alert("Terminal shell in container", Priority::Notice, "shop", "web-1");
-    let critical = alert("Drop and execute new binary in container", Priority::Critical, "shop", "web-1");
-    let (s, _) = h.post("/api/v1/ingest/alerts", &agent, &batch("prod", &[("a", notice.clone()), ("b", critical.clone())])).await;
+    let notice = alert(
+        "Terminal shell in container",
+        Priority::Notice,
+        "shop",
+        "web-1",
+    );
+    let critical = alert(
+        "Drop and execute new binary in container",
+        Priority::Critical,
+        "shop",
+        "web-1",
+    );
+    let (s, _) = h
+        .post(
+            "/api/v1/ingest/alerts",
+            &agent,
+            &batch("prod", &[("a", notice.clone()), ("b", critical.clone())]),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
     // A resend is not delivered again.
-    h.post("/api/v1/ingest/alerts", &agent, &batch("prod", &[("a", notice.clone())])).await;
+    h.post(
+        "/api/v1/ingest/alerts",
+        &agent,
+        &batch("prod", &[("a", notice.clone())]),
+    )
+    .await;
 
     wait_until("webhook deliveries", || hook.lock().unwrap().len() == 4).await;
     {
         let got = hook.lock().unwrap();
         // Two failures then success for the first alert, then the second at once.
         assert_eq!(got[0], got[2]);
-        assert_eq!(got[2], serde_json::to_value(&notice).unwrap(), "the body is the Falco alert JSON");
+        assert_eq!(
+            got[2],
+            serde_json::to_value(&notice).unwrap(),
+            "the body is the Falco alert JSON"
+        );
         assert_eq!(got[3]["rule"], critical.rule.as_str());
         assert_eq!(got[3]["priority"], "Critical");
         assert_eq!(got[3]["output_fields"]["k8s.pod.name"], "web-1");
@@ -384,11 +574,17 @@ async fn sinks_retry_then_deliver_or_dead_letter() {
     wait_until("slack delivery", || slack.lock().unwrap().len() == 1).await;
     {
         let got = slack.lock().unwrap();
-        assert_eq!(got[0]["text"], format!("[Critical] {}: {}", critical.rule, critical.output));
+        assert_eq!(
+            got[0]["text"],
+            format!("[Critical] {}: {}", critical.rule, critical.output)
+        );
         assert_eq!(got[0]["attachments"][0]["color"], "#d32f2f");
     }
     wait_until("broken sink attempts", || broken.lock().unwrap().len() == 6).await;
-    wait_until("rejecting sink attempts", || reject.lock().unwrap().len() == 2).await;
+    wait_until("rejecting sink attempts", || {
+        reject.lock().unwrap().len() == 2
+    })
+    .await;
     let mut dead = Value::Null;
     for _ in 0..200 {
         dead = h.get("/api/v1/dead-letters", Some(&h.admin)).await.1;
@@ -402,18 +598,40 @@ async fn sinks_retry_then_deliver_or_dead_letter() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| (d["sink"].as_str().unwrap().to_owned(), d["attempts"].as_u64().unwrap(), d["error"].as_str().unwrap().to_owned()))
+        .map(|d| {
+            (
+                d["sink"].as_str().unwrap().to_owned(),
+                d["attempts"].as_u64().unwrap(),
+                d["error"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     rows.sort();
     assert_eq!(rows[0].0, "broken");
     assert_eq!(rows[0].1, 3);
     assert!(rows[0].2.contains("500"), "{rows:?}");
-    assert_eq!((rows[2].0.as_str(), rows[2].1), ("reject", 1), "4xx is not retried");
+    assert_eq!(
+        (rows[2].0.as_str(), rows[2].1),
+        ("reject", 1),
+        "4xx is not retried"
+    );
     assert!(rows[2].2.contains("400"), "{rows:?}");
-    let resp = h.http.get(format!("{}/metrics", h.base)).bearer_auth(&h.admin).send().await.unwrap();
+    let resp = h
+        .http
+        .get(format!("{}/metrics", h.base))
+        .bearer_auth(&h.admin)
+        .send()
+        .await
+        .unwrap();
     let text = resp.text().await.unwrap();
-    assert!(text.contains("kestrel_sink_deliveries_total{sink=\"sidekick\",outcome=\"retried\"} 2"), "{text}");
-    assert!(text.contains("kestrel_sink_deliveries_total{sink=\"broken\",outcome=\"dead_letter\"} 2"), "{text}");
+    assert!(
+        text.contains("kestrel_sink_deliveries_total{sink=\"sidekick\",outcome=\"retried\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("kestrel_sink_deliveries_total{sink=\"broken\",outcome=\"dead_letter\"} 2"),
+        "{text}"
+    );
     h.stop().await;
 }
 
@@ -423,8 +641,23 @@ async fn tls_from_certificate_files() {
     let cert = dir.path().join("tls.crt");
     let key = dir.path().join("tls.key");
     let out = std::process::Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
-        .args(["-subj", "/CN=kestrel-test", "-addext", "subjectAltName=IP:127.0.0.1"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+        ])
+        .args([
+            "-subj",
+            "/CN=kestrel-test",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
         // A leaf, not a CA: webpki refuses a CA certificate as a server's end-entity.
         .args(["-addext", "basicConstraints=critical,CA:FALSE"])
         .arg("-keyout")
@@ -433,14 +666,31 @@ async fn tls_from_certificate_files() {
         .arg(&cert)
         .output()
         .expect("openssl (Debian package openssl) is needed to make a test certificate");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let mut opts = ServerOptions::new("127.0.0.1:0".parse().unwrap(), dir.path().join("k.db").display().to_string());
-    opts.tls = Some(kestrel_server::TlsFiles { cert: cert.clone(), key: key.clone() });
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut opts = ServerOptions::new(
+        "127.0.0.1:0".parse().unwrap(),
+        dir.path().join("k.db").display().to_string(),
+    );
+    opts.tls = Some(kestrel_server::TlsFiles {
+        cert: cert.clone(),
+        key: key.clone(),
+    });
     let server = Server::start(opts).await.unwrap();
     assert!(server.url().starts_with("https://"));
     let ca = reqwest::Certificate::from_pem(&std::fs::read(&cert).unwrap()).unwrap();
-    let client = reqwest::Client::builder().add_root_certificate(ca).build().unwrap();
-    let resp = client.get(format!("{}/healthz", server.url())).send().await.unwrap();
+    let client = reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .build()
+        .unwrap();
+    let resp = client
+        .get(format!("{}/healthz", server.url()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let resp = client
         .get(format!("{}/api/v1/whoami", server.url()))
@@ -448,7 +698,10 @@ async fn tls_from_certificate_files() {
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.json::<Value>().await.unwrap(), json!({"role": "admin"}));
+    assert_eq!(
+        resp.json::<Value>().await.unwrap(),
+        json!({"role": "admin"})
+    );
     // Plain HTTP to the TLS port gets no answer.
     let plain = reqwest::get(format!("http://{}/healthz", server.local_addr())).await;
     assert!(plain.is_err() || !plain.unwrap().status().is_success());
@@ -457,17 +710,36 @@ async fn tls_from_certificate_files() {
     // A key that does not match the certificate is refused, naming the files.
     let other = dir.path().join("other.key");
     let out = std::process::Command::new("openssl")
-        .args(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out"])
+        .args([
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-out",
+        ])
         .arg(&other)
         .output()
         .unwrap();
     assert!(out.status.success());
-    let mut opts = ServerOptions::new("127.0.0.1:0".parse().unwrap(), dir.path().join("k.db").display().to_string());
-    opts.tls = Some(kestrel_server::TlsFiles { cert: cert.clone(), key: other });
+    let mut opts = ServerOptions::new(
+        "127.0.0.1:0".parse().unwrap(),
+        dir.path().join("k.db").display().to_string(),
+    );
+    opts.tls = Some(kestrel_server::TlsFiles {
+        cert: cert.clone(),
+        key: other,
+    });
     let e = Server::start(opts).await.unwrap_err().to_string();
     assert!(e.contains("tls.crt") && e.contains("other.key"), "{e}");
-    let mut opts = ServerOptions::new("127.0.0.1:0".parse().unwrap(), dir.path().join("k.db").display().to_string());
-    opts.tls = Some(kestrel_server::TlsFiles { cert: dir.path().join("missing.crt"), key });
+    let mut opts = ServerOptions::new(
+        "127.0.0.1:0".parse().unwrap(),
+        dir.path().join("k.db").display().to_string(),
+    );
+    opts.tls = Some(kestrel_server::TlsFiles {
+        cert: dir.path().join("missing.crt"),
+        key,
+    });
     let e = Server::start(opts).await.unwrap_err().to_string();
     assert!(e.contains("missing.crt"), "{e}");
 }
@@ -476,10 +748,17 @@ async fn tls_from_certificate_files() {
 async fn second_start_creates_no_admin_token() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("k.db").display().to_string();
-    let s = Server::start(ServerOptions::new("127.0.0.1:0".parse().unwrap(), db.clone())).await.unwrap();
+    let s = Server::start(ServerOptions::new(
+        "127.0.0.1:0".parse().unwrap(),
+        db.clone(),
+    ))
+    .await
+    .unwrap();
     assert!(s.bootstrap_token.is_some());
     s.shutdown().await;
-    let s = Server::start(ServerOptions::new("127.0.0.1:0".parse().unwrap(), db)).await.unwrap();
+    let s = Server::start(ServerOptions::new("127.0.0.1:0".parse().unwrap(), db))
+        .await
+        .unwrap();
     assert!(s.bootstrap_token.is_none());
     s.shutdown().await;
 }

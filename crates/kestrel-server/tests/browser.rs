@@ -27,12 +27,12 @@ fn vuln(n: usize) -> Value {
         "severity": (["critical", "high", "medium", "low"][n % 4]),
         "score": score(n),
         "reasons": [format!("libpkg{}.so is mapped by app-{w} (pid {})", n % 40, 100 + n % 50), "reachable from the internet through LoadBalancer"],
-        "in_use": if n % 2 == 0 { "yes" } else { "unknown" },
-        "exposure": if w % 3 == 0 { "internet" } else { "cluster" },
+        "in_use": if n.is_multiple_of(2) { "yes" } else { "unknown" },
+        "exposure": if w.is_multiple_of(3) { "internet" } else { "cluster" },
         "environment": "production",
         "kev": kev(n),
         "epss": ((n * 13) % 1000) as f64 / 1000.0,
-        "fixed_version": if n % 5 == 0 { Value::Null } else { json!(format!("1.{}.1", n % 9)) },
+        "fixed_version": if n.is_multiple_of(5) { Value::Null } else { json!(format!("1.{}.1", n % 9)) },
     })
 }
 
@@ -41,11 +41,17 @@ fn score(n: usize) -> f64 {
 }
 
 fn kev(n: usize) -> bool {
-    n % 97 == 0
+    n.is_multiple_of(97)
 }
 
 fn alert(n: usize) -> Value {
-    let priority = if n % 10 == 0 { "Critical" } else if n % 3 == 0 { "Warning" } else { "Notice" };
+    let priority = if n.is_multiple_of(10) {
+        "Critical"
+    } else if n.is_multiple_of(3) {
+        "Warning"
+    } else {
+        "Notice"
+    };
     let time = jiff::Timestamp::now() - jiff::SignedDuration::from_secs((n * 240) as i64);
     let mut v = json!({
         "id": format!("node-1:{n}"),
@@ -60,7 +66,7 @@ fn alert(n: usize) -> Value {
             "hostname": "node-1",
         }
     });
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         v["workload"] = json!({"namespace": "ns-0", "kind": "Deployment", "name": "app-0"});
     }
     v
@@ -85,7 +91,12 @@ async fn dashboard_in_headless_chromium() {
     .await
     .unwrap();
     assert!(server.bootstrap_token.is_some());
-    let agent = server.store.create_enrollment_token("prod").await.unwrap().token;
+    let agent = server
+        .store
+        .create_enrollment_token("prod")
+        .await
+        .unwrap()
+        .token;
     let reader = server
         .store
         .create_api_token("browser", kestrel_store::model::Role::Read)
@@ -94,11 +105,18 @@ async fn dashboard_in_headless_chromium() {
         .token;
     let http = reqwest::Client::new();
     let post = |path: &str, body: Value| {
-        let req = http.post(format!("{}{path}", server.url())).bearer_auth(&agent).json(&body);
+        let req = http
+            .post(format!("{}{path}", server.url()))
+            .bearer_auth(&agent)
+            .json(&body);
         async move {
             let resp = req.send().await.unwrap();
             let status = resp.status();
-            assert!(status.is_success(), "{status}: {}", resp.text().await.unwrap());
+            assert!(
+                status.is_success(),
+                "{status}: {}",
+                resp.text().await.unwrap()
+            );
         }
     };
     let now = jiff::Timestamp::now().to_string();
@@ -109,15 +127,19 @@ async fn dashboard_in_headless_chromium() {
             json!({
                 "namespace": format!("ns-{}", w % 5), "kind": "Deployment", "name": format!("app-{w}"),
                 "images": [format!("registry.local/app-{w}:1.{}", w % 7)],
-                "exposure": if w % 3 == 0 { "internet" } else { "cluster" },
-                "exposure_routes": if w % 3 == 0 { vec![format!("LoadBalancer app-{w}:443")] } else { vec![] },
+                "exposure": if w.is_multiple_of(3) { "internet" } else { "cluster" },
+                "exposure_routes": if w.is_multiple_of(3) { vec![format!("LoadBalancer app-{w}:443")] } else { vec![] },
                 "environment": "production", "service_account": format!("app-{w}"),
             })
         })
         .collect();
     post("/api/v1/ingest/workloads", snap(workloads)).await;
     let n_vulns = WORKLOADS * VULNS_PER_WORKLOAD;
-    post("/api/v1/ingest/vulnerabilities", snap((0..n_vulns).map(vuln).collect())).await;
+    post(
+        "/api/v1/ingest/vulnerabilities",
+        snap((0..n_vulns).map(vuln).collect()),
+    )
+    .await;
     for chunk in (0..ALERTS).collect::<Vec<_>>().chunks(100) {
         post(
             "/api/v1/ingest/alerts",
@@ -136,7 +158,11 @@ async fn dashboard_in_headless_chromium() {
             })
         })
         .collect();
-    post("/api/v1/ingest/posture", json!({"cluster": "prod", "source": "scan", "generated_at": now, "items": posture})).await;
+    post(
+        "/api/v1/ingest/posture",
+        json!({"cluster": "prod", "source": "scan", "generated_at": now, "items": posture}),
+    )
+    .await;
     let hops = json!([
         {"from": {"kind": "Internet", "name": "internet"}, "to": {"kind": "Deployment", "namespace": "ns-0", "name": "app-0"},
          "relation": "exposes", "explanation": "LoadBalancer app-0:443 forwards to container port 8080"},
@@ -145,10 +171,13 @@ async fn dashboard_in_headless_chromium() {
         {"from": {"kind": "ServiceAccount", "namespace": "ns-0", "name": "app-0"}, "to": {"kind": "Secret", "namespace": "kube-system", "name": "admin-token"},
          "relation": "can_read", "explanation": "ClusterRoleBinding app-0-admin grants get on secrets in all namespaces"},
     ]);
-    post("/api/v1/ingest/attack-paths", snap(vec![json!({
-        "id": "app-0-to-admin", "title": "Internet to kube-system secrets", "score": 92.0,
-        "workload": {"namespace": "ns-0", "kind": "Deployment", "name": "app-0"}, "hops": hops,
-    })]))
+    post(
+        "/api/v1/ingest/attack-paths",
+        snap(vec![json!({
+            "id": "app-0-to-admin", "title": "Internet to kube-system secrets", "score": 92.0,
+            "workload": {"namespace": "ns-0", "kind": "Deployment", "name": "app-0"}, "hops": hops,
+        })]),
+    )
     .await;
     post("/api/v1/ingest/health", json!({
         "cluster": "prod", "node": "node-1", "version": "0.1.0", "status": "ok", "events_total": 1_000_000,
@@ -158,7 +187,9 @@ async fn dashboard_in_headless_chromium() {
 
     let kev_count = (0..n_vulns).filter(|&n| kev(n)).count();
     let search = "pkg-7";
-    let search_kev_hits = (0..n_vulns).filter(|&n| kev(n) && format!("pkg-{}", n % 40).contains(search)).count();
+    let search_kev_hits = (0..n_vulns)
+        .filter(|&n| kev(n) && format!("pkg-{}", n % 40).contains(search))
+        .count();
     let top = (0..n_vulns).map(score).fold(f64::MIN, f64::max);
     let expect = json!({
         "vulnerabilities": n_vulns,
@@ -167,13 +198,14 @@ async fn dashboard_in_headless_chromium() {
         "search": search,
         "search_kev_hits": search_kev_hits,
         "top_score": format!("{top:.1}"),
-        "critical_alerts": (0..ALERTS).filter(|n| n % 10 == 0).count(),
+        "critical_alerts": (0..ALERTS).filter(|n| n.is_multiple_of(10)).count(),
         "workload": "ns-0/app-0",
         "path_hops": 3,
         "first_hop_explanation": "LoadBalancer app-0:443",
         "posture_high": (0..POSTURE).filter(|i| i % 5 < 2).count(),
     });
-    let out_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts/dashboard");
+    let out_dir =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts/dashboard");
     let base = server.url();
     let output = tokio::process::Command::new("node")
         .arg(browser_dir.join("dashboard.mjs"))
@@ -187,8 +219,18 @@ async fn dashboard_in_headless_chromium() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     println!("{stdout}");
-    assert!(output.status.success(), "dashboard test failed:\n{stdout}\n{stderr}");
-    for shot in ["overview.png", "vulnerabilities.png", "workload.png", "attack-path.png", "alerts.png", "posture.png"] {
+    assert!(
+        output.status.success(),
+        "dashboard test failed:\n{stdout}\n{stderr}"
+    );
+    for shot in [
+        "overview.png",
+        "vulnerabilities.png",
+        "workload.png",
+        "attack-path.png",
+        "alerts.png",
+        "posture.png",
+    ] {
         assert!(out_dir.join(shot).is_file(), "missing screenshot {shot}");
     }
     server.shutdown().await;

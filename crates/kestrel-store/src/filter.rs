@@ -41,9 +41,10 @@ impl AlertFilter {
             w.cond("time_ns < ?", Arg::I(parse_time(s, "until")?));
         }
         if let Some(p) = &self.priority {
-            let p: kestrel_event::Priority = p.parse().map_err(|e: kestrel_event::UnknownPriority| {
-                crate::StoreError::invalid("priority", e.to_string())
-            })?;
+            let p: kestrel_event::Priority =
+                p.parse().map_err(|e: kestrel_event::UnknownPriority| {
+                    crate::StoreError::invalid("priority", e.to_string())
+                })?;
             w.cond("priority_rank >= ?", Arg::I(crate::priority_rank(p)));
         }
         text(&mut w, "rule = ?", &self.rule);

@@ -215,8 +215,11 @@ impl Where {
     /// Adds `expr`, where each `?` stands for `arg` (the same value if it appears twice).
     pub(crate) fn cond(&mut self, expr: &'static str, arg: Arg) {
         let n = self.args.len() + 1;
-        self.sql
-            .push_str(if self.sql.is_empty() { " WHERE " } else { " AND " });
+        self.sql.push_str(if self.sql.is_empty() {
+            " WHERE "
+        } else {
+            " AND "
+        });
         self.sql.push_str(&expr.replace('?', &format!("${n}")));
         self.args.push(arg);
     }
@@ -393,7 +396,12 @@ impl Store {
     }
 
     /// Stores a batch of alerts; alerts whose id is already stored are counted as duplicates.
-    pub async fn ingest_alerts(&self, cluster: &str, node: &str, alerts: &[AlertIn]) -> Result<AlertIngest> {
+    pub async fn ingest_alerts(
+        &self,
+        cluster: &str,
+        node: &str,
+        alerts: &[AlertIn],
+    ) -> Result<AlertIngest> {
         let received = now_ns();
         let mut rows = Vec::with_capacity(alerts.len());
         for (i, a) in alerts.iter().enumerate() {
@@ -403,7 +411,10 @@ impl Store {
                     format!("must be 1 to {MAX_ID_LEN} characters"),
                 ));
             }
-            let time = parse_time(&a.alert.time, &format!("alerts[{i}].alert.time (id {})", a.id))?;
+            let time = parse_time(
+                &a.alert.time,
+                &format!("alerts[{i}].alert.time (id {})", a.id),
+            )?;
             rows.push(time);
         }
         let mut out = AlertIngest::default();
@@ -566,8 +577,14 @@ impl Store {
     pub async fn replace_workloads(&self, s: &Snapshot<Workload>) -> Result<IngestResult> {
         let generated = Self::check_snapshot(s)?;
         let mut tx = self.pool.begin().await.map_err(q("storing workloads"))?;
-        if !Self::begin_snapshot(&mut tx, SnapshotKind::Workloads, &s.cluster, &s.source, generated)
-            .await?
+        if !Self::begin_snapshot(
+            &mut tx,
+            SnapshotKind::Workloads,
+            &s.cluster,
+            &s.source,
+            generated,
+        )
+        .await?
         {
             return Ok(IngestResult {
                 accepted: 0,
@@ -608,12 +625,25 @@ impl Store {
         let generated = Self::check_snapshot(s)?;
         for (i, v) in s.items.iter().enumerate() {
             if !v.score.is_finite() {
-                return Err(StoreError::invalid(format!("items[{i}].score"), "must be a finite number"));
+                return Err(StoreError::invalid(
+                    format!("items[{i}].score"),
+                    "must be a finite number",
+                ));
             }
         }
-        let mut tx = self.pool.begin().await.map_err(q("storing vulnerabilities"))?;
-        if !Self::begin_snapshot(&mut tx, SnapshotKind::Vulnerabilities, &s.cluster, &s.source, generated)
-            .await?
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(q("storing vulnerabilities"))?;
+        if !Self::begin_snapshot(
+            &mut tx,
+            SnapshotKind::Vulnerabilities,
+            &s.cluster,
+            &s.source,
+            generated,
+        )
+        .await?
         {
             return Ok(IngestResult {
                 accepted: 0,
@@ -661,9 +691,19 @@ impl Store {
     /// Replaces the posture findings `s.source` reported for `s.cluster`.
     pub async fn replace_posture(&self, s: &Snapshot<PostureFinding>) -> Result<IngestResult> {
         let generated = Self::check_snapshot(s)?;
-        let mut tx = self.pool.begin().await.map_err(q("storing posture findings"))?;
-        if !Self::begin_snapshot(&mut tx, SnapshotKind::Posture, &s.cluster, &s.source, generated)
-            .await?
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(q("storing posture findings"))?;
+        if !Self::begin_snapshot(
+            &mut tx,
+            SnapshotKind::Posture,
+            &s.cluster,
+            &s.source,
+            generated,
+        )
+        .await?
         {
             return Ok(IngestResult {
                 accepted: 0,
@@ -693,7 +733,9 @@ impl Store {
             .await
             .map_err(q("inserting a posture finding"))?;
         }
-        tx.commit().await.map_err(q("committing posture findings"))?;
+        tx.commit()
+            .await
+            .map_err(q("committing posture findings"))?;
         Ok(IngestResult {
             accepted: s.items.len() as u64,
             duplicates: 0,
@@ -711,12 +753,21 @@ impl Store {
                 ));
             }
             if p.hops.is_empty() {
-                return Err(StoreError::invalid(format!("items[{i}].hops"), "a path needs at least one hop"));
+                return Err(StoreError::invalid(
+                    format!("items[{i}].hops"),
+                    "a path needs at least one hop",
+                ));
             }
         }
         let mut tx = self.pool.begin().await.map_err(q("storing attack paths"))?;
-        if !Self::begin_snapshot(&mut tx, SnapshotKind::AttackPaths, &s.cluster, &s.source, generated)
-            .await?
+        if !Self::begin_snapshot(
+            &mut tx,
+            SnapshotKind::AttackPaths,
+            &s.cluster,
+            &s.source,
+            generated,
+        )
+        .await?
         {
             return Ok(IngestResult {
                 accepted: 0,
@@ -780,13 +831,19 @@ impl Store {
 
     /// Every sensor, by cluster and node.
     pub async fn list_sensors(&self) -> Result<Vec<StoredSensor>> {
-        let rows = sqlx::query("SELECT cluster, node, last_seen_ns, body FROM sensors ORDER BY cluster, node")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(q("listing sensors"))?;
+        let rows = sqlx::query(
+            "SELECT cluster, node, last_seen_ns, body FROM sensors ORDER BY cluster, node",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("listing sensors"))?;
         rows.iter()
             .map(|r| {
-                let key = format!("{}/{}", get::<String>(r, "cluster")?, get::<String>(r, "node")?);
+                let key = format!(
+                    "{}/{}",
+                    get::<String>(r, "cluster")?,
+                    get::<String>(r, "node")?
+                );
                 Ok(StoredSensor {
                     health: from_json("sensors", &key, &get::<String>(r, "body")?)?,
                     last_seen: format_ns(get(r, "last_seen_ns")?),
@@ -824,7 +881,11 @@ impl Store {
         let items = rows
             .iter()
             .map(|r| {
-                let key = format!("{}/{}", get::<String>(r, "namespace")?, get::<String>(r, "name")?);
+                let key = format!(
+                    "{}/{}",
+                    get::<String>(r, "namespace")?,
+                    get::<String>(r, "name")?
+                );
                 Ok(WorkloadSummary {
                     cluster: get(r, "cluster")?,
                     workload: from_json("workloads", &key, &get::<String>(r, "body")?)?,
@@ -990,8 +1051,9 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .map_err(q("alert timeline"))?;
-        let mut buckets: BTreeMap<i64, BTreeMap<String, u64>> =
-            (first_hour..=now / HOUR).map(|h| (h, BTreeMap::new())).collect();
+        let mut buckets: BTreeMap<i64, BTreeMap<String, u64>> = (first_hour..=now / HOUR)
+            .map(|h| (h, BTreeMap::new()))
+            .collect();
         for r in &rows {
             let hour: i64 = get(r, "hour")?;
             let n: i64 = get(r, "n")?;
@@ -1066,11 +1128,12 @@ impl Store {
     pub async fn authenticate(&self, token: &str) -> Result<Option<Principal>> {
         let hash = sha256_hex(token);
         if token.starts_with("kag_") {
-            let row = sqlx::query("SELECT id, cluster FROM enrollment_tokens WHERE secret_sha256 = $1")
-                .bind(hash)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(q("checking a token"))?;
+            let row =
+                sqlx::query("SELECT id, cluster FROM enrollment_tokens WHERE secret_sha256 = $1")
+                    .bind(hash)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(q("checking a token"))?;
             return row
                 .map(|r| {
                     Ok(Principal::Agent {
@@ -1088,11 +1151,13 @@ impl Store {
         row.map(|r| {
             let id: String = get(&r, "id")?;
             let role: String = get(&r, "role")?;
-            let role = role.parse().map_err(|e: UnknownValue| StoreError::Corrupt {
-                table: "api_tokens",
-                key: id.clone(),
-                message: e.to_string(),
-            })?;
+            let role = role
+                .parse()
+                .map_err(|e: UnknownValue| StoreError::Corrupt {
+                    table: "api_tokens",
+                    key: id.clone(),
+                    message: e.to_string(),
+                })?;
             Ok(Principal::User { token_id: id, role })
         })
         .transpose()
@@ -1141,7 +1206,10 @@ impl Store {
             .fetch_one(&self.pool)
             .await
             .map_err(q("counting admin tokens"))?;
-        Ok(row.try_get::<i64, _>(0).map_err(q("counting admin tokens"))?.max(0) as u64)
+        Ok(row
+            .try_get::<i64, _>(0)
+            .map_err(q("counting admin tokens"))?
+            .max(0) as u64)
     }
 
     /// Records a sink delivery that failed every attempt.
@@ -1169,7 +1237,11 @@ impl Store {
     }
 
     /// Dead letters, newest first.
-    pub async fn list_dead_letters(&self, limit: Option<u64>, offset: Option<u64>) -> Result<Page<DeadLetter>> {
+    pub async fn list_dead_letters(
+        &self,
+        limit: Option<u64>,
+        offset: Option<u64>,
+    ) -> Result<Page<DeadLetter>> {
         let (limit, offset) = page_bounds(limit, offset);
         let total = self.count("dead_letters", &Where::default()).await?;
         let rows = sqlx::query(
@@ -1217,13 +1289,19 @@ mod tests {
     fn urls() {
         assert_eq!(
             normalise_url("/var/lib/k.db").unwrap(),
-            ("sqlite:///var/lib/k.db?mode=rwc".to_owned(), Backend::Sqlite)
+            (
+                "sqlite:///var/lib/k.db?mode=rwc".to_owned(),
+                Backend::Sqlite
+            )
         );
         assert_eq!(
             normalise_url("sqlite://k.db").unwrap().0,
             "sqlite://k.db?mode=rwc"
         );
-        assert_eq!(normalise_url("postgres://u@h/d").unwrap().1, Backend::Postgres);
+        assert_eq!(
+            normalise_url("postgres://u@h/d").unwrap().1,
+            Backend::Postgres
+        );
         assert!(normalise_url("mysql://x").is_err());
         assert_eq!(
             redact("postgres://kestrel:hunter2@127.0.0.1/k"),

@@ -13,7 +13,10 @@ pub fn postgres_base_url() -> String {
     {
         return u;
     }
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.ci/services/postgres.sh");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../.ci/services/postgres.sh"
+    );
     let out = std::process::Command::new("bash")
         .arg(script)
         .output()

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use kestrel_event::{Alert, Priority};
 use kestrel_store::model::*;
-use kestrel_store::{AlertFilter, PathFilter, PostureFilter, Store, VulnFilter, VulnSort, WorkloadFilter};
+use kestrel_store::{
+    AlertFilter, PathFilter, PostureFilter, Store, VulnFilter, VulnSort, WorkloadFilter,
+};
 
 fn alert(id: &str, time: &str, rule: &str, priority: Priority, ns: &str, pod: &str) -> AlertIn {
     let mut fields = BTreeMap::new();
@@ -31,14 +33,31 @@ fn alert(id: &str, time: &str, rule: &str, priority: Priority, ns: &str, pod: &s
 }
 
 fn wref(ns: &str, name: &str) -> WorkloadRef {
-    WorkloadRef { namespace: ns.to_owned(), kind: "Deployment".to_owned(), name: name.to_owned() }
+    WorkloadRef {
+        namespace: ns.to_owned(),
+        kind: "Deployment".to_owned(),
+        name: name.to_owned(),
+    }
 }
 
-fn vuln(ns: &str, name: &str, id: &str, pkg: &str, score: f64, sev: Severity, kev: bool) -> VulnFinding {
+fn vuln(
+    ns: &str,
+    name: &str,
+    id: &str,
+    pkg: &str,
+    score: f64,
+    sev: Severity,
+    kev: bool,
+) -> VulnFinding {
     VulnFinding {
         workload: wref(ns, name),
         image: format!("registry.local/{name}:1.0"),
-        package: PackageRef { name: pkg.to_owned(), version: "1.0".to_owned(), ecosystem: "deb".to_owned(), purl: None },
+        package: PackageRef {
+            name: pkg.to_owned(),
+            version: "1.0".to_owned(),
+            ecosystem: "deb".to_owned(),
+            purl: None,
+        },
         vulnerability: id.to_owned(),
         aliases: vec![],
         summary: Some(format!("{id} in {pkg}")),
@@ -55,20 +74,53 @@ fn vuln(ns: &str, name: &str, id: &str, pkg: &str, score: f64, sev: Severity, ke
 }
 
 fn snapshot<T>(source: &str, at: &str, items: Vec<T>) -> Snapshot<T> {
-    Snapshot { cluster: "prod".to_owned(), source: source.to_owned(), generated_at: at.to_owned(), items }
+    Snapshot {
+        cluster: "prod".to_owned(),
+        source: source.to_owned(),
+        generated_at: at.to_owned(),
+        items,
+    }
 }
 
 async fn scenario(store: Store) {
     // Alerts: ingestion is idempotent by id.
     let batch = vec![
-        alert("n1-1", "2026-11-27T10:00:00Z", "Terminal shell in container", Priority::Notice, "shop", "web-7d9f-abcde"),
-        alert("n1-2", "2026-11-27T10:05:00.123456789Z", "Read sensitive file", Priority::Warning, "shop", "web-7d9f-abcde"),
-        alert("n1-3", "2026-11-27T11:00:00Z", "Drop and execute new binary", Priority::Critical, "billing", "pay-0"),
+        alert(
+            "n1-1",
+            "2026-11-27T10:00:00Z",
+            "Terminal shell in container",
+            Priority::Notice,
+            "shop",
+            "web-7d9f-abcde",
+        ),
+        alert(
+            "n1-2",
+            "2026-11-27T10:05:00.123456789Z",
+            "Read sensitive file",
+            Priority::Warning,
+            "shop",
+            "web-7d9f-abcde",
+        ),
+        alert(
+            "n1-3",
+            "2026-11-27T11:00:00Z",
+            "Drop and execute new binary",
+            Priority::Critical,
+            "billing",
+            "pay-0",
+        ),
     ];
     let r = store.ingest_alerts("prod", "node-1", &batch).await.unwrap();
     assert_eq!(r.accepted, vec![0, 1, 2]);
     let mut again = batch.clone();
-    again.push(alert("n1-4", "2026-11-27T11:30:00Z", "Terminal shell in container", Priority::Notice, "billing", "pay-0"));
+    again.push(alert(
+        "n1-4",
+        "2026-11-27T11:30:00Z",
+        "Terminal shell in container",
+        Priority::Notice,
+        "billing",
+        "pay-0",
+    ));
     let r = store.ingest_alerts("prod", "node-1", &again).await.unwrap();
     assert_eq!((r.accepted, r.duplicates), (vec![3], 3));
 
@@ -76,168 +128,564 @@ async fn scenario(store: Store) {
     assert_eq!(all.total, 4);
     let ids: Vec<_> = all.items.iter().map(|a| a.id.as_str()).collect();
     assert_eq!(ids, ["n1-4", "n1-3", "n1-2", "n1-1"], "newest first");
-    assert_eq!(all.items[2].alert, batch[1].alert, "the alert round-trips unchanged");
+    assert_eq!(
+        all.items[2].alert, batch[1].alert,
+        "the alert round-trips unchanged"
+    );
 
     let f = |f: AlertFilter| {
         let store = store.clone();
-        async move { store.list_alerts(&f).await.unwrap().items.into_iter().map(|a| a.id).collect::<Vec<_>>() }
+        async move {
+            store
+                .list_alerts(&f)
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|a| a.id)
+                .collect::<Vec<_>>()
+        }
     };
-    assert_eq!(f(AlertFilter { priority: Some("warning".into()), ..Default::default() }).await, ["n1-3", "n1-2"]);
-    assert_eq!(f(AlertFilter { rule: Some("Terminal shell in container".into()), ..Default::default() }).await, ["n1-4", "n1-1"]);
-    assert_eq!(f(AlertFilter { namespace: Some("shop".into()), workload: Some("web-7d9f-abcde".into()), ..Default::default() }).await, ["n1-2", "n1-1"]);
     assert_eq!(
-        f(AlertFilter { since: Some("2026-11-27T10:05:00Z".into()), until: Some("2026-11-27T11:00:00Z".into()), ..Default::default() }).await,
+        f(AlertFilter {
+            priority: Some("warning".into()),
+            ..Default::default()
+        })
+        .await,
+        ["n1-3", "n1-2"]
+    );
+    assert_eq!(
+        f(AlertFilter {
+            rule: Some("Terminal shell in container".into()),
+            ..Default::default()
+        })
+        .await,
+        ["n1-4", "n1-1"]
+    );
+    assert_eq!(
+        f(AlertFilter {
+            namespace: Some("shop".into()),
+            workload: Some("web-7d9f-abcde".into()),
+            ..Default::default()
+        })
+        .await,
+        ["n1-2", "n1-1"]
+    );
+    assert_eq!(
+        f(AlertFilter {
+            since: Some("2026-11-27T10:05:00Z".into()),
+            until: Some("2026-11-27T11:00:00Z".into()),
+            ..Default::default()
+        })
+        .await,
         ["n1-2"]
     );
-    let page = store.list_alerts(&AlertFilter { limit: Some(2), offset: Some(1), ..Default::default() }).await.unwrap();
-    assert_eq!((page.total, page.items.len(), page.items[0].id.as_str()), (4, 2, "n1-3"));
-    let e = store.list_alerts(&AlertFilter { priority: Some("loud".into()), ..Default::default() }).await.unwrap_err();
-    assert!(e.to_string().contains("priority") && e.to_string().contains("loud"), "{e}");
-    let e = store.list_alerts(&AlertFilter { since: Some("yesterday".into()), ..Default::default() }).await.unwrap_err();
+    let page = store
+        .list_alerts(&AlertFilter {
+            limit: Some(2),
+            offset: Some(1),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (page.total, page.items.len(), page.items[0].id.as_str()),
+        (4, 2, "n1-3")
+    );
+    let e = store
+        .list_alerts(&AlertFilter {
+            priority: Some("loud".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("priority") && e.to_string().contains("loud"),
+        "{e}"
+    );
+    let e = store
+        .list_alerts(&AlertFilter {
+            since: Some("yesterday".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("since"), "{e}");
     let mut bad = alert("bad", "not a time", "r", Priority::Notice, "a", "b");
-    let e = store.ingest_alerts("prod", "node-1", std::slice::from_ref(&bad)).await.unwrap_err();
-    assert!(e.to_string().contains("alerts[0].alert.time") && e.to_string().contains("bad"), "{e}");
+    let e = store
+        .ingest_alerts("prod", "node-1", std::slice::from_ref(&bad))
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("alerts[0].alert.time") && e.to_string().contains("bad"),
+        "{e}"
+    );
     bad.id = String::new();
-    assert!(store.ingest_alerts("prod", "node-1", &[bad]).await.unwrap_err().to_string().contains("alerts[0].id"));
+    assert!(
+        store
+            .ingest_alerts("prod", "node-1", &[bad])
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("alerts[0].id")
+    );
 
     // Workloads and vulnerabilities: a snapshot replaces what its source sent before.
     let web = Workload {
-        namespace: "shop".into(), kind: "Deployment".into(), name: "web".into(),
-        images: vec!["registry.local/web:1.0".into()], exposure: ExposureLevel::Internet,
-        exposure_routes: vec!["LoadBalancer web:443".into()], environment: Environment::Production,
-        labels: BTreeMap::new(), service_account: Some("web".into()),
+        namespace: "shop".into(),
+        kind: "Deployment".into(),
+        name: "web".into(),
+        images: vec!["registry.local/web:1.0".into()],
+        exposure: ExposureLevel::Internet,
+        exposure_routes: vec!["LoadBalancer web:443".into()],
+        environment: Environment::Production,
+        labels: BTreeMap::new(),
+        service_account: Some("web".into()),
     };
     let mut pay = web.clone();
     pay.namespace = "billing".into();
     pay.name = "pay".into();
     pay.exposure = ExposureLevel::Cluster;
-    store.replace_workloads(&snapshot("node-1", "2026-11-27T12:00:00Z", vec![web.clone(), pay.clone()])).await.unwrap();
-    store.replace_vulnerabilities(&snapshot("node-1", "2026-11-27T12:00:00Z", vec![
-        vuln("shop", "web", "CVE-2024-0001", "openssl", 91.5, Severity::Critical, true),
-        vuln("shop", "web", "CVE-2024-0002", "zlib", 40.0, Severity::Medium, false),
-        vuln("billing", "pay", "CVE-2024-0003", "libxml2", 70.0, Severity::High, false),
-    ])).await.unwrap();
-    let vs = store.list_vulnerabilities(&VulnFilter::default()).await.unwrap();
-    let order: Vec<_> = vs.items.iter().map(|v| v.finding.vulnerability.as_str()).collect();
-    assert_eq!(order, ["CVE-2024-0001", "CVE-2024-0003", "CVE-2024-0002"], "riskiest first");
+    store
+        .replace_workloads(&snapshot(
+            "node-1",
+            "2026-11-27T12:00:00Z",
+            vec![web.clone(), pay.clone()],
+        ))
+        .await
+        .unwrap();
+    store
+        .replace_vulnerabilities(&snapshot(
+            "node-1",
+            "2026-11-27T12:00:00Z",
+            vec![
+                vuln(
+                    "shop",
+                    "web",
+                    "CVE-2024-0001",
+                    "openssl",
+                    91.5,
+                    Severity::Critical,
+                    true,
+                ),
+                vuln(
+                    "shop",
+                    "web",
+                    "CVE-2024-0002",
+                    "zlib",
+                    40.0,
+                    Severity::Medium,
+                    false,
+                ),
+                vuln(
+                    "billing",
+                    "pay",
+                    "CVE-2024-0003",
+                    "libxml2",
+                    70.0,
+                    Severity::High,
+                    false,
+                ),
+            ],
+        ))
+        .await
+        .unwrap();
+    let vs = store
+        .list_vulnerabilities(&VulnFilter::default())
+        .await
+        .unwrap();
+    let order: Vec<_> = vs
+        .items
+        .iter()
+        .map(|v| v.finding.vulnerability.as_str())
+        .collect();
+    assert_eq!(
+        order,
+        ["CVE-2024-0001", "CVE-2024-0003", "CVE-2024-0002"],
+        "riskiest first"
+    );
     assert_eq!(vs.items[0].finding.reasons, ["loaded by a running process"]);
     let v = |f: VulnFilter| {
         let store = store.clone();
-        async move { store.list_vulnerabilities(&f).await.unwrap().items.into_iter().map(|v| v.finding.vulnerability).collect::<Vec<_>>() }
+        async move {
+            store
+                .list_vulnerabilities(&f)
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|v| v.finding.vulnerability)
+                .collect::<Vec<_>>()
+        }
     };
-    assert_eq!(v(VulnFilter { kev: Some(true), ..Default::default() }).await, ["CVE-2024-0001"]);
-    assert_eq!(v(VulnFilter { severity: Some(Severity::High), ..Default::default() }).await, ["CVE-2024-0001", "CVE-2024-0003"]);
-    assert_eq!(v(VulnFilter { q: Some("XML".into()), ..Default::default() }).await, ["CVE-2024-0003"]);
-    assert_eq!(v(VulnFilter { q: Some("%".into()), ..Default::default() }).await, Vec::<String>::new(), "LIKE metacharacters are literal");
-    assert_eq!(v(VulnFilter { sort: Some(VulnSort::Vulnerability), order: Some(kestrel_store::Order::Asc), ..Default::default() }).await,
-        ["CVE-2024-0001", "CVE-2024-0002", "CVE-2024-0003"]);
-    assert_eq!(v(VulnFilter { sort: Some(VulnSort::Epss), order: Some(kestrel_store::Order::Asc), ..Default::default() }).await,
-        ["CVE-2024-0002", "CVE-2024-0003", "CVE-2024-0001"]);
-    assert_eq!(v(VulnFilter { sort: Some(VulnSort::Workload), ..Default::default() }).await,
-        ["CVE-2024-0001", "CVE-2024-0002", "CVE-2024-0003"]);
-    assert_eq!(v(VulnFilter { sort: Some(VulnSort::Severity), order: Some(kestrel_store::Order::Asc), ..Default::default() }).await,
-        ["CVE-2024-0002", "CVE-2024-0003", "CVE-2024-0001"]);
-    assert_eq!(v(VulnFilter { namespace: Some("shop".into()), workload: Some("web".into()), min_score: Some(50.0), ..Default::default() }).await, ["CVE-2024-0001"]);
+    assert_eq!(
+        v(VulnFilter {
+            kev: Some(true),
+            ..Default::default()
+        })
+        .await,
+        ["CVE-2024-0001"]
+    );
+    assert_eq!(
+        v(VulnFilter {
+            severity: Some(Severity::High),
+            ..Default::default()
+        })
+        .await,
+        ["CVE-2024-0001", "CVE-2024-0003"]
+    );
+    assert_eq!(
+        v(VulnFilter {
+            q: Some("XML".into()),
+            ..Default::default()
+        })
+        .await,
+        ["CVE-2024-0003"]
+    );
+    assert_eq!(
+        v(VulnFilter {
+            q: Some("%".into()),
+            ..Default::default()
+        })
+        .await,
+        Vec::<String>::new(),
+        "LIKE metacharacters are literal"
+    );
+    assert_eq!(
+        v(VulnFilter {
+            sort: Some(VulnSort::Vulnerability),
+            order: Some(kestrel_store::Order::Asc),
+            ..Default::default()
+        })
+        .await,
+        ["CVE-2024-0001", "CVE-2024-0002", "CVE-2024-0003"]
+    );
+    assert_eq!(
+        v(VulnFilter {
+            sort: Some(VulnSort::Epss),
+            order: Some(kestrel_store::Order::Asc),
+            ..Default::default()
+        })
+        .await,
+        ["CVE-2024-0002", "CVE-2024-0003", "CVE-2024-0001"]
+    );
+    assert_eq!(
+        v(VulnFilter {
+            sort: Some(VulnSort::Workload),
+            ..Default::default()
+        })
+        .await,
+        ["CVE-2024-0001", "CVE-2024-0002", "CVE-2024-0003"]
+    );
+    assert_eq!(
+        v(VulnFilter {
+            sort: Some(VulnSort::Severity),
+            order: Some(kestrel_store::Order::Asc),
+            ..Default::default()
+        })
+        .await,
+        ["CVE-2024-0002", "CVE-2024-0003", "CVE-2024-0001"]
+    );
+    assert_eq!(
+        v(VulnFilter {
+            namespace: Some("shop".into()),
+            workload: Some("web".into()),
+            min_score: Some(50.0),
+            ..Default::default()
+        })
+        .await,
+        ["CVE-2024-0001"]
+    );
 
-    let ws = store.list_workloads(&WorkloadFilter::default()).await.unwrap();
-    let rows: Vec<_> = ws.items.iter().map(|w| (w.workload.name.as_str(), w.vulnerabilities, w.max_score, w.alerts)).collect();
+    let ws = store
+        .list_workloads(&WorkloadFilter::default())
+        .await
+        .unwrap();
+    let rows: Vec<_> = ws
+        .items
+        .iter()
+        .map(|w| {
+            (
+                w.workload.name.as_str(),
+                w.vulnerabilities,
+                w.max_score,
+                w.alerts,
+            )
+        })
+        .collect();
     assert_eq!(rows, [("web", 2, 91.5, 0), ("pay", 1, 70.0, 0)]);
-    let ws = store.list_workloads(&WorkloadFilter { q: Some("PAY".into()), ..Default::default() }).await.unwrap();
+    let ws = store
+        .list_workloads(&WorkloadFilter {
+            q: Some("PAY".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(ws.items.len(), 1);
 
     // A newer snapshot replaces; an older one (a resend) is ignored.
-    store.replace_vulnerabilities(&snapshot("node-1", "2026-11-27T13:00:00Z", vec![
-        vuln("shop", "web", "CVE-2024-0001", "openssl", 95.0, Severity::Critical, true),
-    ])).await.unwrap();
-    let r = store.replace_vulnerabilities(&snapshot("node-1", "2026-11-27T12:30:00Z", vec![
-        vuln("shop", "web", "CVE-2024-0009", "old", 1.0, Severity::Low, false),
-    ])).await.unwrap();
+    store
+        .replace_vulnerabilities(&snapshot(
+            "node-1",
+            "2026-11-27T13:00:00Z",
+            vec![vuln(
+                "shop",
+                "web",
+                "CVE-2024-0001",
+                "openssl",
+                95.0,
+                Severity::Critical,
+                true,
+            )],
+        ))
+        .await
+        .unwrap();
+    let r = store
+        .replace_vulnerabilities(&snapshot(
+            "node-1",
+            "2026-11-27T12:30:00Z",
+            vec![vuln(
+                "shop",
+                "web",
+                "CVE-2024-0009",
+                "old",
+                1.0,
+                Severity::Low,
+                false,
+            )],
+        ))
+        .await
+        .unwrap();
     assert_eq!((r.accepted, r.duplicates), (0, 1));
     assert_eq!(v(VulnFilter::default()).await, ["CVE-2024-0001"]);
     // Another source's findings are kept.
-    store.replace_vulnerabilities(&snapshot("node-2", "2026-11-27T12:30:00Z", vec![
-        vuln("billing", "pay", "CVE-2024-0003", "libxml2", 70.0, Severity::High, false),
-    ])).await.unwrap();
-    assert_eq!(v(VulnFilter::default()).await, ["CVE-2024-0001", "CVE-2024-0003"]);
+    store
+        .replace_vulnerabilities(&snapshot(
+            "node-2",
+            "2026-11-27T12:30:00Z",
+            vec![vuln(
+                "billing",
+                "pay",
+                "CVE-2024-0003",
+                "libxml2",
+                70.0,
+                Severity::High,
+                false,
+            )],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        v(VulnFilter::default()).await,
+        ["CVE-2024-0001", "CVE-2024-0003"]
+    );
 
     // Posture findings.
     let pf = PostureFinding {
-        check_id: "KST-POD-001".into(), title: "Privileged container".into(), severity: Severity::High,
-        resource: ResourceRef { kind: "Deployment".into(), namespace: Some("shop".into()), name: "web".into() },
-        container: Some("app".into()), path: Some("spec.template.spec.containers[0].securityContext.privileged".into()),
-        owasp: Some("K01".into()), crosswalk: serde_json::json!({"cis": "5.2.1"}), message: "runs privileged".into(),
+        check_id: "KST-POD-001".into(),
+        title: "Privileged container".into(),
+        severity: Severity::High,
+        resource: ResourceRef {
+            kind: "Deployment".into(),
+            namespace: Some("shop".into()),
+            name: "web".into(),
+        },
+        container: Some("app".into()),
+        path: Some("spec.template.spec.containers[0].securityContext.privileged".into()),
+        owasp: Some("K01".into()),
+        crosswalk: serde_json::json!({"cis": "5.2.1"}),
+        message: "runs privileged".into(),
     };
     let mut low = pf.clone();
     low.check_id = "KST-POD-009".into();
     low.severity = Severity::Low;
-    store.replace_posture(&snapshot("scan", "2026-11-27T12:00:00Z", vec![low.clone(), pf.clone()])).await.unwrap();
+    store
+        .replace_posture(&snapshot(
+            "scan",
+            "2026-11-27T12:00:00Z",
+            vec![low.clone(), pf.clone()],
+        ))
+        .await
+        .unwrap();
     let ps = store.list_posture(&PostureFilter::default()).await.unwrap();
-    assert_eq!(ps.items.iter().map(|p| p.finding.check_id.as_str()).collect::<Vec<_>>(), ["KST-POD-001", "KST-POD-009"]);
+    assert_eq!(
+        ps.items
+            .iter()
+            .map(|p| p.finding.check_id.as_str())
+            .collect::<Vec<_>>(),
+        ["KST-POD-001", "KST-POD-009"]
+    );
     assert_eq!(ps.items[0].finding, pf);
-    assert_eq!(store.list_posture(&PostureFilter { severity: Some(Severity::Medium), ..Default::default() }).await.unwrap().total, 1);
+    assert_eq!(
+        store
+            .list_posture(&PostureFilter {
+                severity: Some(Severity::Medium),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .total,
+        1
+    );
 
     // Attack paths.
     let path = AttackPath {
-        id: "p1".into(), title: "Internet to cluster-admin".into(), score: 88.0, workload: wref("shop", "web"),
+        id: "p1".into(),
+        title: "Internet to cluster-admin".into(),
+        score: 88.0,
+        workload: wref("shop", "web"),
         hops: vec![
-            PathHop { from: PathNode { kind: "Internet".into(), namespace: None, name: "internet".into() },
-                to: PathNode { kind: "Deployment".into(), namespace: Some("shop".into()), name: "web".into() },
-                relation: "exposes".into(), explanation: "LoadBalancer web:443".into() },
-            PathHop { from: PathNode { kind: "Deployment".into(), namespace: Some("shop".into()), name: "web".into() },
-                to: PathNode { kind: "ServiceAccount".into(), namespace: Some("shop".into()), name: "web".into() },
-                relation: "runs_as".into(), explanation: "token automounted".into() },
+            PathHop {
+                from: PathNode {
+                    kind: "Internet".into(),
+                    namespace: None,
+                    name: "internet".into(),
+                },
+                to: PathNode {
+                    kind: "Deployment".into(),
+                    namespace: Some("shop".into()),
+                    name: "web".into(),
+                },
+                relation: "exposes".into(),
+                explanation: "LoadBalancer web:443".into(),
+            },
+            PathHop {
+                from: PathNode {
+                    kind: "Deployment".into(),
+                    namespace: Some("shop".into()),
+                    name: "web".into(),
+                },
+                to: PathNode {
+                    kind: "ServiceAccount".into(),
+                    namespace: Some("shop".into()),
+                    name: "web".into(),
+                },
+                relation: "runs_as".into(),
+                explanation: "token automounted".into(),
+            },
         ],
     };
-    store.replace_attack_paths(&snapshot("scan", "2026-11-27T12:00:00Z", vec![path.clone()])).await.unwrap();
+    store
+        .replace_attack_paths(&snapshot(
+            "scan",
+            "2026-11-27T12:00:00Z",
+            vec![path.clone()],
+        ))
+        .await
+        .unwrap();
     let got = store.get_attack_path("prod", "p1").await.unwrap().unwrap();
     assert_eq!(got.path, path);
-    assert!(store.get_attack_path("other", "p1").await.unwrap().is_none());
-    assert_eq!(store.list_attack_paths(&PathFilter { min_score: Some(90.0), ..Default::default() }).await.unwrap().total, 0);
+    assert!(
+        store
+            .get_attack_path("other", "p1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store
+            .list_attack_paths(&PathFilter {
+                min_score: Some(90.0),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .total,
+        0
+    );
     let mut empty = path.clone();
     empty.hops.clear();
-    let e = store.replace_attack_paths(&snapshot("scan", "2026-11-27T12:00:00Z", vec![empty])).await.unwrap_err();
+    let e = store
+        .replace_attack_paths(&snapshot("scan", "2026-11-27T12:00:00Z", vec![empty]))
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("items[0].hops"), "{e}");
 
     // Sensors.
     let h = SensorHealth {
-        cluster: "prod".into(), node: "node-1".into(), version: "0.1.0".into(), status: SensorStatus::Ok,
-        events_total: 1000, drops_total: 3, alerts_total: 4, events_per_second: 250.5, messages: vec![],
-        buffer_bytes: 0, buffer_dropped_batches: 0,
+        cluster: "prod".into(),
+        node: "node-1".into(),
+        version: "0.1.0".into(),
+        status: SensorStatus::Ok,
+        events_total: 1000,
+        drops_total: 3,
+        alerts_total: 4,
+        events_per_second: 250.5,
+        messages: vec![],
+        buffer_bytes: 0,
+        buffer_dropped_batches: 0,
     };
     store.record_sensor(&h).await.unwrap();
-    store.record_sensor(&SensorHealth { events_total: 2000, ..h.clone() }).await.unwrap();
+    store
+        .record_sensor(&SensorHealth {
+            events_total: 2000,
+            ..h.clone()
+        })
+        .await
+        .unwrap();
     let s = store.list_sensors().await.unwrap();
     assert_eq!(s.len(), 1);
     assert_eq!(s[0].health.events_total, 2000);
 
     // Overview.
     let o = store.overview().await.unwrap();
-    assert_eq!((o.workloads, o.vulnerabilities, o.alerts, o.posture_findings, o.attack_paths), (2, 2, 4, 2, 1));
+    assert_eq!(
+        (
+            o.workloads,
+            o.vulnerabilities,
+            o.alerts,
+            o.posture_findings,
+            o.attack_paths
+        ),
+        (2, 2, 4, 2, 1)
+    );
     assert_eq!(o.timeline.len(), 24);
     assert_eq!(o.top_risks[0].finding.vulnerability, "CVE-2024-0001");
 
     // Tokens: only hashes are stored; revoked tokens stop working.
     let admin = store.create_api_token("ops", Role::Admin).await.unwrap();
     let agent = store.create_enrollment_token("prod").await.unwrap();
-    assert!(matches!(store.authenticate(&admin.token).await.unwrap(), Some(Principal::User { role: Role::Admin, .. })));
+    assert!(matches!(
+        store.authenticate(&admin.token).await.unwrap(),
+        Some(Principal::User {
+            role: Role::Admin,
+            ..
+        })
+    ));
     assert_eq!(
         store.authenticate(&agent.token).await.unwrap(),
-        Some(Principal::Agent { token_id: agent.id.clone(), cluster: "prod".into() })
+        Some(Principal::Agent {
+            token_id: agent.id.clone(),
+            cluster: "prod".into()
+        })
     );
     assert_eq!(store.authenticate("kst_nope").await.unwrap(), None);
     assert_eq!(store.count_admin_tokens().await.unwrap(), 1);
     let listed = store.list_tokens().await.unwrap();
     assert_eq!(listed.len(), 2);
-    assert!(!serde_json::to_string(&listed).unwrap().contains(&admin.token));
+    assert!(
+        !serde_json::to_string(&listed)
+            .unwrap()
+            .contains(&admin.token)
+    );
     assert!(store.revoke_token(&agent.id).await.unwrap());
     assert_eq!(store.authenticate(&agent.token).await.unwrap(), None);
     assert!(!store.revoke_token(&agent.id).await.unwrap());
 
     // Dead letters.
-    store.add_dead_letter("webhook", &serde_json::json!({"rule": "x"}), "HTTP 500", 5).await.unwrap();
+    store
+        .add_dead_letter("webhook", &serde_json::json!({"rule": "x"}), "HTTP 500", 5)
+        .await
+        .unwrap();
     let d = store.list_dead_letters(None, None).await.unwrap();
-    assert_eq!((d.total, d.items[0].attempts, d.items[0].payload["rule"].as_str()), (1, 5, Some("x")));
+    assert_eq!(
+        (
+            d.total,
+            d.items[0].attempts,
+            d.items[0].payload["rule"].as_str()
+        ),
+        (1, 5, Some("x"))
+    );
 
     assert!(store.size_bytes().await.unwrap() > 0);
     store.ping().await.unwrap();
@@ -251,8 +699,17 @@ async fn sqlite() {
     scenario(store.clone()).await;
     store.close().await;
     // Reopening an existing database applies no migration twice and keeps the data.
-    let store = Store::open(&format!("sqlite://{}", path.display())).await.unwrap();
-    assert_eq!(store.list_alerts(&AlertFilter::default()).await.unwrap().total, 4);
+    let store = Store::open(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .list_alerts(&AlertFilter::default())
+            .await
+            .unwrap()
+            .total,
+        4
+    );
 }
 
 #[tokio::test]
@@ -263,7 +720,14 @@ async fn postgres() {
     scenario(store.clone()).await;
     store.close().await;
     let store = Store::open(&url).await.unwrap();
-    assert_eq!(store.list_alerts(&AlertFilter::default()).await.unwrap().total, 4);
+    assert_eq!(
+        store
+            .list_alerts(&AlertFilter::default())
+            .await
+            .unwrap()
+            .total,
+        4
+    );
 }
 
 #[tokio::test]
@@ -272,6 +736,8 @@ async fn bad_urls_are_named() {
     assert!(e.to_string().contains("mysql://localhost/x"), "{e}");
     let e = Store::open("/nonexistent-dir/k.db").await.unwrap_err();
     assert!(e.to_string().contains("/nonexistent-dir"), "{e}");
-    let e = Store::open("postgres://kestrel@127.0.0.1:1/none").await.unwrap_err();
+    let e = Store::open("postgres://kestrel@127.0.0.1:1/none")
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("127.0.0.1:1"), "{e}");
 }

@@ -198,7 +198,7 @@ fn os_owned_files_are_not_matched_as_language_packages() {
     );
     let f = run(&[os.clone(), owned]);
     assert!(f.is_empty(), "{:?}", summary(&f));
-    let f = run(&[os, free]);
+    let f = run(&[os.clone(), free]);
     assert_eq!(f.len(), 7, "{:?}", summary(&f));
     assert!(
         f.iter()

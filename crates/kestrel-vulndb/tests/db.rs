@@ -168,7 +168,7 @@ fn bad_input_leaves_database_intact() {
             r#"{"id":"GHSA-bad","modified":"2024-01-01T00:00:00Z","affected":{"package":"x"}}"#,
         )
         .unwrap();
-        let e = db.import(&[bad.clone()]).await.unwrap_err();
+        let e = db.import(std::slice::from_ref(&bad)).await.unwrap_err();
         let msg = e.to_string();
         assert!(
             matches!(e, DbError::Record { .. }) && msg.contains("GHSA-bad.json"),

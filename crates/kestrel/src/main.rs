@@ -66,6 +66,10 @@ enum Command {
     /// List the containers running here with their pod metadata, or identify a cgroup path.
     #[command(subcommand)]
     Container(cmd::container::ContainerCmd),
+    /// Live runtime events and alerts from the eBPF sensor (root); `--check` reports probes.
+    Watch(cmd::watch::WatchArgs),
+    /// Feed a recording (`watch --record`) back through the sensor pipeline and rules.
+    Replay(cmd::watch::ReplayArgs),
 }
 
 /// What `kestrel scan` looks at. One variant per target, each with its own module in `cmd/`.
@@ -113,6 +117,8 @@ fn main() -> ExitCode {
         Command::Agent(a) => cmd::agent::run(a, &config),
         Command::Up(a) => cmd::up::run(a, &config),
         Command::Container(c) => cmd::container::run(c, &config),
+        Command::Watch(a) => cmd::watch::watch(a, &config),
+        Command::Replay(a) => cmd::watch::replay(a, &config),
     };
     match result {
         Ok(code) => code,

@@ -90,7 +90,11 @@ impl Detection {
     /// Starts the sensor (eBPF, or the `/proc` fallback reported as degraded) and the rule
     /// engine, forwarding alerts to `client` and health every `interval`. Must run inside a
     /// Tokio runtime.
-    pub fn start(client: Arc<AgentClient>, config: &Config, interval: Duration) -> anyhow::Result<Detection> {
+    pub fn start(
+        client: Arc<AgentClient>,
+        config: &Config,
+        interval: Duration,
+    ) -> anyhow::Result<Detection> {
         let rules = load_rules(config)?;
         let min: kestrel_event::Priority = config
             .detection
@@ -98,8 +102,11 @@ impl Detection {
             .parse()
             .context("[detection] min_priority")?;
         let node = client.identity().node.clone();
-        let mut engine = kestrel_rules::Engine::new(Arc::new(rules)).hostname(node).min_priority(min);
-        let sensor = kestrel_sensor::Sensor::start(Default::default()).context("cannot start the sensor")?;
+        let mut engine = kestrel_rules::Engine::new(Arc::new(rules))
+            .hostname(node)
+            .min_priority(min);
+        let sensor =
+            kestrel_sensor::Sensor::start(Default::default()).context("cannot start the sensor")?;
         if let Some(why) = sensor.degraded() {
             tracing::warn!("sensor degraded: {why}");
         }
@@ -205,14 +212,20 @@ pub fn run(args: AgentArgs, config: &Config) -> anyhow::Result<std::process::Exi
         .server
         .or_else(|| cfg.server.clone())
         .context("no server: pass --server URL or set [agent] server")?;
-    let token = match (args.token, args.token_file.or_else(|| cfg.token_file.clone()), &cfg.token) {
+    let token = match (
+        args.token,
+        args.token_file.or_else(|| cfg.token_file.clone()),
+        &cfg.token,
+    ) {
         (Some(t), _, _) => t,
         (None, Some(path), _) => std::fs::read_to_string(&path)
             .with_context(|| format!("cannot read token file {}", path.display()))?
             .trim()
             .to_owned(),
         (None, None, Some(t)) => t.clone(),
-        (None, None, None) => bail!("no enrollment token: pass --token-file FILE or set KESTREL_AGENT__TOKEN"),
+        (None, None, None) => {
+            bail!("no enrollment token: pass --token-file FILE or set KESTREL_AGENT__TOKEN")
+        }
     };
     let node = args
         .node
@@ -232,8 +245,19 @@ pub fn run(args: AgentArgs, config: &Config) -> anyhow::Result<std::process::Exi
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     rt.block_on(async move {
         let http = kestrel_agent::http_client(ca.as_deref(), limits.request_timeout)?;
-        let client = Arc::new(AgentClient::with_http(&server, &token, &buffer_dir, identity.clone(), limits, http)?);
-        let detection = Detection::start(client.clone(), config, Duration::from_secs(args.health_interval.max(1)))?;
+        let client = Arc::new(AgentClient::with_http(
+            &server,
+            &token,
+            &buffer_dir,
+            identity.clone(),
+            limits,
+            http,
+        )?);
+        let detection = Detection::start(
+            client.clone(),
+            config,
+            Duration::from_secs(args.health_interval.max(1)),
+        )?;
         println!(
             "kestrel agent shipping to {server} as {}/{} (buffer {})",
             identity.cluster,

@@ -12,3 +12,4 @@ pub mod server;
 pub mod agent;
 pub mod up;
 pub mod version;
+pub mod watch;

@@ -106,6 +106,8 @@ pub fn run(args: RiskArgs, config: &Config) -> anyhow::Result<ExitCode> {
     let (resolver, _hold) = rt.block_on(ContainerResolver::start(&config.container));
 
     let mut accesses: Vec<Access> = Vec::new();
+    // Alerts raised on each container while observing: the "attacked" signal.
+    let mut attacked: HashMap<String, kestrel_risk::Attacked> = HashMap::new();
     let mut listens: HashMap<String, Vec<ListenSocket>> = HashMap::new();
     let mut observe_start = None;
     if let Some(d) = args.observe {
@@ -114,6 +116,14 @@ pub fn run(args: RiskArgs, config: &Config) -> anyhow::Result<ExitCode> {
             open_prefixes: vec![String::new()],
             ..Default::default()
         };
+        let rules = if config.detection.rules_files.is_empty() {
+            kestrel_rules::RuleSet::defaults()
+        } else {
+            kestrel_rules::RuleSet::load(&config.detection.rules_files)
+        }
+        .context("loading detection rules")?;
+        let mut engine = kestrel_rules::Engine::new(Arc::new(rules));
+        let mut alerts = Vec::new();
         let sensor = kestrel_sensor::Sensor::start(cfg).context("starting the sensor")?;
         if let Some(why) = sensor.degraded() {
             tracing::warn!("sensor degraded: {why}; file opens are not observed");
@@ -127,7 +137,19 @@ pub fn run(args: RiskArgs, config: &Config) -> anyhow::Result<ExitCode> {
                 .events()
                 .recv_timeout(left.min(Duration::from_millis(200)))
             {
-                Ok(ev) => keep(ev, &mut accesses, &mut listens),
+                Ok(ev) => {
+                    alerts.clear();
+                    engine.evaluate(&ev, &mut alerts);
+                    if let Some(c) = &ev.container {
+                        for a in &alerts {
+                            attacked
+                                .entry(c.id.to_string())
+                                .or_default()
+                                .record(&a.rule, a.priority);
+                        }
+                    }
+                    keep(ev, &mut accesses, &mut listens)
+                }
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
                 Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
             }
@@ -286,7 +308,7 @@ pub fn run(args: RiskArgs, config: &Config) -> anyhow::Result<ExitCode> {
                 listening,
                 ..Default::default()
             },
-            attacked: Default::default(),
+            attacked: attacked.remove(&g.info.id.to_string()).unwrap_or_default(),
         });
         findings_per.push(findings);
     }

@@ -71,7 +71,8 @@ async fn kept_token(
 
 pub fn run(args: UpArgs, config: &Config) -> anyhow::Result<ExitCode> {
     let data = args.data_dir.unwrap_or_else(default_data_dir);
-    std::fs::create_dir_all(&data).with_context(|| format!("cannot create data directory {}", data.display()))?;
+    std::fs::create_dir_all(&data)
+        .with_context(|| format!("cannot create data directory {}", data.display()))?;
     let db = data.join("kestrel.db");
     let listen = SocketAddr::new(args.address, args.port);
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;

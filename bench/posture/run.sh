@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Kestrel versus Checkov on the same Kubernetes manifests.
+#
+#   bench/posture/run.sh [N_SMALL] [N_LARGE]
+#
+# Generates N_SMALL objects (default 200) scanned by both tools, and N_LARGE (default 10000)
+# scanned by Kestrel alone, and prints wall-clock seconds (best of 3 for Kestrel, one Checkov
+# run: it takes tens of seconds). Needs a release build (`cargo build --release -p kestrel`)
+# and Checkov (crates/kestrel-posture/tests/checkov/install.sh).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+kestrel=${KESTREL:-$root/target/release/kestrel}
+checkov=${KESTREL_CHECKOV:-/opt/kestrel-checkov/bin/checkov}
+small=${1:-200}
+large=${2:-10000}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+python3 "$here/generate.py" "$small" "$work/small.yaml"
+python3 "$here/generate.py" "$large" "$work/large.yaml"
+
+secs() { # run "$@", print elapsed seconds
+    local s e
+    s=$(date +%s.%N)
+    "$@" > /dev/null 2>&1 || true
+    e=$(date +%s.%N)
+    echo "$e - $s" | bc -l
+}
+best3() {
+    local a b c
+    a=$(secs "$@"); b=$(secs "$@"); c=$(secs "$@")
+    printf '%s\n%s\n%s\n' "$a" "$b" "$c" | sort -g | head -1
+}
+
+k_small=$(best3 "$kestrel" scan k8s "$work/small.yaml" --format json)
+k_large=$(best3 "$kestrel" scan k8s "$work/large.yaml" --format json)
+findings=$("$kestrel" scan k8s "$work/large.yaml" --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["findings"])')
+echo "kestrel  ${small} objects: ${k_small} s"
+echo "kestrel  ${large} objects: ${k_large} s (${findings} findings)"
+if [ -x "$checkov" ]; then
+    c_small=$(secs "$checkov" -f "$work/small.yaml" --framework kubernetes -o json --quiet --compact --skip-download)
+    echo "checkov  ${small} objects: ${c_small} s"
+    echo "speed-up on ${small} objects: $(echo "$c_small / $k_small" | bc -l | xargs printf '%.0f')x"
+else
+    echo "checkov not installed at $checkov: comparison skipped"
+fi
