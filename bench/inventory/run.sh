@@ -20,8 +20,9 @@ if [ -z "$layout" ]; then
 fi
 runs=${RUNS:-5}
 
-cargo build --release --quiet -p kestrel-inventory --example inventory
-bin=target/release/examples/inventory
+# BIN: a prebuilt driver (e.g. while another build holds the target directory's lock).
+bin=${BIN:-target/release/examples/inventory}
+[ -n "${BIN:-}" ] || cargo build --release --quiet -p kestrel-inventory --example inventory
 
 blob() { echo "$layout/blobs/${1/://}"; }
 manifest_digest=$(jq -r --arg t "$tag" '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == $t) | .digest' "$layout/index.json")

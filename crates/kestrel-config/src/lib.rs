@@ -181,6 +181,9 @@ pub struct ContainerConfig {
     /// Kubernetes API (in-cluster service account or kubeconfig). In a DaemonSet, set
     /// `KESTREL_CONTAINER__NODE_NAME` from the downward API (`spec.nodeName`).
     pub node_name: Option<String>,
+    /// A kubeconfig file for the pod watch; unset: the in-cluster service account, else
+    /// `$KUBECONFIG` or `~/.kube/config`.
+    pub kubeconfig: Option<PathBuf>,
     /// How long an event of a container whose metadata is still being looked up is held before
     /// it is emitted with what is known, in milliseconds.
     pub hold_ms: u64,
@@ -204,6 +207,7 @@ impl Default for ContainerConfig {
             ],
             proc_root: PathBuf::from("/proc"),
             node_name: None,
+            kubeconfig: None,
             hold_ms: 500,
             pod_status_wait_ms: 10_000,
             runtime_timeout_ms: 2_000,

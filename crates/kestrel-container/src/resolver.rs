@@ -197,7 +197,7 @@ impl ContainerResolver {
         let mut pod_watch = None;
         let mut pods = None;
         if let Some(node) = config.node_name.as_deref().filter(|n| !n.is_empty()) {
-            match kube::Client::try_default().await {
+            match kube_client(config.kubeconfig.as_deref()).await {
                 Ok(client) => {
                     let cache = PodCache::new();
                     let task = tokio::spawn(crate::pods::watch_node_pods(
@@ -211,7 +211,7 @@ impl ContainerResolver {
                 Err(e) => tracing::warn!(
                     node,
                     error = %e,
-                    "no Kubernetes client (in-cluster service account or kubeconfig); pod names and labels come only from CRI labels"
+                    "no Kubernetes client; pod names and labels come only from CRI labels"
                 ),
             }
         }
@@ -356,6 +356,22 @@ impl ContainerResolver {
     }
 }
 
+/// A Kubernetes client from `kubeconfig`, or else the in-cluster service account, `$KUBECONFIG`
+/// or `~/.kube/config`.
+async fn kube_client(kubeconfig: Option<&std::path::Path>) -> Result<kube::Client, String> {
+    let config = match kubeconfig {
+        None => kube::Config::infer().await.map_err(|e| e.to_string())?,
+        Some(path) => {
+            let file = kube::config::Kubeconfig::read_from(path)
+                .map_err(|e| format!("cannot read kubeconfig {}: {e}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(file, &kube::config::KubeConfigOptions::default())
+                .await
+                .map_err(|e| format!("invalid kubeconfig {}: {e}", path.display()))?
+        }
+    };
+    kube::Client::try_from(config).map_err(|e| e.to_string())
+}
+
 fn release(entries: &mut Entries, id: &ContainerId) {
     let Some(n) = entries.live.get_mut(id) else {
         return;
@@ -464,7 +480,7 @@ fn assemble(
 }
 
 async fn lookup(inner: Arc<Inner>, slot: Arc<Slot>) {
-    let Ok(_permit) = inner.permits.clone().acquire_owned().await else {
+    let Ok(permit) = inner.permits.clone().acquire_owned().await else {
         return;
     };
     let identity = &slot.identity;
@@ -487,6 +503,8 @@ async fn lookup(inner: Arc<Inner>, slot: Arc<Slot>) {
             Err(e) => tracing::debug!(container = %id, error = %e, "runtime lookup failed"),
         }
     }
+    // Waiting for the pod cache below is not a request: it must not hold up other lookups.
+    drop(permit);
     let (info, in_pod_status) = assemble(identity, pods, from_runtime.as_ref());
 
     // kubelet reports a new container in the pod status a moment after starting it. A runtime

@@ -167,3 +167,75 @@ async fn unknown_containers_resolve_to_what_the_cgroup_says() {
     assert_eq!(resolver.len(), 1);
     assert_eq!(resolver.resolve_cgroup("/system.slice/sshd.service"), None);
 }
+
+#[tokio::test]
+async fn started_from_config_watches_the_node_pods() {
+    use hyper::StatusCode;
+    use kestrel_container::WatchStatus;
+    use std::sync::Arc;
+    use support::apiserver::{Reply, Script, serve};
+    use support::recorded::list_with_statuses;
+
+    let script = Arc::new(Script::default());
+    script
+        .lists
+        .lock()
+        .unwrap()
+        .push_back(Reply::Json(StatusCode::OK, list_with_statuses(None)));
+    let url = serve(script.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: test\n\
+             clusters: [{{name: test, cluster: {{server: \"{url}\"}}}}]\n\
+             users: [{{name: sensor, user: {{token: not-a-real-token}}}}]\n\
+             contexts: [{{name: test, context: {{cluster: test, user: sensor}}}}]\n"
+        ),
+    )
+    .unwrap();
+    let config = kestrel_config::ContainerConfig {
+        podman_socket: "".into(),
+        docker_socket: "".into(),
+        cri_sockets: Vec::new(),
+        node_name: Some("node-1".to_owned()),
+        kubeconfig: Some(kubeconfig),
+        ..Default::default()
+    };
+    let (resolver, _) = ContainerResolver::start(&config).await;
+    let pods = resolver.pods().expect("the pod watch runs").clone();
+    let mut status = pods.subscribe_status();
+    tokio::time::timeout(PATIENCE, status.wait_for(|s| *s == WatchStatus::Synced))
+        .await
+        .expect("the pod list completes")
+        .unwrap();
+    let requests = script.requests.lock().unwrap().clone();
+    assert!(
+        requests[0].contains("fieldSelector=spec.nodeName%3Dnode-1"),
+        "{requests:?}"
+    );
+    let info = resolver.resolve_cgroup(&debugger_cgroup()).unwrap();
+    assert_eq!(info.name.as_deref(), Some("debug"));
+    assert_eq!(info.pod.as_ref().unwrap().namespace, "monitoring");
+}
+
+#[tokio::test]
+async fn a_broken_kubeconfig_leaves_the_resolver_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = kestrel_config::ContainerConfig {
+        podman_socket: "".into(),
+        docker_socket: "".into(),
+        cri_sockets: Vec::new(),
+        node_name: Some("node-1".to_owned()),
+        kubeconfig: Some(dir.path().join("missing-kubeconfig")),
+        ..Default::default()
+    };
+    let (resolver, _) = ContainerResolver::start(&config).await;
+    assert!(resolver.pods().is_none());
+    let info = resolver.resolve_cgroup(&debugger_cgroup()).unwrap();
+    assert_eq!(
+        info.pod.as_ref().unwrap().uid,
+        "01d59145-aa30-4b0a-8a9e-5daad99e7538"
+    );
+}

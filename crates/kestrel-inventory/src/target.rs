@@ -303,7 +303,9 @@ mod tests {
         );
         check(
             "oci:/img/layout:app:1.0",
-            expect![[r#"OciLayout { dir: "/img/layout", reference: Some("app:1.0") } => oci:/img/layout:app:1.0"#]],
+            expect![[
+                r#"OciLayout { dir: "/img/layout", reference: Some("app:1.0") } => oci:/img/layout:app:1.0"#
+            ]],
         );
         check(
             "oci:/img/layout",

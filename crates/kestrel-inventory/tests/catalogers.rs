@@ -37,7 +37,10 @@ R:libz.so.1.3.1
 fn apk_database_with_layer_attribution() {
     let musl_only = APK_INSTALLED.split("\n\n").next().unwrap().to_owned() + "\n\n";
     let l0 = Layer::new()
-        .file("etc/os-release", b"ID=alpine\nVERSION_ID=3.19.1\nPRETTY_NAME=\"Alpine Linux v3.19\"\n")
+        .file(
+            "etc/os-release",
+            b"ID=alpine\nVERSION_ID=3.19.1\nPRETTY_NAME=\"Alpine Linux v3.19\"\n",
+        )
         .file("lib/apk/db/installed", musl_only.as_bytes())
         .file("lib/ld-musl-x86_64.so.1", b"")
         .finish();
@@ -52,7 +55,16 @@ fn apk_database_with_layer_attribution() {
     let got: Vec<String> = inv
         .packages
         .iter()
-        .map(|p| format!("{} {} {} layer={} src={:?}", p.ecosystem, p.name, p.purl, p.layer.as_ref().unwrap().index, p.source.as_ref().map(|s| &s.name)))
+        .map(|p| {
+            format!(
+                "{} {} {} layer={} src={:?}",
+                p.ecosystem,
+                p.name,
+                p.purl,
+                p.layer.as_ref().unwrap().index,
+                p.source.as_ref().map(|s| &s.name)
+            )
+        })
         .collect();
     assert_eq!(
         got,
@@ -62,18 +74,26 @@ fn apk_database_with_layer_attribution() {
         ]
     );
     assert_eq!(inv.owner_of("/lib/libz.so.1").unwrap().name, "zlib");
-    assert_eq!(inv.owner_of("/lib/ld-musl-x86_64.so.1").unwrap().name, "musl");
+    assert_eq!(
+        inv.owner_of("/lib/ld-musl-x86_64.so.1").unwrap().name,
+        "musl"
+    );
 }
 
 #[test]
 fn rpm_databases_are_reported_unsupported() {
-    let l0 = Layer::new().file("var/lib/rpm/rpmdb.sqlite", b"SQLite format 3\0").finish();
+    let l0 = Layer::new()
+        .file("var/lib/rpm/rpmdb.sqlite", b"SQLite format 3\0")
+        .finish();
     let tmp = tempfile::tempdir().unwrap();
     write_layout(tmp.path(), &[l0], "t");
     let inv = inventory(&format!("oci:{}", tmp.path().display()));
     assert!(inv.packages.is_empty());
     let w = &inv.warnings[0];
-    assert_eq!((w.kind, w.path.as_str()), (WarningKind::Unsupported, "/var/lib/rpm/rpmdb.sqlite"));
+    assert_eq!(
+        (w.kind, w.path.as_str()),
+        (WarningKind::Unsupported, "/var/lib/rpm/rpmdb.sqlite")
+    );
     assert!(w.message.contains("unsupported rpmdb format"));
 }
 
@@ -99,7 +119,11 @@ fn composer_and_dotnet_metadata() {
     let tmp = tempfile::tempdir().unwrap();
     write_layout(tmp.path(), &[l0], "t");
     let inv = inventory(&format!("oci:{}", tmp.path().display()));
-    let got: Vec<String> = inv.packages.iter().map(|p| format!("{} {} {} {:?}", p.ecosystem, p.name, p.purl, p.files)).collect();
+    let got: Vec<String> = inv
+        .packages
+        .iter()
+        .map(|p| format!("{} {} {} {:?}", p.ecosystem, p.name, p.purl, p.files))
+        .collect();
     assert_eq!(
         got,
         [

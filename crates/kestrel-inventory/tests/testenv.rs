@@ -15,7 +15,13 @@ fn check_ground_truth(inv: &kestrel_inventory::Inventory, image: &TestImage) {
         .packages
         .iter()
         .filter(|p| p.installer != kestrel_inventory::Installer::GoBuild)
-        .map(|p| (p.ecosystem.kind.osv_name().to_owned(), p.name.to_lowercase(), p.version.clone()))
+        .map(|p| {
+            (
+                p.ecosystem.kind.osv_name().to_owned(),
+                p.name.to_lowercase(),
+                p.version.clone(),
+            )
+        })
         .collect();
     for p in image.packages() {
         let eco = match p.ecosystem {
@@ -30,18 +36,34 @@ fn check_ground_truth(inv: &kestrel_inventory::Inventory, image: &TestImage) {
                 Ecosystem::PyPI => format!("{path}/METADATA"),
                 _ => format!("{path}/package.json"),
             };
-            assert!(inv.packages.iter().any(|q| q.location == meta), "{}: no package read from {meta}", inv.target);
+            assert!(
+                inv.packages.iter().any(|q| q.location == meta),
+                "{}: no package read from {meta}",
+                inv.target
+            );
         }
     }
-    let debian = inv.packages.iter().filter(|p| p.ecosystem.kind.osv_name() == "Debian").count();
-    let truth = image.packages().iter().filter(|p| p.ecosystem == Ecosystem::Debian).count();
+    let debian = inv
+        .packages
+        .iter()
+        .filter(|p| p.ecosystem.kind.osv_name() == "Debian")
+        .count();
+    let truth = image
+        .packages()
+        .iter()
+        .filter(|p| p.ecosystem == Ecosystem::Debian)
+        .count();
     assert_eq!(debian, truth, "{}: Debian package count", inv.target);
-    assert_eq!(inv.os.as_ref().unwrap().ecosystem().unwrap().to_string(), "Debian:12");
+    assert_eq!(
+        inv.os.as_ref().unwrap().ecosystem().unwrap().to_string(),
+        "Debian:12"
+    );
 }
 
 #[test]
 fn same_inventory_from_every_source() {
-    let image = TestImage::get().expect("the kestrel-testenv image (needs root, debootstrap, umoci, skopeo, podman)");
+    let image = TestImage::get()
+        .expect("the kestrel-testenv image (needs root, debootstrap, umoci, skopeo, podman)");
     let from_dir = inventory(&format!("dir:{}", image.rootfs().display()));
     check_ground_truth(&from_dir, &image);
     let expected = summary(&from_dir);
@@ -49,9 +71,21 @@ fn same_inventory_from_every_source() {
     let layout = format!("oci:{}:{}", image.oci_layout().display(), image.oci_tag());
     let from_layout = inventory(&layout);
     assert_eq!(summary(&from_layout), expected, "{layout}");
-    assert_eq!(from_layout.image_digest.as_deref(), Some(image.manifest().manifest_digest.as_str()));
-    let diff_ids: Vec<String> = image.manifest().layers.iter().map(|l| l.diff_id.as_str().to_owned()).collect();
-    let got: Vec<String> = from_layout.layers.iter().map(|l| l.diff_id.clone().unwrap()).collect();
+    assert_eq!(
+        from_layout.image_digest.as_deref(),
+        Some(image.manifest().manifest_digest.as_str())
+    );
+    let diff_ids: Vec<String> = image
+        .manifest()
+        .layers
+        .iter()
+        .map(|l| l.diff_id.as_str().to_owned())
+        .collect();
+    let got: Vec<String> = from_layout
+        .layers
+        .iter()
+        .map(|l| l.diff_id.clone().unwrap())
+        .collect();
     assert_eq!(got, diff_ids);
 
     for target in [

@@ -390,6 +390,9 @@ fn kubelet_configuration_files() {
         .map(|f| format!("{} {} {}", f.check.id, f.resource, f.path))
         .collect();
     expect![[r#"
+        component-insecure-flag KubeletConfiguration/kubelet-config.yaml authentication.anonymous.enabled
+        component-insecure-flag KubeletConfiguration/kubelet-config.yaml authorization.mode
+        component-insecure-flag KubeletConfiguration/kubelet-config.yaml readOnlyPort
     "#]]
     .assert_eq(&(got.join("\n") + "\n"));
     // A file that sets nothing keeps the secure defaults.

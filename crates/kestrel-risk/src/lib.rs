@@ -13,6 +13,7 @@
 //! in use during a short observation is "unknown", and VEX never says `not_affected` on runtime
 //! evidence alone.
 
+pub mod exposure;
 pub mod rank;
 pub mod score;
 pub mod signals;

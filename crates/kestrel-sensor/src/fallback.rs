@@ -11,9 +11,9 @@
 
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use kestrel_event::{ContainerInfo, Event, EventKind, Sensor as SensorEvent};
@@ -87,7 +87,7 @@ pub(crate) fn start(
                                 qos: None,
                             };
                             Arc::new(match metadata.as_ref().map(|m| m.lookup(&ident)) {
-                                Some(Lookup::Ready(c)) => c,
+                                Some(Lookup::Ready(c)) => Arc::unwrap_or_clone(c),
                                 _ => ContainerInfo::bare(id),
                             })
                         });

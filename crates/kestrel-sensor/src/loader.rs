@@ -27,7 +27,9 @@ const REQUIRED: &[&str] = &["on_exec", "on_fork", "on_proc_exit"];
 /// Errors of the loader. Each says which program, map or mount failed.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("this kernel has no BTF at /sys/kernel/btf/vmlinux ({0}); CO-RE programs cannot be relocated")]
+    #[error(
+        "this kernel has no BTF at /sys/kernel/btf/vmlinux ({0}); CO-RE programs cannot be relocated"
+    )]
     NoBtf(String),
     #[error("loading the eBPF object failed: {0}")]
     Object(#[source] aya::EbpfError),
@@ -280,7 +282,8 @@ fn attach_one(name: &str, prog: &mut Program, btf: &Btf) -> (String, Result<(), 
         let hook = format!("tp_btf/{tp}");
         let r: Result<(), String> = (|| {
             let p: &mut BtfTracePoint = prog.try_into().map_err(|e| chain(&e))?;
-            p.load(tp, btf).map_err(|e| format!("load: {}", chain(&e)))?;
+            p.load(tp, btf)
+                .map_err(|e| format!("load: {}", chain(&e)))?;
             p.attach().map_err(|e| format!("attach: {}", chain(&e)))?;
             Ok(())
         })();
@@ -291,7 +294,8 @@ fn attach_one(name: &str, prog: &mut Program, btf: &Btf) -> (String, Result<(), 
         let r: Result<(), String> = (|| {
             let p: &mut TracePoint = prog.try_into().map_err(|e| chain(&e))?;
             p.load().map_err(|e| format!("load: {}", chain(&e)))?;
-            p.attach(cat, &tp).map_err(|e| format!("attach: {}", chain(&e)))?;
+            p.attach(cat, &tp)
+                .map_err(|e| format!("attach: {}", chain(&e)))?;
             Ok(())
         })();
         return (hook, r);

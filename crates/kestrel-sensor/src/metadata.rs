@@ -5,13 +5,15 @@
 //! asynchronously; the sensor asks through [`MetadataSource`] and never blocks on the answer.
 
 use kestrel_container::{CgroupIdentity, ContainerResolver};
+use std::sync::Arc;
+
 use kestrel_event::ContainerInfo;
 
 /// What a metadata source knows about a container right now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lookup {
     /// Resolved.
-    Ready(ContainerInfo),
+    Ready(Arc<ContainerInfo>),
     /// Resolution is under way: the pipeline holds the container's events briefly.
     Pending,
     /// The source will not learn more (unknown runtime, container gone).
@@ -29,7 +31,7 @@ impl MetadataSource for ContainerResolver {
     fn lookup(&self, identity: &CgroupIdentity) -> Lookup {
         let info = self.resolve(identity);
         if self.is_resolved(&identity.container_id) {
-            Lookup::Ready((*info).clone())
+            Lookup::Ready(info)
         } else {
             Lookup::Pending
         }

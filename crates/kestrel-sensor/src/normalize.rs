@@ -287,7 +287,9 @@ impl Normalizer {
             Some(Lookup::Ready(info)) => Some(info),
             _ => None,
         };
-        let mut info = resolved.unwrap_or_else(|| ContainerInfo::bare(id.clone()));
+        let mut info = resolved
+            .map(Arc::unwrap_or_clone)
+            .unwrap_or_else(|| ContainerInfo::bare(id.clone()));
         if let Some(ident) = ident {
             info.runtime = info.runtime.or(ident.runtime);
             if info.pod.is_none()
@@ -499,7 +501,10 @@ impl Normalizer {
                 cmd: a[0] as u32,
                 result,
             },
-            Kind::Unshare => EventKind::Unshare { flags: a[0], result },
+            Kind::Unshare => EventKind::Unshare {
+                flags: a[0],
+                result,
+            },
             Kind::Setns => EventKind::Setns {
                 nstype: a[1],
                 result,
@@ -664,7 +669,11 @@ pub fn parse_dns(payload: &[u8], server: SockAddr) -> Option<DnsMessage> {
     Some(DnsMessage {
         id: packet.id(),
         response: packet.has_flags(simple_dns::PacketFlag::RESPONSE),
-        questions: packet.questions.iter().map(|q| q.qname.to_string()).collect(),
+        questions: packet
+            .questions
+            .iter()
+            .map(|q| q.qname.to_string())
+            .collect(),
         answers,
         rcode: packet.rcode() as u16 as u8,
         server,
@@ -745,7 +754,15 @@ mod tests {
         expect.assert_eq(&out);
     }
 
-    fn syscall(kind: u32, pid: u32, sub: u32, ret: i64, args: [u64; 6], sk: SockTuple, blobs: &[&[u8]]) -> Vec<u8> {
+    fn syscall(
+        kind: u32,
+        pid: u32,
+        sub: u32,
+        ret: i64,
+        args: [u64; 6],
+        sk: SockTuple,
+        blobs: &[&[u8]],
+    ) -> Vec<u8> {
         let mut b = Builder::header(kind, 10, pid, pid + 1);
         b.syscall(sub, ret, args, sk);
         for bl in blobs {
@@ -756,7 +773,8 @@ mod tests {
 
     #[test]
     fn exec_fork_exit() {
-        let cg = format!("/kubepods/besteffort/pod3ff4e486-5a28-4fbb-a3a0-b49d9427886b/libpod-{CID}");
+        let cg =
+            format!("/kubepods/besteffort/pod3ff4e486-5a28-4fbb-a3a0-b49d9427886b/libpod-{CID}");
         let mut fork = Builder::header(2, 6, 100, 100);
         fork.proc(&ProcBody {
             comm: "sh".into(),
@@ -799,13 +817,56 @@ mod tests {
         unix.extend(b"\0kestrel\0");
         check(
             &[
-                syscall(10, 5, 2, 3, [(-100i64) as u64, 0o1101, 0o644, 0, 0, 0], SockTuple::default(), &[b"/etc/shadow"]),
-                syscall(12, 5, 2, 0, [0, 0, 0x200, 0, 0, 0], SockTuple::default(), &[b"/tmp/d"]),
-                syscall(15, 5, 4, 0, [3, 0o4755, 0, 0, 0, 0], SockTuple::default(), &[b"sh\0bin\0"]),
+                syscall(
+                    10,
+                    5,
+                    2,
+                    3,
+                    [(-100i64) as u64, 0o1101, 0o644, 0, 0, 0],
+                    SockTuple::default(),
+                    &[b"/etc/shadow"],
+                ),
+                syscall(
+                    12,
+                    5,
+                    2,
+                    0,
+                    [0, 0, 0x200, 0, 0, 0],
+                    SockTuple::default(),
+                    &[b"/tmp/d"],
+                ),
+                syscall(
+                    15,
+                    5,
+                    4,
+                    0,
+                    [3, 0o4755, 0, 0, 0, 0],
+                    SockTuple::default(),
+                    &[b"sh\0bin\0"],
+                ),
                 syscall(20, 5, 0, 0, [3, 0, 16, 0, 0, 0], sk, &[&sin]),
-                syscall(20, 5, 0, -111, [3, 0, 11, 0, 0, 0], SockTuple { family: 1, ..Default::default() }, &[&unix]),
+                syscall(
+                    20,
+                    5,
+                    0,
+                    -111,
+                    [3, 0, 11, 0, 0, 0],
+                    SockTuple {
+                        family: 1,
+                        ..Default::default()
+                    },
+                    &[&unix],
+                ),
                 syscall(23, 5, 0, 0, [3, 128, 0, 0, 0, 0], sk, &[]),
-                syscall(27, 5, 5, 0, [0, 0, u32::MAX as u64, 0, 0, 0], SockTuple::default(), &[]),
+                syscall(
+                    27,
+                    5,
+                    5,
+                    0,
+                    [0, 0, u32::MAX as u64, 0, 0, 0],
+                    SockTuple::default(),
+                    &[],
+                ),
             ],
             expect![[r#"
                 {"ts":1000000010,"pid":5,"tid":6,"type":"open","path":"/etc/shadow","flags":577,"mode":420,"result":3}
@@ -832,15 +893,37 @@ mod tests {
             simple_dns::Name::new_unchecked("example.com"),
             simple_dns::CLASS::IN,
             300,
-            simple_dns::rdata::RData::A(simple_dns::rdata::A { address: 0x5db8d822 }),
+            simple_dns::rdata::RData::A(simple_dns::rdata::A {
+                address: 0x5db8d822,
+            }),
         ));
         let bytes = p.build_bytes_vec().unwrap();
         let mut sin = vec![2u8, 0, 0, 53, 127, 0, 0, 53];
         sin.extend([0; 8]);
         check(
             &[
-                syscall(26, 9, 2, bytes.len() as i64, [3, 0, 512, 0, 0, 0], SockTuple { family: 2, protocol: 17, ..Default::default() }, &[&bytes, &sin]),
-                syscall(26, 9, 2, 4, [3, 0, 512, 0, 0, 0], SockTuple::default(), &[b"\x01\x02\x03\x04", &sin]),
+                syscall(
+                    26,
+                    9,
+                    2,
+                    bytes.len() as i64,
+                    [3, 0, 512, 0, 0, 0],
+                    SockTuple {
+                        family: 2,
+                        protocol: 17,
+                        ..Default::default()
+                    },
+                    &[&bytes, &sin],
+                ),
+                syscall(
+                    26,
+                    9,
+                    2,
+                    4,
+                    [3, 0, 512, 0, 0, 0],
+                    SockTuple::default(),
+                    &[b"\x01\x02\x03\x04", &sin],
+                ),
             ],
             expect![[r#"
                 {"ts":1000000010,"pid":9,"tid":10,"type":"dns","id":4660,"response":true,"questions":["example.com"],"answers":[{"name":"example.com","rtype":"A","data":"93.184.216.34","ttl":300}],"rcode":0,"server":{"inet":"127.0.0.53:53"}}

@@ -26,7 +26,7 @@ use crate::loader::{self, AttachReport, DenyMode, LoadError, LoadOptions, Loaded
 use crate::metadata::MetadataSource;
 use crate::normalize::{NormalizeConfig, Normalizer};
 use crate::record::{self, KIND_SLOTS, Kind};
-use crate::recording::{Frame, Recorder, Replayer, RecordingError};
+use crate::recording::{Frame, Recorder, RecordingError, Replayer};
 
 /// Everything the sensor can be told.
 #[derive(Debug, Clone)]
@@ -61,7 +61,10 @@ impl Default for SensorConfig {
         SensorConfig {
             ring_buffer_bytes: 8 << 20,
             env_names: vec!["LD_PRELOAD".into(), "LD_LIBRARY_PATH".into()],
-            open_prefixes: DEFAULT_OPEN_PREFIXES.iter().map(|s| s.to_string()).collect(),
+            open_prefixes: DEFAULT_OPEN_PREFIXES
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             open_flags_mask: 0,
             process_table_capacity: 32_768,
             ancestry_depth: 8,
@@ -311,8 +314,10 @@ fn start_ebpf(
     let stats = Arc::new(SharedStats::default());
     let (raw_tx, raw_rx) = mpsc::sync_channel::<Msg>(1024);
     let (ev_tx, ev_rx) = mpsc::sync_channel::<Event>(cfg.channel_capacity.max(1));
+    // One offset for the live events and the recording, so that a replay reproduces them.
+    let clock_offset = boot_to_unix_ns();
     let recorder = match &cfg.record {
-        Some(p) => Some(Recorder::create(p, boot_to_unix_ns())?),
+        Some(p) => Some(Recorder::create(p, clock_offset)?),
         None => None,
     };
 
@@ -349,6 +354,7 @@ fn start_ebpf(
         let tx = raw_tx;
         let interval = cfg.stats_interval;
         let alert_after = cfg.drop_alert_intervals.max(1);
+        let ring_bytes = report.ring_buffer_bytes;
         threads.push(spawn("stats", move || {
             let mut last: BTreeMap<Kind, u64> = BTreeMap::new();
             let mut last_out = 0u64;
@@ -396,8 +402,7 @@ fn start_ebpf(
                     if streak >= alert_after && !alerted {
                         alerted = true;
                         let m = format!(
-                            "events dropped in {streak} consecutive intervals: the consumer is too slow or the ring buffer ({} bytes) too small",
-                            "configured"
+                            "events dropped in {streak} consecutive intervals: the consumer is too slow or the ring buffer ({ring_bytes} bytes) is too small"
                         );
                         tracing::error!("{m}");
                         msgs.push(SensorEvent::Health {
@@ -419,7 +424,7 @@ fn start_ebpf(
             process_table_capacity: cfg.process_table_capacity,
             ancestry_depth: cfg.ancestry_depth,
             env_names: cfg.env_names.clone(),
-            boot_to_unix_ns: boot_to_unix_ns(),
+            boot_to_unix_ns: clock_offset,
             proc_root: Some(PathBuf::from("/proc")),
         });
         match metadata {
@@ -475,9 +480,7 @@ fn enrich_loop(
     bootstrap: bool,
 ) {
     if bootstrap {
-        let added = n
-            .table_mut()
-            .bootstrap(std::path::Path::new("/proc"), &[]);
+        let added = n.table_mut().bootstrap(std::path::Path::new("/proc"), &[]);
         tracing::info!(processes = added, "process table bootstrapped from /proc");
         if let Some(r) = recorder.as_mut() {
             // Oldest first, so that parents precede children on replay.
@@ -526,9 +529,9 @@ fn enrich_loop(
                     };
                     let pending = event.container.as_ref().is_some_and(|c| {
                         n.container_pending(&c.id)
-                            || held.iter().any(|h| {
-                                h.event.container.as_ref().is_some_and(|hc| hc.id == c.id)
-                            })
+                            || held
+                                .iter()
+                                .any(|h| h.event.container.as_ref().is_some_and(|hc| hc.id == c.id))
                     });
                     if pending {
                         held.push_back(Held {

@@ -89,7 +89,11 @@ impl ProcessTable {
         };
         let mut found: HashMap<u32, ProcessInfo> = HashMap::new();
         for entry in dir.flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
                 continue;
             };
             if let Some(p) = scan_process(proc_root, pid, env_names) {
@@ -160,15 +164,16 @@ pub fn scan_process(proc_root: &Path, pid: u32, env_names: &[String]) -> Option<
     let ppid = field(4).unwrap_or(0) as u32;
     let tty_nr = field(7).unwrap_or(0);
     let start_ticks = field(22).unwrap_or(0) as u64;
-    if field(4).is_none() {
-        return None;
-    }
+    field(4)?;
     let status = std::fs::read_to_string(dir.join("status")).unwrap_or_default();
     let mut creds = Credentials::default();
     let mut caps = Capabilities::default();
     for line in status.lines() {
         let (k, v) = line.split_once(':').unwrap_or((line, ""));
-        let nums: Vec<u32> = v.split_whitespace().filter_map(|s| s.parse().ok()).collect();
+        let nums: Vec<u32> = v
+            .split_whitespace()
+            .filter_map(|s| s.parse().ok())
+            .collect();
         let hex = || u64::from_str_radix(v.trim(), 16).unwrap_or(0);
         match k {
             "Uid" if nums.len() >= 2 => (creds.uid, creds.euid) = (nums[0], nums[1]),
@@ -313,8 +318,13 @@ mod tests {
         let mut t = ProcessTable::new(65536, 8);
         let n = t.bootstrap(Path::new("/proc"), &["PATH".to_owned()]);
         assert!(n > 1);
-        let me = t.get(std::process::id()).expect("the test process is in /proc");
-        assert_eq!(me.exe.path, std::env::current_exe().unwrap().to_string_lossy());
+        let me = t
+            .get(std::process::id())
+            .expect("the test process is in /proc");
+        assert_eq!(
+            me.exe.path,
+            std::env::current_exe().unwrap().to_string_lossy()
+        );
         assert_eq!(me.ppid, std::os::unix::process::parent_id());
         assert!(me.parent.is_some(), "the parent was linked");
         assert!(me.env.iter().all(|e| e.starts_with("PATH=")));

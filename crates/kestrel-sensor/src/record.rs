@@ -327,8 +327,8 @@ fn proc_body(r: &mut Reader<'_>) -> Result<ProcBody, DecodeError> {
     let exe_dev = r.u64()?;
     let exe_ino = r.u64()?;
     let comm = r.bytes(16)?;
-    let comm = String::from_utf8_lossy(comm.split(|b| *b == 0).next().unwrap_or_default())
-        .into_owned();
+    let comm =
+        String::from_utf8_lossy(comm.split(|b| *b == 0).next().unwrap_or_default()).into_owned();
     Ok(ProcBody {
         ppid,
         uid,
@@ -548,7 +548,8 @@ pub(crate) mod tests {
                 .u64(p.exe_dev)
                 .u64(p.exe_ino);
             let mut comm = [0u8; 16];
-            comm[..p.comm.len().min(15)].copy_from_slice(&p.comm.as_bytes()[..p.comm.len().min(15)]);
+            comm[..p.comm.len().min(15)]
+                .copy_from_slice(&p.comm.as_bytes()[..p.comm.len().min(15)]);
             self.raw(&comm)
         }
         pub fn syscall(&mut self, sub: u32, ret: i64, args: [u64; 6], sk: SockTuple) -> &mut Self {
@@ -571,7 +572,7 @@ pub(crate) mod tests {
         pub fn finish(mut self) -> Vec<u8> {
             let size = self.0.len() as u32;
             self.0[20..24].copy_from_slice(&size.to_le_bytes());
-            while self.0.len() % 8 != 0 {
+            while !self.0.len().is_multiple_of(8) {
                 self.0.push(0xee);
             }
             self.0

@@ -36,17 +36,13 @@ fn events_in_a_pod_container_carry_container_and_pod() {
 
     let script = "import socket
 open('/etc/passwd').read()
-try: socket.create_connection(('127.0.0.1', 9), timeout=1)
+try: socket.socket().connect(('127.0.0.1', 9))
 except OSError: pass
 ";
     pod.exec("python", &["python3", "-c", script])
         .expect("podman exec");
     let want = python.id.as_str().to_owned();
-    let in_ctr = |e: &Event| {
-        e.container
-            .as_ref()
-            .is_some_and(|c| c.id.as_str() == want)
-    };
+    let in_ctr = |e: &Event| e.container.as_ref().is_some_and(|c| c.id.as_str() == want);
     let events = collect_until(&h, |e| {
         in_ctr(e) && matches!(&e.kind, EventKind::Connect { .. })
     });
@@ -56,7 +52,9 @@ except OSError: pass
         .iter()
         .find(|e| {
             matches!(e.kind, EventKind::Exec)
-                && e.process.as_ref().is_some_and(|p| p.args.get(1).map(String::as_str) == Some("-c"))
+                && e.process
+                    .as_ref()
+                    .is_some_and(|p| p.args.get(1).map(String::as_str) == Some("-c"))
         })
         .expect("exec of python3 in the container");
     let p = exec.process.as_ref().unwrap();
@@ -86,6 +84,9 @@ except OSError: pass
         unreachable!()
     };
     assert_eq!(*remote, SockAddr::Inet("127.0.0.1:9".parse().unwrap()));
-    assert_eq!(*result, -111, "nothing listens on port 9 in the pod's network namespace");
+    assert_eq!(
+        *result, -111,
+        "nothing listens on port 9 in the pod's network namespace"
+    );
     h.stop();
 }

@@ -93,11 +93,18 @@ fn exec_fork_exit_on_the_host() {
         e.pid == pid && matches!(e.kind, EventKind::Exec)
     });
     let p = sh.process.as_ref().unwrap();
-    assert_eq!(p.args, ["/bin/sh", "-c", "/bin/true kestrel-marker-1; exit 3"]);
+    assert_eq!(
+        p.args,
+        ["/bin/sh", "-c", "/bin/true kestrel-marker-1; exit 3"]
+    );
     assert_eq!(p.cwd, "/tmp");
     assert_eq!(p.ppid, std::process::id());
     assert_eq!(p.creds.uid, 0);
-    assert!(p.exe.path.ends_with("/dash") || p.exe.path.ends_with("/sh"), "{}", p.exe.path);
+    assert!(
+        p.exe.path.ends_with("/dash") || p.exe.path.ends_with("/sh"),
+        "{}",
+        p.exe.path
+    );
     let md = std::fs::metadata(&p.exe.path).unwrap();
     use std::os::unix::fs::MetadataExt;
     assert_eq!((p.exe.dev, p.exe.ino), (md.dev(), md.ino()));
@@ -125,9 +132,18 @@ fn exec_fork_exit_on_the_host() {
     let exit = wait_for(&h, "exit of sh", |e| {
         e.pid == pid && matches!(e.kind, EventKind::Exit { .. })
     });
-    assert_eq!(exit.kind, EventKind::Exit { code: 3, signal: None });
+    assert_eq!(
+        exit.kind,
+        EventKind::Exit {
+            code: 3,
+            signal: None
+        }
+    );
     let stats = h.stats();
-    assert!(stats.received.get("exec").copied().unwrap_or(0) >= 2, "{stats:?}");
+    assert!(
+        stats.received.get("exec").copied().unwrap_or(0) >= 2,
+        "{stats:?}"
+    );
     h.stop();
 }
 
@@ -178,7 +194,9 @@ os.memfd_create('kestrel-memfd', 0)
         mine(e) && matches!(&e.kind, EventKind::Open { path, .. } if path.ends_with("/missing"))
     });
     assert!(matches!(e.kind, EventKind::Open { result: -2, .. }));
-    let e = find(&ev, "rename", |e| mine(e) && matches!(e.kind, EventKind::Rename { .. }));
+    let e = find(&ev, "rename", |e| {
+        mine(e) && matches!(e.kind, EventKind::Rename { .. })
+    });
     assert_eq!(
         e.kind.clone(),
         EventKind::Rename {
@@ -188,14 +206,34 @@ os.memfd_create('kestrel-memfd', 0)
         }
     );
     let e = find(&ev, "link", |e| {
-        mine(e) && matches!(e.kind, EventKind::Link { kind: LinkKind::Hard, .. })
+        mine(e)
+            && matches!(
+                e.kind,
+                EventKind::Link {
+                    kind: LinkKind::Hard,
+                    ..
+                }
+            )
     });
-    assert!(matches!(e.kind, EventKind::Link { ref target, ref link_path, result: 0, .. } if target == &format!("{d}/b") && link_path == &format!("{d}/c")));
+    assert!(
+        matches!(e.kind, EventKind::Link { ref target, ref link_path, result: 0, .. } if target == &format!("{d}/b") && link_path == &format!("{d}/c"))
+    );
     let e = find(&ev, "symlink", |e| {
-        mine(e) && matches!(e.kind, EventKind::Link { kind: LinkKind::Symbolic, .. })
+        mine(e)
+            && matches!(
+                e.kind,
+                EventKind::Link {
+                    kind: LinkKind::Symbolic,
+                    ..
+                }
+            )
     });
-    assert!(matches!(e.kind, EventKind::Link { ref target, result: 0, .. } if target == "/etc/passwd"));
-    let e = find(&ev, "chmod", |e| mine(e) && matches!(e.kind, EventKind::Chmod { .. }));
+    assert!(
+        matches!(e.kind, EventKind::Link { ref target, result: 0, .. } if target == "/etc/passwd")
+    );
+    let e = find(&ev, "chmod", |e| {
+        mine(e) && matches!(e.kind, EventKind::Chmod { .. })
+    });
     assert_eq!(
         e.kind.clone(),
         EventKind::Chmod {
@@ -204,24 +242,49 @@ os.memfd_create('kestrel-memfd', 0)
             result: 0
         }
     );
-    let e = find(&ev, "chown", |e| mine(e) && matches!(e.kind, EventKind::Chown { .. }));
-    assert!(matches!(e.kind, EventKind::Chown { uid: 1, gid: 2, result: 0, .. }));
+    let e = find(&ev, "chown", |e| {
+        mine(e) && matches!(e.kind, EventKind::Chown { .. })
+    });
+    assert!(matches!(
+        e.kind,
+        EventKind::Chown {
+            uid: 1,
+            gid: 2,
+            result: 0,
+            ..
+        }
+    ));
     let e = find(&ev, "unlink", |e| {
         mine(e) && matches!(&e.kind, EventKind::Unlink { dir: false, .. })
     });
-    assert!(matches!(e.kind, EventKind::Unlink { ref path, result: 0, .. } if path == &format!("{d}/c")));
+    assert!(
+        matches!(e.kind, EventKind::Unlink { ref path, result: 0, .. } if path == &format!("{d}/c"))
+    );
     find(&ev, "rmdir", |e| {
-        mine(e) && matches!(&e.kind, EventKind::Unlink { dir: true, result: 0, .. })
+        mine(e)
+            && matches!(
+                &e.kind,
+                EventKind::Unlink {
+                    dir: true,
+                    result: 0,
+                    ..
+                }
+            )
     });
     let e = find(&ev, "memfd_create", |e| {
         mine(e) && matches!(e.kind, EventKind::MemfdCreate { .. })
     });
-    assert!(matches!(e.kind, EventKind::MemfdCreate { ref name, result, .. } if name == "kestrel-memfd" && result >= 0));
+    assert!(
+        matches!(e.kind, EventKind::MemfdCreate { ref name, result, .. } if name == "kestrel-memfd" && result >= 0)
+    );
     // Shared libraries mapped executable by the dynamic loader.
     let e = find(&ev, "mmap of libc", |e| {
         mine(e) && matches!(&e.kind, EventKind::Mmap { path, .. } if path.contains("libc.so"))
     });
-    let EventKind::Mmap { path, file, prot, .. } = e.kind.clone() else {
+    let EventKind::Mmap {
+        path, file, prot, ..
+    } = e.kind.clone()
+    else {
         unreachable!()
     };
     assert_eq!(prot & 4, 4, "PROT_EXEC");
@@ -261,17 +324,37 @@ except OSError: pass
 
     // bind(2) asked for port 0; the kernel chose `port`, which listen reports.
     let any_port: SockAddr = SockAddr::Inet("127.0.0.1:0".parse().unwrap());
-    let e = find(&ev, "bind", |e| {
-        matches!(&e.kind, EventKind::Bind { local, .. } if *local == any_port)
-    });
-    assert!(matches!(e.kind, EventKind::Bind { protocol: NetProtocol::Tcp, result: 0, .. }));
-    let e = find(&ev, "listen", |e| {
-        matches!(&e.kind, EventKind::Listen { local, .. } if *local == listen_addr)
-    });
-    assert!(matches!(e.kind, EventKind::Listen { backlog: 7, result: 0, .. }));
-    let e = find(&ev, "connect", |e| {
-        matches!(&e.kind, EventKind::Connect { remote, .. } if *remote == listen_addr)
-    });
+    let e = find(
+        &ev,
+        "bind",
+        |e| matches!(&e.kind, EventKind::Bind { local, .. } if *local == any_port),
+    );
+    assert!(matches!(
+        e.kind,
+        EventKind::Bind {
+            protocol: NetProtocol::Tcp,
+            result: 0,
+            ..
+        }
+    ));
+    let e = find(
+        &ev,
+        "listen",
+        |e| matches!(&e.kind, EventKind::Listen { local, .. } if *local == listen_addr),
+    );
+    assert!(matches!(
+        e.kind,
+        EventKind::Listen {
+            backlog: 7,
+            result: 0,
+            ..
+        }
+    ));
+    let e = find(
+        &ev,
+        "connect",
+        |e| matches!(&e.kind, EventKind::Connect { remote, .. } if *remote == listen_addr),
+    );
     assert_eq!(
         e.kind,
         EventKind::Connect {
@@ -282,17 +365,25 @@ except OSError: pass
             result: 0
         }
     );
-    let e = find(&ev, "accept", |e| {
-        matches!(&e.kind, EventKind::Accept { local, .. } if *local == listen_addr)
-    });
-    assert!(matches!(e.kind, EventKind::Accept { ref remote, result, .. } if *remote == client_addr && result >= 0));
+    let e = find(
+        &ev,
+        "accept",
+        |e| matches!(&e.kind, EventKind::Accept { local, .. } if *local == listen_addr),
+    );
+    assert!(
+        matches!(e.kind, EventKind::Accept { ref remote, result, .. } if *remote == client_addr && result >= 0)
+    );
     let refused: SockAddr = SockAddr::Inet("127.0.0.1:1".parse().unwrap());
-    find(&ev, "refused connect", |e| {
-        matches!(&e.kind, EventKind::Connect { remote, result: -111, .. } if *remote == refused)
-    });
-    find(&ev, "unix connect", |e| {
-        matches!(&e.kind, EventKind::Connect { remote: SockAddr::Unix(p), .. } if p == "@kestrel-none")
-    });
+    find(
+        &ev,
+        "refused connect",
+        |e| matches!(&e.kind, EventKind::Connect { remote, result: -111, .. } if *remote == refused),
+    );
+    find(
+        &ev,
+        "unix connect",
+        |e| matches!(&e.kind, EventKind::Connect { remote: SockAddr::Unix(p), .. } if p == "@kestrel-none"),
+    );
 }
 
 #[test]
@@ -324,16 +415,24 @@ print(c.recvfrom(512)[0].hex())
     let out = py(client).output().unwrap();
     assert!(out.status.success(), "{out:?}");
     srv.wait().unwrap();
-    let q = wait_for(&h, "dns query", |e| {
-        matches!(&e.kind, EventKind::Dns(m) if !m.response && m.id == 0x4b53)
-    });
-    let EventKind::Dns(m) = q.kind else { unreachable!() };
+    let q = wait_for(
+        &h,
+        "dns query",
+        |e| matches!(&e.kind, EventKind::Dns(m) if !m.response && m.id == 0x4b53),
+    );
+    let EventKind::Dns(m) = q.kind else {
+        unreachable!()
+    };
     assert_eq!(m.questions, ["kestrel.test"]);
     assert_eq!(m.server, SockAddr::Inet("127.0.0.53:53".parse().unwrap()));
-    let a = wait_for(&h, "dns answer", |e| {
-        matches!(&e.kind, EventKind::Dns(m) if m.response && m.id == 0x4b53)
-    });
-    let EventKind::Dns(m) = a.kind else { unreachable!() };
+    let a = wait_for(
+        &h,
+        "dns answer",
+        |e| matches!(&e.kind, EventKind::Dns(m) if m.response && m.id == 0x4b53),
+    );
+    let EventKind::Dns(m) = a.kind else {
+        unreachable!()
+    };
     assert_eq!(m.answers.len(), 1);
     assert_eq!(m.answers[0].data, "10.1.2.3");
     assert_eq!(m.answers[0].ttl, 60);
@@ -357,7 +456,9 @@ libc.syscall(313, -1, b'', 0)  # finit_module(-1): EBADF
     let pid = run(&mut py(script));
     let ev = events_of(&h, pid);
     let mine = |_: &Event| true;
-    let e = find(&ev, "setresgid", |e| mine(e) && matches!(e.kind, EventKind::SetId { .. }));
+    let e = find(&ev, "setresgid", |e| {
+        mine(e) && matches!(e.kind, EventKind::SetId { .. })
+    });
     assert_eq!(
         e.kind.clone(),
         EventKind::SetId {
@@ -367,23 +468,46 @@ libc.syscall(313, -1, b'', 0)  # finit_module(-1): EBADF
         }
     );
     find(&ev, "setuid", |e| {
-        mine(e) && matches!(&e.kind, EventKind::SetId { syscall, ids, .. } if syscall == "setuid" && ids == &[0])
+        mine(e)
+            && matches!(&e.kind, EventKind::SetId { syscall, ids, .. } if syscall == "setuid" && ids == &[0])
     });
     find(&ev, "packet socket", |e| {
-        mine(e) && matches!(&e.kind, EventKind::Socket { family: kestrel_event::SocketFamily::Packet, sock_type, .. } if sock_type & 0xf == 3)
+        mine(e)
+            && matches!(&e.kind, EventKind::Socket { family: kestrel_event::SocketFamily::Packet, sock_type, .. } if sock_type & 0xf == 3)
     });
     find(&ev, "unshare", |e| {
-        mine(e) && matches!(e.kind, EventKind::Unshare { flags: 0x04000000, result: 0 })
+        mine(e)
+            && matches!(
+                e.kind,
+                EventKind::Unshare {
+                    flags: 0x04000000,
+                    result: 0
+                }
+            )
     });
-    find(&ev, "setns", |e| mine(e) && matches!(e.kind, EventKind::Setns { .. }));
+    find(&ev, "setns", |e| {
+        mine(e) && matches!(e.kind, EventKind::Setns { .. })
+    });
     find(&ev, "ptrace", |e| {
-        mine(e) && matches!(e.kind, EventKind::Ptrace { request: 16, target_pid: 1, .. })
+        mine(e)
+            && matches!(
+                e.kind,
+                EventKind::Ptrace {
+                    request: 16,
+                    target_pid: 1,
+                    ..
+                }
+            )
     });
-    find(&ev, "bpf", |e| mine(e) && matches!(e.kind, EventKind::Bpf { cmd: 0, .. }));
-    let have_modules = Path::new("/sys/kernel/tracing/events/syscalls/sys_enter_finit_module").exists();
+    find(&ev, "bpf", |e| {
+        mine(e) && matches!(e.kind, EventKind::Bpf { cmd: 0, .. })
+    });
+    let have_modules =
+        Path::new("/sys/kernel/tracing/events/syscalls/sys_enter_finit_module").exists();
     if have_modules {
         find(&ev, "finit_module", |e| {
-            mine(e) && matches!(&e.kind, EventKind::ModuleLoad { syscall, result: -9, .. } if syscall == "finit_module")
+            mine(e)
+                && matches!(&e.kind, EventKind::ModuleLoad { syscall, result: -9, .. } if syscall == "finit_module")
         });
     }
 }
@@ -407,20 +531,38 @@ fn exec_kill_list() {
 
     let e = wait_for(&h, "killed exec", |e| {
         matches!(e.kind, EventKind::Exec)
-            && e.process.as_ref().is_some_and(|p| Path::new(&p.exe.path) == victim)
+            && e.process
+                .as_ref()
+                .is_some_and(|p| Path::new(&p.exe.path) == victim)
     });
     assert_eq!(
         e.process.unwrap().exe.enforcement,
         Some(EnforcementAction::Killed)
     );
     let e = wait_for(&h, "exit of killed", |e| {
-        matches!(e.kind, EventKind::Exit { signal: Some(9), .. })
-            && e.process.as_ref().is_some_and(|p| Path::new(&p.exe.path) == victim)
+        matches!(
+            e.kind,
+            EventKind::Exit {
+                signal: Some(9),
+                ..
+            }
+        ) && e
+            .process
+            .as_ref()
+            .is_some_and(|p| Path::new(&p.exe.path) == victim)
     });
-    assert_eq!(e.kind, EventKind::Exit { code: 137, signal: Some(9) });
+    assert_eq!(
+        e.kind,
+        EventKind::Exit {
+            code: 137,
+            signal: Some(9)
+        }
+    );
     let e = wait_for(&h, "dry-run exec", |e| {
         matches!(e.kind, EventKind::Exec)
-            && e.process.as_ref().is_some_and(|p| Path::new(&p.exe.path) == dry)
+            && e.process
+                .as_ref()
+                .is_some_and(|p| Path::new(&p.exe.path) == dry)
     });
     assert_eq!(
         e.process.unwrap().exe.enforcement,
@@ -451,12 +593,62 @@ fn drops_are_counted_with_a_tiny_ring_buffer() {
 for i in range(20000):
     os.close(os.open('/etc/hostname', os.O_RDONLY))
 "));
-    let e = wait_for(&h, "drop report", |e| {
-        matches!(&e.kind, EventKind::Sensor(kestrel_event::Sensor::Drops { counts }) if counts.iter().any(|(k, n)| k == "open" && *n > 0))
-    });
+    let e = wait_for(
+        &h,
+        "drop report",
+        |e| matches!(&e.kind, EventKind::Sensor(kestrel_event::Sensor::Drops { counts }) if counts.iter().any(|(k, n)| k == "open" && *n > 0)),
+    );
     let _ = (e, pid);
     wait_for(&h, "health alert", |e| {
-        matches!(&e.kind, EventKind::Sensor(kestrel_event::Sensor::Health { healthy: false, .. }))
+        matches!(
+            &e.kind,
+            EventKind::Sensor(kestrel_event::Sensor::Health { healthy: false, .. })
+        )
     });
     assert!(h.stats().drops.get("open").copied().unwrap_or(0) > 0);
+}
+
+#[test]
+fn record_and_replay_through_the_same_pipeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("session.krec");
+    let h = start(SensorConfig {
+        record: Some(rec.clone()),
+        ..SensorConfig::default()
+    });
+    let pid = run(Command::new("/bin/sh").args(["-c", "exit 7"]));
+    let live_exec = wait_for(&h, "exec", |e| {
+        e.pid == pid && matches!(e.kind, EventKind::Exec)
+    });
+    wait_for(&h, "exit", |e| {
+        e.pid == pid && matches!(e.kind, EventKind::Exit { .. })
+    });
+    h.stop();
+
+    let replay = kestrel_sensor::Replay::open(&rec, &SensorConfig::default()).unwrap();
+    let events: Vec<Event> = replay.map(|e| e.unwrap()).collect();
+    let exec = events
+        .iter()
+        .find(|e| e.pid == pid && matches!(e.kind, EventKind::Exec))
+        .expect("the exec is in the recording");
+    assert_eq!(
+        exec, &live_exec,
+        "replay reproduces the live event, ancestry included"
+    );
+    assert_eq!(
+        exec.process.as_ref().unwrap().parent.as_ref().unwrap().pid,
+        std::process::id(),
+        "the recorded /proc bootstrap links the parent"
+    );
+    let exit = events
+        .iter()
+        .find(|e| e.pid == pid && matches!(e.kind, EventKind::Exit { .. }))
+        .unwrap();
+    assert_eq!(
+        exit.kind,
+        EventKind::Exit {
+            code: 7,
+            signal: None
+        }
+    );
 }

@@ -136,7 +136,17 @@ pub struct PodContainer {
     pub pid: u32,
     /// Effective uid of the main process, read from `/proc/PID/status`.
     pub uid: u32,
+    /// The main process's cgroup v2 path (the `0::` line of `/proc/PID/cgroup`):
+    /// `/kubepods/besteffort/pod<uid>/libpod-<id>`.
+    pub cgroup: String,
     pub ready: ReadyReport,
+}
+
+impl PodContainer {
+    /// `/proc/PID/root`: the container's root filesystem as the host sees it.
+    pub fn proc_root(&self) -> PathBuf {
+        PathBuf::from(format!("/proc/{}/root", self.pid))
+    }
 }
 
 /// Everything about a running Pod a test may need; serialisable for the CLI.
@@ -396,12 +406,14 @@ fn wait_ready(
             let ready: ReadyReport = serde_json::from_str(&text)
                 .map_err(Error::json(format!("{name}: {READY_FILE}")))?;
             let uid = process_uid(pid)?;
+            let cgroup = process_cgroup(pid)?;
             return Ok(PodContainer {
                 name: name.to_owned(),
                 podman_name: podman_name.to_owned(),
                 id: id.clone(),
                 pid,
                 uid,
+                cgroup,
                 ready,
             });
         }
@@ -445,6 +457,16 @@ pub fn process_uid(pid: u32) -> Result<u32> {
         .and_then(|ids| ids.split_whitespace().nth(1))
         .and_then(|uid| uid.parse().ok())
         .ok_or_else(|| Error::invalid(path, "no effective uid in the Uid: line"))
+}
+
+/// The cgroup v2 path of a host process (the `0::` line of `/proc/PID/cgroup`).
+pub fn process_cgroup(pid: u32) -> Result<String> {
+    let path = format!("/proc/{pid}/cgroup");
+    let text = std::fs::read_to_string(&path).map_err(Error::io(&path))?;
+    text.lines()
+        .find_map(|line| line.strip_prefix("0::"))
+        .map(str::to_owned)
+        .ok_or_else(|| Error::invalid(path, "no cgroup v2 (`0::`) line"))
 }
 
 fn remove_pod(pod_id: &str, uid: &PodUid) -> Result<()> {

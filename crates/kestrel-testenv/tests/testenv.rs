@@ -448,6 +448,15 @@ fn pod_runs_as_the_manifest_says_in_kubelet_shaped_cgroups() {
             "{}: {paths:#?}",
             container.name
         );
+        assert_eq!(container.cgroup, expected);
+        let hostname = std::fs::read_to_string(container.proc_root().join("etc/hostname")).unwrap();
+        // The runtime mounts the Pod's hostname over the image's: this read goes
+        // through the container's mount namespace.
+        assert_eq!(
+            hostname.trim(),
+            "shop-web",
+            "/etc/hostname read through /proc/PID/root"
+        );
         assert_eq!(container.uid, uid, "{}", container.name);
         assert_eq!(container.ready.uid, uid);
         assert_eq!(container.ready.app, app);

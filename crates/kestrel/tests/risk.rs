@@ -53,12 +53,62 @@ fn find<'a>(fs: &[&'a Value], package: &str) -> Vec<&'a Value> {
         .collect()
 }
 
+/// `podman system service` on a private socket, so that `kestrel risk` resolves container
+/// names, images and the kubelet-style pod names of the test Pod. Killed on drop.
+struct PodmanService(std::process::Child);
+
+impl PodmanService {
+    fn start(socket: &Path) -> PodmanService {
+        let child = Command::new("podman")
+            .env("CONTAINERS_CONF", kestrel_testenv::containers_conf())
+            .args(["system", "service", "--time=0"])
+            .arg(format!("unix://{}", socket.display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("podman system service");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !socket.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "podman service did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        PodmanService(child)
+    }
+}
+
+impl Drop for PodmanService {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The cluster objects around the Pod: its namespace marked production and a LoadBalancer
+/// Service selecting it.
+const CLUSTER: &str = r#"
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop, labels: {environment: production}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: shop-lb, namespace: shop}
+spec: {type: LoadBalancer, selector: {app: shop}, ports: [{port: 443, targetPort: 8080}]}
+"#;
+
 #[test]
 fn ranks_loaded_packages_above_installed_ones() {
     let image = kestrel_testenv::TestImage::get().expect("test image");
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("advisories.db");
     import_db(&db);
+    let socket = tmp.path().join("podman.sock");
+    let _service = PodmanService::start(&socket);
+    let cluster = tmp.path().join("cluster.yaml");
+    std::fs::write(&cluster, CLUSTER).unwrap();
 
     // The sensor must be attached before the Pod starts, so that the apps' imports are seen.
     let mut risk = Command::new(BIN)
@@ -75,6 +125,9 @@ fn ranks_loaded_packages_above_installed_ones() {
         .arg(&db)
         .arg("--vex")
         .arg(tmp.path().join("risk.vex.json"))
+        .arg("--k8s")
+        .arg(&cluster)
+        .env("KESTREL_CONTAINER__PODMAN_SOCKET", &socket)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -94,6 +147,22 @@ fn ranks_loaded_packages_above_installed_ones() {
     assert!(
         !py.is_empty(),
         "no findings for the python container: {doc:#}\n{stderr}"
+    );
+
+    // Identity, environment and exposure come from podman and the Kubernetes objects.
+    let w = &py[0]["workload"];
+    assert_eq!(w["namespace"], "shop", "{w:#}");
+    assert_eq!(w["pod"], "shop-web", "{w:#}");
+    assert_eq!(w["container"], "python", "{w:#}");
+    assert_eq!(py[0]["environment"], "production");
+    assert!(
+        py[0]["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r.as_str().unwrap().contains("via LoadBalancer shop-lb")),
+        "{:#}",
+        py[0]
     );
 
     // requests is imported by the app: in use, with the python process as evidence.

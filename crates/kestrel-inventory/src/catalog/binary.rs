@@ -245,7 +245,10 @@ mod tests {
                 "golang.org/x/sys v0.0.0-20220715151400-c0bba94af5f8 pkg:golang/golang.org/x/sys@v0.0.0-20220715151400-c0bba94af5f8",
             ]
         );
-        assert!(pkgs.iter().all(|p| p.installer == Installer::GoBuild && p.files == ["/usr/bin/esbuild"]));
+        assert!(
+            pkgs.iter()
+                .all(|p| p.installer == Installer::GoBuild && p.files == ["/usr/bin/esbuild"])
+        );
     }
 
     #[test]

@@ -194,6 +194,9 @@ mod tests {
         assert_eq!(normalize_name("zope.interface"), "zope-interface");
         assert_eq!(normalize_name("A__b-.C"), "a-b-c");
         assert_eq!(first_csv_field("a/b.py,sha256=x,12").unwrap(), "a/b.py");
-        assert_eq!(first_csv_field("\"a,\"\"b\"\".py\",,").unwrap(), "a,\"b\".py");
+        assert_eq!(
+            first_csv_field("\"a,\"\"b\"\".py\",,").unwrap(),
+            "a,\"b\".py"
+        );
     }
 }

@@ -5,9 +5,9 @@
 
 use std::io::Write;
 use std::net::TcpListener;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use std::path::{Path, PathBuf};
 
 use kestrel_inventory::{Inventory, Options, Target};
 use serde_json::json;
@@ -393,4 +393,3 @@ pub fn push(layout_ref: &str, registry: &Registry, repo: &str, creds: bool) {
         .arg(format!("docker://{}/{repo}", registry.addr));
     run(&mut cmd);
 }
-

@@ -1,5 +1,6 @@
 //! One module per subcommand: argument types and the glue from arguments to library calls.
 
+pub mod agent;
 pub mod config;
 pub mod container;
 pub mod db;
@@ -9,7 +10,6 @@ pub mod sbom;
 pub mod scan_image;
 pub mod scan_k8s;
 pub mod server;
-pub mod agent;
 pub mod up;
 pub mod version;
 pub mod watch;

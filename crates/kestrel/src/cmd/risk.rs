@@ -45,6 +45,11 @@ pub struct RiskArgs {
     /// Print only the N highest-ranked findings (table format).
     #[arg(long)]
     top: Option<usize>,
+    /// Kubernetes objects (manifests or a `kubectl get -o json` dump; repeatable) giving the
+    /// Services, Ingresses, host networking and namespace labels that decide exposure and
+    /// environment.
+    #[arg(long = "k8s")]
+    k8s: Vec<PathBuf>,
     /// Also write the ranking as an OpenVEX document to this file.
     #[arg(long)]
     vex: Option<PathBuf>,
@@ -102,6 +107,10 @@ pub fn run(args: RiskArgs, config: &Config) -> anyhow::Result<ExitCode> {
         .build()
         .context("starting the async runtime")?;
     let db_path = args.db.clone().unwrap_or_else(|| config.db.path.clone());
+    let mut k8s = kestrel_k8s::Inventory::new();
+    for p in &args.k8s {
+        kestrel_k8s::load::load_path(&mut k8s, p)?;
+    }
     let mut db = rt.block_on(Database::open(&db_path))?;
     let (resolver, _hold) = rt.block_on(ContainerResolver::start(&config.container));
 
@@ -109,6 +118,7 @@ pub fn run(args: RiskArgs, config: &Config) -> anyhow::Result<ExitCode> {
     // Alerts raised on each container while observing: the "attacked" signal.
     let mut attacked: HashMap<String, kestrel_risk::Attacked> = HashMap::new();
     let mut listens: HashMap<String, Vec<ListenSocket>> = HashMap::new();
+    let mut public_inbound: HashMap<String, u64> = HashMap::new();
     let mut observe_start = None;
     if let Some(d) = args.observe {
         let cfg = kestrel_sensor::SensorConfig {
@@ -147,6 +157,19 @@ pub fn run(args: RiskArgs, config: &Config) -> anyhow::Result<ExitCode> {
                                 .or_default()
                                 .record(&a.rule, a.priority);
                         }
+                    }
+                    if let (
+                        Some(c),
+                        EventKind::Accept {
+                            remote: SockAddr::Inet(peer),
+                            result,
+                            ..
+                        },
+                    ) = (&ev.container, &ev.kind)
+                        && *result >= 0
+                        && is_public(peer.ip())
+                    {
+                        *public_inbound.entry(c.id.to_string()).or_default() += 1;
                     }
                     keep(ev, &mut accesses, &mut listens)
                 }
@@ -279,12 +302,19 @@ pub fn run(args: RiskArgs, config: &Config) -> anyhow::Result<ExitCode> {
         listening.sort();
         listening.dedup();
         let pod = g.info.pod.as_ref();
-        let empty = BTreeMap::new();
-        let environment = env_map.classify(
-            pod.map_or("", |p| p.namespace.as_str()),
-            pod.map_or(&g.info.labels, |p| &p.labels),
-            &empty,
-        );
+        let namespace = pod.map_or("", |p| p.namespace.as_str());
+        let ns_labels = k8s
+            .namespaces
+            .iter()
+            .find(|n| n.object.metadata.name.as_deref() == Some(namespace))
+            .and_then(|n| n.object.metadata.labels.clone())
+            .unwrap_or_default();
+        let pod_labels = pod.map_or(&g.info.labels, |p| &p.labels);
+        let environment = env_map.classify(namespace, pod_labels, &ns_labels);
+        let routes = match pod {
+            Some(p) => kestrel_risk::exposure::routes(&k8s, namespace, &p.name, pod_labels),
+            None => Vec::new(),
+        };
         workloads.push(Workload {
             container_id: id,
             container: g
@@ -306,7 +336,11 @@ pub fn run(args: RiskArgs, config: &Config) -> anyhow::Result<ExitCode> {
             environment,
             exposure: Exposure {
                 listening,
-                ..Default::default()
+                routes,
+                public_inbound: public_inbound
+                    .get(&g.info.id.to_string())
+                    .copied()
+                    .unwrap_or(0),
             },
             attacked: attacked.remove(&g.info.id.to_string()).unwrap_or_default(),
         });
@@ -374,6 +408,34 @@ fn keep(ev: Event, accesses: &mut Vec<Access>, listens: &mut HashMap<String, Vec
         container: c,
         event: ev,
     });
+}
+
+/// A peer address on the Internet: not loopback, private, link-local, shared (CGNAT),
+/// unspecified or multicast.
+fn is_public(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            let o = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_multicast()
+                || v4.is_broadcast()
+                || (o[0] == 100 && (64..128).contains(&o[1])))
+        }
+        std::net::IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(std::net::IpAddr::V4(v4));
+            }
+            let s = v6.segments();
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80)
+        }
+    }
 }
 
 fn to_vuln_finding(inv: &Inventory, f: kestrel_vuln::Finding) -> Option<VulnFinding> {
@@ -470,6 +532,25 @@ fn print_table(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn public_addresses() {
+        for (ip, public) in [
+            ("8.8.8.8", true),
+            ("10.1.2.3", false),
+            ("192.168.1.1", false),
+            ("172.16.0.1", false),
+            ("127.0.0.1", false),
+            ("100.64.0.1", false),
+            ("169.254.1.1", false),
+            ("2001:4860::8888", true),
+            ("fd00::1", false),
+            ("::ffff:10.0.0.1", false),
+            ("::ffff:1.1.1.1", true),
+        ] {
+            assert_eq!(is_public(ip.parse().unwrap()), public, "{ip}");
+        }
+    }
 
     #[test]
     fn durations() {

@@ -119,7 +119,15 @@ pub fn run(args: ImageArgs, config: &Config) -> anyhow::Result<ExitCode> {
     );
     let report = Report {
         target: inv.target.clone(),
-        packages: inv.packages,
+        // File lists served matching (ownership); `kestrel sbom -f json` has them in full.
+        packages: inv
+            .packages
+            .into_iter()
+            .map(|mut p| {
+                p.files.clear();
+                p
+            })
+            .collect(),
         vulnerabilities: findings,
     };
     let format = match args.format {

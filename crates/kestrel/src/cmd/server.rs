@@ -169,3 +169,60 @@ pub fn run(args: ServerArgs, config: &Config) -> anyhow::Result<ExitCode> {
         Ok(ExitCode::SUCCESS)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(text: &str) -> ServerConfig {
+        Config::from_parts(text, "k.toml", Vec::new())
+            .unwrap()
+            .server
+    }
+
+    #[test]
+    fn server_section_becomes_options() {
+        let cfg = config(
+            "[server]\nlisten = \"0.0.0.0:9000\"\ndatabase = \"postgres://k@db/k\"\n\
+             [[server.sinks]]\nname = \"chat\"\nkind = \"slack\"\nurl = \"https://hooks.example/x\"\nmin_priority = \"warn\"\nmax_attempts = 3\n",
+        );
+        let o = options(&cfg).unwrap();
+        assert_eq!(o.listen, "0.0.0.0:9000".parse().unwrap());
+        assert_eq!(o.database, "postgres://k@db/k");
+        assert_eq!(o.sinks.len(), 1);
+        assert_eq!(o.sinks[0].kind, SinkKind::Slack);
+        assert_eq!(o.sinks[0].min_priority, kestrel_event::Priority::Warning);
+        assert_eq!(o.sinks[0].max_attempts, 3);
+        assert_eq!(o.sinks[0].initial_backoff, Duration::from_millis(500));
+    }
+
+    #[test]
+    fn bad_settings_name_the_key() {
+        let e = options(&config("[server]\nlisten = \"localhost\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("[server] listen") && e.contains("localhost"),
+            "{e}"
+        );
+        let e = options(&config("[server]\ntls_cert = \"c.pem\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("tls_key"), "{e}");
+        let e = options(&config(
+            "[[server.sinks]]\nname = \"x\"\nkind = \"email\"\n",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("#1 (x)") && e.contains("email"), "{e}");
+        let e = options(&config(
+            "[[server.sinks]]\nname = \"y\"\nmin_priority = \"loud\"\n",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("min_priority") && e.contains("loud"), "{e}");
+        let e = Config::from_parts("[[server.sinks]]\nnmae = \"y\"\n", "k.toml", Vec::new())
+            .unwrap_err();
+        assert!(e.to_string().contains("nmae"), "{e}");
+    }
+}

@@ -219,8 +219,9 @@ impl Printer {
             for a in &alerts {
                 self.line(|out, fmt| match fmt {
                     Format::Json => serde_json::to_writer(&mut *out, a).map_err(Into::into),
-                    Format::Text => write!(out, "{} {}: {}", a.time, a.priority, a.output)
-                        .map_err(Into::into),
+                    Format::Text => {
+                        write!(out, "{} {}: {}", a.time, a.priority, a.output).map_err(Into::into)
+                    }
                 })?;
             }
         }
@@ -323,7 +324,9 @@ pub fn watch(args: WatchArgs, config: &Config) -> anyhow::Result<ExitCode> {
         tracing::info!(path = %p.display(), ?mode, "exec deny list");
     }
     let mut printer = Printer::new(&args.out, engine);
-    let deadline = args.duration.map(|s| Instant::now() + Duration::from_secs(s));
+    let deadline = args
+        .duration
+        .map(|s| Instant::now() + Duration::from_secs(s));
     while !stop.load(Ordering::Relaxed) && !printer.done() {
         if deadline.is_some_and(|d| Instant::now() >= d) {
             break;
@@ -365,8 +368,14 @@ fn check(cfg: SensorConfig, format: Format) -> anyhow::Result<ExitCode> {
         Format::Text => {
             println!("kernel:        {}", report.kernel_release);
             println!("BTF:           {}", if report.btf { "yes" } else { "no" });
-            println!("tracefs:       {}", if report.tracefs { "mounted" } else { "missing" });
-            println!("bpffs:         {}", if report.bpffs { "mounted" } else { "missing" });
+            println!(
+                "tracefs:       {}",
+                if report.tracefs { "mounted" } else { "missing" }
+            );
+            println!(
+                "bpffs:         {}",
+                if report.bpffs { "mounted" } else { "missing" }
+            );
             println!("cgroups:       {}", report.cgroup_mode);
             println!("ring buffer:   {} bytes", report.ring_buffer_bytes);
             println!(
