@@ -168,9 +168,17 @@ fn server_killed_mid_stream_every_alert_arrives_exactly_once() {
         })
     };
     // Kill the server once batches are flowing.
-    while client.stats().sent_batches < 5 {
+    for _ in 0..6000 {
+        if client.stats().sent_batches >= 5 {
+            break;
+        }
         std::thread::sleep(Duration::from_millis(5));
     }
+    assert!(
+        client.stats().sent_batches >= 5,
+        "no batch reached the server: {:?}",
+        client.stats()
+    );
     server.kill();
     // While it is down the agent buffers on disk.
     let mut buffered = 0;

@@ -61,7 +61,9 @@ pub struct JsonLines<W: Write + Send> {
 
 impl<W: Write + Send> std::fmt::Debug for JsonLines<W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JsonLines").field("dest", &self.dest).finish()
+        f.debug_struct("JsonLines")
+            .field("dest", &self.dest)
+            .finish()
     }
 }
 
@@ -177,7 +179,9 @@ pub struct Syslog {
 
 impl std::fmt::Debug for Syslog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Syslog").field("dest", &self.describe()).finish()
+        f.debug_struct("Syslog")
+            .field("dest", &self.describe())
+            .finish()
     }
 }
 
@@ -200,7 +204,11 @@ impl Syslog {
             })?;
             SyslogConn::Unix(s, path.into())
         } else if let Some(addr) = target.strip_prefix("udp:") {
-            let bind = if addr.starts_with('[') { "[::]:0" } else { "0.0.0.0:0" };
+            let bind = if addr.starts_with('[') {
+                "[::]:0"
+            } else {
+                "0.0.0.0:0"
+            };
             let s = UdpSocket::bind(bind).map_err(|source| SinkError::Syslog {
                 dest: target.to_owned(),
                 source,
@@ -215,7 +223,11 @@ impl Syslog {
         };
         Ok(Syslog {
             conn,
-            hostname: if hostname.is_empty() { "-".into() } else { hostname.into() },
+            hostname: if hostname.is_empty() {
+                "-".into()
+            } else {
+                hostname.into()
+            },
             facility: 16,
         })
     }
@@ -334,7 +346,16 @@ mod tests {
         let back: Alert = serde_json::from_str(lines[1]).unwrap();
         assert_eq!(back, alert());
         let v: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
-        for k in ["time", "rule", "priority", "output", "output_fields", "source", "tags", "hostname"] {
+        for k in [
+            "time",
+            "rule",
+            "priority",
+            "output",
+            "output_fields",
+            "source",
+            "tags",
+            "hostname",
+        ] {
             assert!(v.get(k).is_some(), "missing {k}");
         }
         assert_eq!(v["priority"], "Warning");
@@ -369,7 +390,11 @@ mod tests {
             let mut body = vec![0; len];
             r.read_exact(&mut body).unwrap();
             let mut s = s;
-            write!(s, "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
+            write!(
+                s,
+                "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+            .unwrap();
             (head, String::from_utf8(body).unwrap())
         });
         (url, h)
@@ -382,7 +407,10 @@ mod tests {
         w.send(&alert()).unwrap();
         let (head, body) = h.join().unwrap();
         assert!(head.starts_with("POST / HTTP/1.1"), "{head}");
-        assert!(head.to_ascii_lowercase().contains("content-type: application/json"));
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("content-type: application/json")
+        );
         let back: Alert = serde_json::from_str(&body).unwrap();
         assert_eq!(back, alert());
     }
@@ -400,13 +428,17 @@ mod tests {
     fn syslog_udp_rfc5424() {
         let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
         rx.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let mut s = Syslog::connect(&format!("udp:{}", rx.local_addr().unwrap()), "node-1").unwrap();
+        let mut s =
+            Syslog::connect(&format!("udp:{}", rx.local_addr().unwrap()), "node-1").unwrap();
         s.send(&alert()).unwrap();
         let mut buf = [0u8; 4096];
         let n = rx.recv(&mut buf).unwrap();
         let msg = std::str::from_utf8(&buf[..n]).unwrap();
         // local0 (16) * 8 + warning (4) = 132
-        assert!(msg.starts_with("<132>1 2026-11-27T04:00:00.000000001Z node-1 kestrel "), "{msg}");
+        assert!(
+            msg.starts_with("<132>1 2026-11-27T04:00:00.000000001Z node-1 kestrel "),
+            "{msg}"
+        );
         let json = &msg[msg.find('{').unwrap()..];
         assert_eq!(serde_json::from_str::<Alert>(json).unwrap(), alert());
     }
@@ -420,7 +452,11 @@ mod tests {
         s.send(&alert()).unwrap();
         let mut buf = [0u8; 4096];
         let n = rx.recv(&mut buf).unwrap();
-        assert!(std::str::from_utf8(&buf[..n]).unwrap().starts_with("<132>1 "));
+        assert!(
+            std::str::from_utf8(&buf[..n])
+                .unwrap()
+                .starts_with("<132>1 ")
+        );
         assert!(Syslog::connect("tcp:1.2.3.4:514", "h").is_err());
     }
 
@@ -429,7 +465,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.json");
         let mut f = Fanout::new();
-        f.push(Box::new(Webhook::new("http://127.0.0.1:9/", Duration::from_secs(2))));
+        f.push(Box::new(Webhook::new(
+            "http://127.0.0.1:9/",
+            Duration::from_secs(2),
+        )));
         f.push(Box::new(JsonLines::file(&path).unwrap()));
         let errs = f.send(&alert());
         assert_eq!(errs.len(), 1);

@@ -114,6 +114,11 @@ impl PodCache {
         self.status.subscribe()
     }
 
+    /// A number that changes with every change to the cache.
+    pub fn generation(&self) -> u64 {
+        *self.generation.borrow()
+    }
+
     /// Notified after every change to the cache.
     pub fn subscribe_changes(&self) -> watch::Receiver<u64> {
         self.generation.subscribe()

@@ -20,7 +20,8 @@
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use kestrel_config::ContainerConfig;
@@ -76,11 +77,47 @@ struct Snapshot {
 struct Slot {
     identity: CgroupIdentity,
     state: watch::Sender<Snapshot>,
+    /// What the runtime said, once the lookup has finished; kept to re-assemble the container
+    /// when the pod cache changes.
+    from_runtime: OnceLock<Option<ContainerInfo>>,
+    /// The pod cache generation the snapshot was assembled from.
+    pod_generation: AtomicU64,
 }
 
 impl Slot {
+    fn new(identity: CgroupIdentity, info: ContainerInfo) -> Slot {
+        Slot {
+            identity,
+            state: watch::Sender::new(Snapshot {
+                info: Arc::new(info),
+                resolved: false,
+            }),
+            from_runtime: OnceLock::new(),
+            pod_generation: AtomicU64::new(u64::MAX),
+        }
+    }
+
     fn current(&self) -> Arc<ContainerInfo> {
         self.state.borrow().info.clone()
+    }
+
+    /// The snapshot, re-assembled first if the lookup has finished and the pod cache changed
+    /// since (pod labels edited, a container status reported after the wait ended).
+    fn refreshed(&self, pods: Option<&PodCache>) -> Arc<ContainerInfo> {
+        // Only a finished lookup is refreshed; one still waiting for the pod status publishes
+        // its own result.
+        if let (Some(pods), Some(from_runtime), true) =
+            (pods, self.from_runtime.get(), self.state.borrow().resolved)
+        {
+            let generation = pods.generation();
+            if self.pod_generation.swap(generation, Ordering::Relaxed) != generation {
+                let (info, _) = assemble(&self.identity, Some(pods), from_runtime.as_ref());
+                if *self.current() != info {
+                    self.publish(info, true);
+                }
+            }
+        }
+        self.current()
     }
 
     fn publish(&self, info: ContainerInfo, resolved: bool) {
@@ -266,15 +303,9 @@ impl ContainerResolver {
         let slot = {
             let mut entries = self.entries();
             if let Some(slot) = entries.slots.get(&identity.container_id) {
-                return slot.current();
+                return slot.refreshed(self.inner.options.pods.as_deref());
             }
-            let slot = Arc::new(Slot {
-                identity: identity.clone(),
-                state: watch::Sender::new(Snapshot {
-                    info: Arc::new(self.initial(identity)),
-                    resolved: false,
-                }),
-            });
+            let slot = Arc::new(Slot::new(identity.clone(), self.initial(identity)));
             if let Some((evicted, _)) = entries
                 .slots
                 .push(identity.container_id.clone(), slot.clone())
@@ -293,7 +324,10 @@ impl ContainerResolver {
 
     /// What is known about container `id`, if it is remembered.
     pub fn get(&self, id: &ContainerId) -> Option<Arc<ContainerInfo>> {
-        self.entries().slots.peek(id).map(|s| s.current())
+        self.entries()
+            .slots
+            .peek(id)
+            .map(|s| s.refreshed(self.inner.options.pods.as_deref()))
     }
 
     /// Whether every lookup for container `id` has finished. `false` for an unknown container.
@@ -505,6 +539,8 @@ async fn lookup(inner: Arc<Inner>, slot: Arc<Slot>) {
     }
     // Waiting for the pod cache below is not a request: it must not hold up other lookups.
     drop(permit);
+    // Read before assembling, so that a change in between triggers a refresh.
+    let generation = pods.map(PodCache::generation);
     let (info, in_pod_status) = assemble(identity, pods, from_runtime.as_ref());
 
     // kubelet reports a new container in the pod status a moment after starting it. A runtime
@@ -528,11 +564,23 @@ async fn lookup(inner: Arc<Inner>, slot: Arc<Slot>) {
         if waited.is_err() {
             tracing::debug!(container = %id, "not in any pod status yet; resolved with what is known");
         }
+        slot.pod_generation
+            .store(pods.generation(), Ordering::Relaxed);
         let (info, _) = assemble(identity, Some(pods), from_runtime.as_ref());
-        slot.publish(info, true);
+        finish(&slot, from_runtime, info);
     } else {
-        slot.publish(info, true);
+        if let Some(generation) = generation {
+            slot.pod_generation.store(generation, Ordering::Relaxed);
+        }
+        finish(&slot, from_runtime, info);
     }
+}
+
+/// Publishes the resolved container. The runtime's answer is kept first, so that whoever sees
+/// the container resolved can also refresh it from the pod cache.
+fn finish(slot: &Slot, from_runtime: Option<ContainerInfo>, info: ContainerInfo) {
+    let _ = slot.from_runtime.set(from_runtime);
+    slot.publish(info, true);
 }
 
 #[cfg(test)]

@@ -80,7 +80,7 @@ async fn containerd_container_named_by_the_pod_cache() {
         pods.apply(&pod);
     }
     let resolver = ContainerResolver::new(ResolverOptions {
-        pods: Some(pods),
+        pods: Some(pods.clone()),
         ..ResolverOptions::default()
     });
     let info = resolver.resolve_cgroup(&debugger_cgroup()).unwrap();
@@ -96,6 +96,22 @@ async fn containerd_container_named_by_the_pod_cache() {
         ("node-debugger", "monitoring", DEBUGGER_UID)
     );
     assert_eq!(pod.labels["app"], "debug");
+
+    // The pod is relabelled: the next event of the container sees the new labels.
+    let mut relabelled = recorded_pods()
+        .into_iter()
+        .find(|p| p.metadata.uid.as_deref() == Some(DEBUGGER_UID))
+        .unwrap();
+    relabelled
+        .metadata
+        .labels
+        .as_mut()
+        .unwrap()
+        .insert("incident".to_owned(), "42".to_owned());
+    pods.apply(&relabelled);
+    let again = resolver.resolve_cgroup(&debugger_cgroup()).unwrap();
+    assert_eq!(again.pod.as_ref().unwrap().labels["incident"], "42");
+    assert_eq!(again.name.as_deref(), Some("debug"));
 }
 
 #[tokio::test]

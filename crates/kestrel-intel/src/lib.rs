@@ -74,7 +74,8 @@ fn is_domain(s: &str) -> bool {
         && s.split('.').all(|l| {
             !l.is_empty()
                 && l.len() <= 63
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
 }
 
@@ -105,7 +106,9 @@ pub fn parse_indicator(raw: &str, feed: Arc<str>) -> Result<Indicator, String> {
             feed,
         });
     }
-    Err(format!("{v:?} is not an IP address, CIDR network or domain name"))
+    Err(format!(
+        "{v:?} is not an IP address, CIDR network or domain name"
+    ))
 }
 
 /// Parses a feed's text. `name` is the file name, used for errors and as the default feed name.
@@ -256,15 +259,11 @@ impl IntelSet {
         let i = match ip {
             IpAddr::V4(a) => {
                 let a = u32::from(a);
-                self.v4
-                    .iter()
-                    .find_map(|(p, m)| m.get(&mask4(a, *p)))
+                self.v4.iter().find_map(|(p, m)| m.get(&mask4(a, *p)))
             }
             IpAddr::V6(a) => {
                 let a = u128::from(a);
-                self.v6
-                    .iter()
-                    .find_map(|(p, m)| m.get(&mask6(a, *p)))
+                self.v6.iter().find_map(|(p, m)| m.get(&mask6(a, *p)))
             }
         }?;
         self.indicators.get(*i as usize)
@@ -301,7 +300,11 @@ impl SharedIntel {
     }
 
     pub fn current(&self) -> Arc<IntelSet> {
-        self.inner.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.inner
+            .0
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn store(&self, set: Arc<IntelSet>) {
@@ -445,9 +448,11 @@ impl IntelMatcher {
             let Ok(ip) = a.data.parse::<IpAddr>() else {
                 continue;
             };
-            let hit = asked
-                .clone()
-                .or_else(|| self.set.lookup_domain(&a.name).map(|i| (i.clone(), a.name.clone())));
+            let hit = asked.clone().or_else(|| {
+                self.set
+                    .lookup_domain(&a.name)
+                    .map(|i| (i.clone(), a.name.clone()))
+            });
             if let Some((ind, name)) = hit {
                 if self.links.len() >= MAX_LINKS {
                     self.links.retain(|_, (_, _, exp)| *exp >= ts);
@@ -564,29 +569,62 @@ mod tests {
     }
 
     const TXT: &str = "# abuse.ch style\n203.0.113.7\n198.51.100.0/24  # a whole net\nevil.example.net\n\n2001:db8::/32\n";
-    const CSV: &str = "indicator,type,source\n192.0.2.9,ip,feodo\n*.bad.example.org,domain,urlhaus\n";
+    const CSV: &str =
+        "indicator,type,source\n192.0.2.9,ip,feodo\n*.bad.example.org,domain,urlhaus\n";
 
     #[test]
     fn feeds_parse_and_lookup() {
         let set = IntelSet::new(
-            [parse_feed("/etc/kestrel/blocklist.txt", TXT).unwrap(), parse_feed("x.csv", CSV).unwrap()].concat(),
+            [
+                parse_feed("/etc/kestrel/blocklist.txt", TXT).unwrap(),
+                parse_feed("x.csv", CSV).unwrap(),
+            ]
+            .concat(),
         );
         assert_eq!(set.len(), 6);
-        let ip = |s: &str| set.lookup_ip(s.parse().unwrap()).map(|i| (i.value.clone(), i.feed.to_string()));
-        assert_eq!(ip("203.0.113.7"), Some(("203.0.113.7".into(), "blocklist".into())));
-        assert_eq!(ip("198.51.100.200"), Some(("198.51.100.0/24".into(), "blocklist".into())));
-        assert_eq!(ip("::ffff:192.0.2.9"), Some(("192.0.2.9".into(), "feodo".into())));
-        assert_eq!(ip("2001:db8::1"), Some(("2001:db8::/32".into(), "blocklist".into())));
+        let ip = |s: &str| {
+            set.lookup_ip(s.parse().unwrap())
+                .map(|i| (i.value.clone(), i.feed.to_string()))
+        };
+        assert_eq!(
+            ip("203.0.113.7"),
+            Some(("203.0.113.7".into(), "blocklist".into()))
+        );
+        assert_eq!(
+            ip("198.51.100.200"),
+            Some(("198.51.100.0/24".into(), "blocklist".into()))
+        );
+        assert_eq!(
+            ip("::ffff:192.0.2.9"),
+            Some(("192.0.2.9".into(), "feodo".into()))
+        );
+        assert_eq!(
+            ip("2001:db8::1"),
+            Some(("2001:db8::/32".into(), "blocklist".into()))
+        );
         assert_eq!(ip("203.0.113.8"), None);
-        assert_eq!(set.lookup_domain("a.b.bad.example.org.").unwrap().feed.as_ref(), "urlhaus");
+        assert_eq!(
+            set.lookup_domain("a.b.bad.example.org.")
+                .unwrap()
+                .feed
+                .as_ref(),
+            "urlhaus"
+        );
         assert!(set.lookup_domain("example.org").is_none());
     }
 
     #[test]
     fn bad_lines_name_file_and_line() {
-        let e = parse_feed("f.txt", "1.2.3.4\nnot a thing\n").unwrap_err().to_string();
-        assert_eq!(e, "f.txt:2: \"not a thing\" is not an IP address, CIDR network or domain name");
-        let e = parse_feed("f.csv", "ip,source\n1.2.3.4,x\n").unwrap_err().to_string();
+        let e = parse_feed("f.txt", "1.2.3.4\nnot a thing\n")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "f.txt:2: \"not a thing\" is not an IP address, CIDR network or domain name"
+        );
+        let e = parse_feed("f.csv", "ip,source\n1.2.3.4,x\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("f.csv:1: CSV header"), "{e}");
     }
 
@@ -605,13 +643,19 @@ mod tests {
     #[test]
     fn dns_answer_then_connection() {
         let mut m = matcher(&[("blocklist.txt", TXT)]);
-        assert!(m.observe(&dns(1, "cdn.evil.example.net", "192.0.2.50")).is_none());
+        assert!(
+            m.observe(&dns(1, "cdn.evil.example.net", "192.0.2.50"))
+                .is_none()
+        );
         let a = m.observe(&connect(2, "192.0.2.50:443")).unwrap();
         assert_eq!(a.rule, RULE_DOMAIN);
         assert_eq!(a.output_fields["intel.domain"], "cdn.evil.example.net");
         assert_eq!(a.output_fields["intel.indicator"], "evil.example.net");
         // Past the link's lifetime the address is no longer tied to the domain.
-        assert!(m.observe(&connect(2 + MIN_DNS_LINK_NS + 1, "192.0.2.50:443")).is_none());
+        assert!(
+            m.observe(&connect(2 + MIN_DNS_LINK_NS + 1, "192.0.2.50:443"))
+                .is_none()
+        );
     }
 
     #[test]
@@ -626,7 +670,12 @@ mod tests {
         std::fs::write(&f, "203.0.113.8\n").unwrap();
         // Make the change visible even on file systems with coarse timestamps.
         let t = SystemTime::now() + std::time::Duration::from_secs(2);
-        std::fs::File::options().write(true).open(&f).unwrap().set_modified(t).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&f)
+            .unwrap()
+            .set_modified(t)
+            .unwrap();
         assert_eq!(r.reload_if_changed().unwrap().unwrap(), 1);
         assert!(m.observe(&connect(1, "203.0.113.7:80")).is_none());
         assert!(m.observe(&connect(1, "203.0.113.8:80")).is_some());

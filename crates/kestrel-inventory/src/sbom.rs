@@ -203,28 +203,34 @@ fn spdx_ref(s: &str) -> String {
 
 /// SPDX 2.3 JSON.
 pub fn spdx(inv: &Inventory, meta: &SbomMeta) -> Value {
-    let mut packages = vec![json!({
+    let mut target = json!({
         "SPDXID": "SPDXRef-Target",
         "name": inv.target,
-        "versionInfo": inv.image_digest.clone().unwrap_or_default(),
         "downloadLocation": "NOASSERTION",
         "filesAnalyzed": false,
         "primaryPackagePurpose": "CONTAINER",
-    })];
+    });
+    if let Some(d) = &inv.image_digest {
+        target["versionInfo"] = json!(d);
+    }
+    let mut packages = vec![target];
     let mut relationships = vec![json!({
         "spdxElementId": "SPDXRef-DOCUMENT",
         "relationshipType": "DESCRIBES",
         "relatedSpdxElement": "SPDXRef-Target",
     })];
     if let Some(os) = &inv.os {
-        packages.push(json!({
+        let mut p = json!({
             "SPDXID": "SPDXRef-OperatingSystem",
             "name": os.id,
-            "versionInfo": os.version_id.clone().unwrap_or_default(),
             "downloadLocation": "NOASSERTION",
             "filesAnalyzed": false,
             "primaryPackagePurpose": "OPERATING_SYSTEM",
-        }));
+        });
+        if let Some(v) = &os.version_id {
+            p["versionInfo"] = json!(v);
+        }
+        packages.push(p);
         relationships.push(json!({
             "spdxElementId": "SPDXRef-Target",
             "relationshipType": "CONTAINS",

@@ -43,6 +43,10 @@ pub enum TargetParseError {
         "{path}: cannot tell what this is: not a directory, and not a tar holding oci-layout or manifest.json; prefix it with oci:, oci-archive:, docker-archive: or dir:"
     )]
     Undetectable { path: String },
+    #[error(
+        "unknown target kind {0:?}: expected oci:, oci-archive:, docker-archive:, dir:, registry:, container: or pid:"
+    )]
+    UnknownKind(String),
     #[error("invalid pid {0:?}: expected a positive decimal number")]
     InvalidPid(String),
     #[error(
@@ -101,6 +105,14 @@ impl Target {
                 Ok(p) if p > 0 => Ok(Target::Pid(p)),
                 _ => Err(TargetParseError::InvalidPid(rest.to_owned())),
             };
+        }
+        if let Some((kind, _)) = s.split_once(':')
+            && !kind.is_empty()
+            && !kind.contains('/')
+            && kind.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !Path::new(s).exists()
+        {
+            return Err(TargetParseError::UnknownKind(kind.to_owned()));
         }
         detect(Path::new(s))
     }
@@ -342,6 +354,12 @@ mod tests {
         check(
             "pid:0",
             expect![[r#"error: invalid pid "0": expected a positive decimal number"#]],
+        );
+        check(
+            "nope:/x",
+            expect![[
+                r#"error: unknown target kind "nope": expected oci:, oci-archive:, docker-archive:, dir:, registry:, container: or pid:"#
+            ]],
         );
         check("pid:42", expect![[r#"Pid(42) => pid:42"#]]);
         check(

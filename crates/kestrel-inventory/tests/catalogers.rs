@@ -81,9 +81,52 @@ fn apk_database_with_layer_attribution() {
 }
 
 #[test]
-fn rpm_databases_are_reported_unsupported() {
+fn rpm_sqlite_database_and_unsupported_formats() {
+    let db = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/rpm/rpmdb.sqlite"),
+    )
+    .unwrap();
     let l0 = Layer::new()
-        .file("var/lib/rpm/rpmdb.sqlite", b"SQLite format 3\0")
+        .file("etc/os-release", b"ID=\"rocky\"\nVERSION_ID=\"9.3\"\n")
+        .file("var/lib/rpm/rpmdb.sqlite", &db)
+        .file("usr/bin/kestrel-hello", b"#!/bin/sh\necho hello\n")
+        .finish();
+    let tmp = tempfile::tempdir().unwrap();
+    write_layout(tmp.path(), &[l0], "t");
+    let inv = inventory(&format!("oci:{}", tmp.path().display()));
+    let got: Vec<String> = inv
+        .packages
+        .iter()
+        .map(|p| {
+            format!(
+                "{} {} {} {} {:?} {:?}",
+                p.ecosystem,
+                p.name,
+                p.version,
+                p.purl,
+                p.licenses,
+                p.source
+                    .as_ref()
+                    .map(|s| format!("{} {}", s.name, s.version))
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "Rocky Linux:9 kestrel-hello 1:1.2.3-4.fc40 pkg:rpm/rocky/kestrel-hello@1.2.3-4.fc40?arch=noarch&distro=rocky-9.3&epoch=1 [\"MIT AND Apache-2.0\"] Some(\"kestrel-hello 1.2.3-4.fc40\")",
+            "Rocky Linux:9 kestrel-second 0.9-1 pkg:rpm/rocky/kestrel-second@0.9-1?arch=noarch&distro=rocky-9.3 [\"GPL-2.0-or-later\"] Some(\"kestrel-second 0.9-1\")",
+        ]
+    );
+    assert_eq!(
+        inv.owner_of("/usr/bin/kestrel-hello").unwrap().name,
+        "kestrel-hello"
+    );
+    assert!(inv.warnings.is_empty(), "{:?}", inv.warnings);
+
+    // Berkeley DB: recognised, reported, not guessed at.
+    let l0 = Layer::new()
+        .file("var/lib/rpm/Packages", &[0u8; 4096])
         .finish();
     let tmp = tempfile::tempdir().unwrap();
     write_layout(tmp.path(), &[l0], "t");
@@ -92,9 +135,22 @@ fn rpm_databases_are_reported_unsupported() {
     let w = &inv.warnings[0];
     assert_eq!(
         (w.kind, w.path.as_str()),
-        (WarningKind::Unsupported, "/var/lib/rpm/rpmdb.sqlite")
+        (WarningKind::Unsupported, "/var/lib/rpm/Packages")
     );
     assert!(w.message.contains("unsupported rpmdb format"));
+
+    // A corrupt SQLite database is malformed, named.
+    let l0 = Layer::new()
+        .file("var/lib/rpm/rpmdb.sqlite", &db[..db.len() / 3])
+        .finish();
+    let tmp = tempfile::tempdir().unwrap();
+    write_layout(tmp.path(), &[l0], "t");
+    let inv = inventory(&format!("oci:{}", tmp.path().display()));
+    assert!(inv.packages.is_empty());
+    assert_eq!(
+        (inv.warnings[0].kind, inv.warnings[0].path.as_str()),
+        (WarningKind::Malformed, "/var/lib/rpm/rpmdb.sqlite")
+    );
 }
 
 #[test]

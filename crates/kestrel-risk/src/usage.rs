@@ -82,8 +82,18 @@ impl UsageTracker {
         }
         if u.evidence.len() < MAX_EVIDENCE_PER_PACKAGE {
             u.evidence.push(seen);
-        } else {
-            u.more += 1;
+            return;
+        }
+        u.more += 1;
+        // Native code mapped or executed is stronger evidence than a file read: it shows the
+        // package's compiled code in the process. Keep it in place of the latest read.
+        if matches!(seen.kind, EvidenceKind::Mmap | EvidenceKind::Exec)
+            && let Some(i) = u
+                .evidence
+                .iter()
+                .rposition(|e| e.kind == EvidenceKind::Open)
+        {
+            u.evidence[i] = seen;
         }
     }
 
@@ -351,6 +361,16 @@ mod tests {
                 assert_eq!(evidence.len(), MAX_EVIDENCE_PER_PACKAGE);
                 assert_eq!(evidence[0].first_seen, 0);
                 assert_eq!(evidence[0].last_seen, 100);
+            }
+            other => panic!("{other:?}"),
+        }
+        // A mapped library displaces a read once the evidence is full.
+        let lib = UsageTracker::seen(99, "p", "/lib.so", EvidenceKind::Mmap, 200);
+        t.record("w", key("a"), lib);
+        match t.in_use("w", &key("a"), 0, 0) {
+            InUse::Yes { evidence } => {
+                assert_eq!(evidence.len(), MAX_EVIDENCE_PER_PACKAGE);
+                assert!(evidence.iter().any(|e| e.file == "/lib.so"));
             }
             other => panic!("{other:?}"),
         }

@@ -14,7 +14,12 @@ use kestrel_event::{
 };
 use kestrel_rules::{Engine, RateLimit, RuleSet};
 
-fn process(exe: &str, args: &[&str], parent: Option<Arc<ProcessInfo>>, pid: u32) -> Arc<ProcessInfo> {
+fn process(
+    exe: &str,
+    args: &[&str],
+    parent: Option<Arc<ProcessInfo>>,
+    pid: u32,
+) -> Arc<ProcessInfo> {
     Arc::new(ProcessInfo {
         pid,
         ppid: parent.as_ref().map_or(1, |p| p.pid),
@@ -48,11 +53,36 @@ fn stream() -> Vec<Event> {
     });
     let c = Arc::new(c);
     let runc = process("/usr/bin/runc", &["runc"], None, 100);
-    let nginx = process("/usr/sbin/nginx", &["nginx", "-g", "daemon off;"], Some(runc.clone()), 101);
-    let app = process("/app/server", &["/app/server", "--port", "8080"], Some(runc.clone()), 102);
-    let sh = process("/bin/sh", &["sh", "-c", "/app/healthcheck"], Some(runc.clone()), 103);
-    let curl = process("/usr/bin/curl", &["curl", "-fsS", "http://127.0.0.1:8080/healthz"], Some(sh.clone()), 104);
-    let cat = process("/usr/bin/cat", &["cat", "/etc/shadow"], Some(sh.clone()), 105);
+    let nginx = process(
+        "/usr/sbin/nginx",
+        &["nginx", "-g", "daemon off;"],
+        Some(runc.clone()),
+        101,
+    );
+    let app = process(
+        "/app/server",
+        &["/app/server", "--port", "8080"],
+        Some(runc.clone()),
+        102,
+    );
+    let sh = process(
+        "/bin/sh",
+        &["sh", "-c", "/app/healthcheck"],
+        Some(runc.clone()),
+        103,
+    );
+    let curl = process(
+        "/usr/bin/curl",
+        &["curl", "-fsS", "http://127.0.0.1:8080/healthz"],
+        Some(sh.clone()),
+        104,
+    );
+    let cat = process(
+        "/usr/bin/cat",
+        &["cat", "/etc/shadow"],
+        Some(sh.clone()),
+        105,
+    );
     let mut evs = Vec::new();
     let mut ev = |p: &Arc<ProcessInfo>, kind: EventKind, in_c: bool| {
         evs.push(Event {
@@ -75,47 +105,81 @@ fn stream() -> Vec<Event> {
         ev(&nginx, open("/usr/share/nginx/html/index.html", 0), true);
         ev(&nginx, open("/etc/nginx/mime.types", 0), true);
         ev(&app, open("/etc/app/config.yaml", 0), true);
-        ev(&app, open("/var/log/app/app.log", OpenFlags::O_WRONLY | OpenFlags::O_APPEND), true);
+        ev(
+            &app,
+            open(
+                "/var/log/app/app.log",
+                OpenFlags::O_WRONLY | OpenFlags::O_APPEND,
+            ),
+            true,
+        );
         ev(&app, open("/etc/ld.so.cache", 0), false);
-        ev(&nginx, EventKind::Accept {
-            family: SocketFamily::Inet,
-            protocol: NetProtocol::Tcp,
-            local: inet("10.1.0.5:80"),
-            remote: inet("10.1.0.9:51234"),
-            result: 7,
-        }, true);
-        ev(&app, EventKind::Connect {
-            family: SocketFamily::Inet,
-            protocol: NetProtocol::Tcp,
-            local: Some(inet("10.1.0.5:40000")),
-            remote: inet("10.1.3.4:5432"),
-            result: 0,
-        }, true);
+        ev(
+            &nginx,
+            EventKind::Accept {
+                family: SocketFamily::Inet,
+                protocol: NetProtocol::Tcp,
+                local: inet("10.1.0.5:80"),
+                remote: inet("10.1.0.9:51234"),
+                result: 7,
+            },
+            true,
+        );
+        ev(
+            &app,
+            EventKind::Connect {
+                family: SocketFamily::Inet,
+                protocol: NetProtocol::Tcp,
+                local: Some(inet("10.1.0.5:40000")),
+                remote: inet("10.1.3.4:5432"),
+                result: 0,
+            },
+            true,
+        );
         ev(&sh, EventKind::Exec, true);
         ev(&curl, EventKind::Exec, true);
-        ev(&curl, EventKind::Connect {
-            family: SocketFamily::Inet,
-            protocol: NetProtocol::Tcp,
-            local: Some(inet("127.0.0.1:40001")),
-            remote: inet("127.0.0.1:8080"),
-            result: 0,
-        }, true);
+        ev(
+            &curl,
+            EventKind::Connect {
+                family: SocketFamily::Inet,
+                protocol: NetProtocol::Tcp,
+                local: Some(inet("127.0.0.1:40001")),
+                remote: inet("127.0.0.1:8080"),
+                result: 0,
+            },
+            true,
+        );
         ev(&sh, EventKind::Fork { child_pid: 104 }, true);
-        ev(&curl, EventKind::Exit { code: 0, signal: None }, true);
-        ev(&app, EventKind::Dns(DnsMessage {
-            id: 1,
-            response: true,
-            questions: vec!["db.shop.svc.cluster.local".into()],
-            answers: vec![],
-            rcode: 0,
-            server: inet("10.96.0.10:53"),
-        }), true);
-        ev(&app, EventKind::Mmap {
-            path: "/usr/lib/libssl.so.3".into(),
-            file: Default::default(),
-            prot: 5,
-            flags: 2,
-        }, true);
+        ev(
+            &curl,
+            EventKind::Exit {
+                code: 0,
+                signal: None,
+            },
+            true,
+        );
+        ev(
+            &app,
+            EventKind::Dns(DnsMessage {
+                id: 1,
+                response: true,
+                questions: vec!["db.shop.svc.cluster.local".into()],
+                answers: vec![],
+                rcode: 0,
+                server: inet("10.96.0.10:53"),
+            }),
+            true,
+        );
+        ev(
+            &app,
+            EventKind::Mmap {
+                path: "/usr/lib/libssl.so.3".into(),
+                file: Default::default(),
+                prot: 5,
+                flags: 2,
+            },
+            true,
+        );
         if i % 20 == 0 {
             // An attack now and then: alerts are part of the cost.
             ev(&cat, EventKind::Exec, true);

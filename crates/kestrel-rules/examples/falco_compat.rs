@@ -32,7 +32,9 @@ fn main() {
     let mut other = Vec::new();
     for e in &errors {
         match e {
-            RuleError::Invalid { object, message, .. } if object.starts_with("rule ") => {
+            RuleError::Invalid {
+                object, message, ..
+            } if object.starts_with("rule ") => {
                 blocked.insert(object.clone(), message.clone());
             }
             e => other.push(e.to_string()),

@@ -132,14 +132,20 @@ impl IpNet {
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, ip) {
             (IpAddr::V4(n), IpAddr::V4(a)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(n) & mask == u32::from(a) & mask
             }
             (IpAddr::V6(n), IpAddr::V6(a)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u128::from(n) & mask == u128::from(a) & mask
             }
-            (IpAddr::V4(_), IpAddr::V6(a)) => a.to_ipv4_mapped().is_some_and(|a| self.contains(a.into())),
+            (IpAddr::V4(_), IpAddr::V6(a)) => {
+                a.to_ipv4_mapped().is_some_and(|a| self.contains(a.into()))
+            }
             (IpAddr::V6(_), IpAddr::V4(_)) => false,
         }
     }
@@ -332,7 +338,8 @@ pub enum Expr {
 fn pmatch(prefixes: &[Box<str>], v: &str) -> bool {
     prefixes.iter().any(|p| {
         v == &**p
-            || (v.starts_with(&**p) && (p.ends_with('/') || v.as_bytes().get(p.len()) == Some(&b'/')))
+            || (v.starts_with(&**p)
+                && (p.ends_with('/') || v.as_bytes().get(p.len()) == Some(&b'/')))
     })
 }
 
@@ -589,7 +596,10 @@ impl Compiler<'_> {
             Some(t) => return Err(err(fref.pos, format!("unsupported transformer {t}()"))),
         };
         if tr != Transform::None && !matches!(ty, FieldType::Str | FieldType::StrList) {
-            return Err(err(fref.pos, format!("{transformer:?} needs a string field, {fref} is a {ty}")));
+            return Err(err(
+                fref.pos,
+                format!("{transformer:?} needs a string field, {fref} is a {ty}"),
+            ));
         }
         if op == Op::Exists {
             return Ok(Expr::Check {
@@ -600,13 +610,19 @@ impl Compiler<'_> {
             });
         }
         if matches!(value, Operand::List(_)) && !op.takes_list() {
-            return Err(err(op_pos, format!("operator {op} takes one value, not a list")));
+            return Err(err(
+                op_pos,
+                format!("operator {op} takes one value, not a list"),
+            ));
         }
         if let Operand::Field(other) = value {
             let (of, _) = fields::resolve(&other.name, other.arg.as_deref())
                 .map_err(|_| err(other.pos, format!("unsupported field {other}")))?;
             if !matches!(op, Op::Eq | Op::Ne) {
-                return Err(err(op_pos, format!("val() is supported with = and != only, not {op}")));
+                return Err(err(
+                    op_pos,
+                    format!("val() is supported with = and != only, not {op}"),
+                ));
             }
             return Ok(Expr::Check {
                 field,
@@ -627,7 +643,10 @@ impl Compiler<'_> {
         let one = || -> Result<&(String, Pos), CompileError> {
             match vals.as_slice() {
                 [v] => Ok(v),
-                _ => Err(err(op_pos, format!("operator {op} needs exactly one value"))),
+                _ => Err(err(
+                    op_pos,
+                    format!("operator {op} needs exactly one value"),
+                )),
             }
         };
         // evt.type equality and membership become a bit test on the event's code.
@@ -636,7 +655,10 @@ impl Compiler<'_> {
             for (name, pos) in &vals {
                 match type_code(name) {
                     Some(c) => mask |= 1 << c,
-                    None if name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') => {
+                    None if name
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') =>
+                    {
                         self.env.unknown_types.borrow_mut().push(name.clone());
                     }
                     None => return Err(err(*pos, format!("{name:?} is not an event type"))),
@@ -668,9 +690,13 @@ impl Compiler<'_> {
                     Op::Glob => StrTest::Glob(Glob::new(&one()?.0, false)),
                     Op::IGlob => StrTest::Glob(Glob::new(&one()?.0, true)),
                     Op::In | Op::Intersects => StrTest::In(StrSet::new(
-                        vals.iter().map(|(v, _)| if lower { v.to_lowercase() } else { v.clone() }).collect(),
+                        vals.iter()
+                            .map(|(v, _)| if lower { v.to_lowercase() } else { v.clone() })
+                            .collect(),
                     )),
-                    Op::Pmatch => StrTest::Pmatch(vals.iter().map(|(v, _)| v.clone().into()).collect()),
+                    Op::Pmatch => {
+                        StrTest::Pmatch(vals.iter().map(|(v, _)| v.clone().into()).collect())
+                    }
                     Op::Regex => {
                         let (re, pos) = one()?;
                         StrTest::Regex(Regex::new(re).map_err(|e| {
@@ -686,9 +712,8 @@ impl Compiler<'_> {
                 let nums = vals
                     .iter()
                     .map(|(v, pos)| {
-                        parse_int(v).ok_or_else(|| {
-                            err(*pos, format!("{fref} is a number, {v:?} is not"))
-                        })
+                        parse_int(v)
+                            .ok_or_else(|| err(*pos, format!("{fref} is a number, {v:?} is not")))
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 match base {
@@ -716,7 +741,10 @@ impl Compiler<'_> {
                     vals.iter()
                         .map(|(v, pos)| {
                             IpNet::parse(v).ok_or_else(|| {
-                                err(*pos, format!("{fref} takes an IP address or network, not {v:?}"))
+                                err(
+                                    *pos,
+                                    format!("{fref} takes an IP address or network, not {v:?}"),
+                                )
                             })
                         })
                         .collect::<Result<_, _>>()?,
@@ -825,8 +853,16 @@ mod tests {
         let n = IpNet::parse("10.0.0.0/8").unwrap();
         assert!(n.contains("10.1.2.3".parse().unwrap()));
         assert!(!n.contains("11.1.2.3".parse().unwrap()));
-        assert!(IpNet::parse("0.0.0.0/0").unwrap().contains("1.2.3.4".parse().unwrap()));
-        assert!(IpNet::parse("fd00::/8").unwrap().contains("fd12::1".parse().unwrap()));
+        assert!(
+            IpNet::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("1.2.3.4".parse().unwrap())
+        );
+        assert!(
+            IpNet::parse("fd00::/8")
+                .unwrap()
+                .contains("fd12::1".parse().unwrap())
+        );
         assert!(IpNet::parse("10.0.0.0/33").is_none());
     }
 

@@ -51,7 +51,9 @@ fn strings(t: &StrTest) -> Option<Vec<String>> {
 pub fn reduce(expr: &Expr, types: TypeMask) -> Result<KillTargets, String> {
     let exec = 1 << compile::type_code("execve").expect("execve is a type");
     if types != exec {
-        return Err("a kill rule must match exec events only (evt.type in (execve, execveat))".into());
+        return Err(
+            "a kill rule must match exec events only (evt.type in (execve, execveat))".into(),
+        );
     }
     let mut found: Option<KillTargets> = None;
     for term in expr.conjuncts() {

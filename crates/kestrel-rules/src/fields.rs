@@ -237,47 +237,167 @@ macro_rules! spec {
 }
 
 const SPECS: &[FieldSpec] = &[
-    spec!("evt.type", Str, None, "Event type, syscall-style (`execve`, `openat`, `connect`, ...). Aliases such as `open`/`openat2` match the same events."),
-    spec!("evt.time", Str, None, "Event time of day, UTC, `HH:MM:SS.nnnnnnnnn`."),
-    spec!("evt.time.iso8601", Str, None, "Event time, RFC 3339 UTC with nanoseconds."),
-    spec!("evt.rawtime", Int, None, "Event time in nanoseconds since the epoch."),
-    spec!("evt.num", Int, None, "Sequence number of the event in this engine, from 1."),
-    spec!("evt.res", Str, None, "`SUCCESS` or the errno name of a failed syscall (`ENOENT`)."),
+    spec!(
+        "evt.type",
+        Str,
+        None,
+        "Event type, syscall-style (`execve`, `openat`, `connect`, ...). Aliases such as `open`/`openat2` match the same events."
+    ),
+    spec!(
+        "evt.time",
+        Str,
+        None,
+        "Event time of day, UTC, `HH:MM:SS.nnnnnnnnn`."
+    ),
+    spec!(
+        "evt.time.iso8601",
+        Str,
+        None,
+        "Event time, RFC 3339 UTC with nanoseconds."
+    ),
+    spec!(
+        "evt.rawtime",
+        Int,
+        None,
+        "Event time in nanoseconds since the epoch."
+    ),
+    spec!(
+        "evt.num",
+        Int,
+        None,
+        "Sequence number of the event in this engine, from 1."
+    ),
+    spec!(
+        "evt.res",
+        Str,
+        None,
+        "`SUCCESS` or the errno name of a failed syscall (`ENOENT`)."
+    ),
     spec!("evt.rawres", Int, None, "The syscall's return value."),
     spec!("evt.failed", Bool, None, "The syscall failed."),
-    spec!("evt.dir", Str, None, "Always `<`: Kestrel events describe completed syscalls."),
+    spec!(
+        "evt.dir",
+        Str,
+        None,
+        "Always `<`: Kestrel events describe completed syscalls."
+    ),
     spec!("evt.hostname", Str, None, "The node's host name."),
     spec!("evt.source", Str, None, "Always `syscall`."),
     spec!("evt.is_open_read", Bool, None, "An open for reading."),
     spec!("evt.is_open_write", Bool, None, "An open for writing."),
-    spec!("evt.is_open_exec", Bool, None, "An open that creates an executable file (mode has an x bit)."),
-    spec!("evt.arg", Str, Index, "Positional argument: `evt.arg[0]` domain, `[1]` type, `[2]` protocol of socket."),
-    spec!("evt.args", Str, None, "All decoded arguments as `name=value` text."),
-    spec!("evt.arg.path", Str, None, "Path argument of open, unlink, chmod, chown, mount target, module file."),
-    spec!("evt.arg.name", Str, None, "Same as `evt.arg.path` (Falco's name for open/unlink paths)."),
+    spec!(
+        "evt.is_open_exec",
+        Bool,
+        None,
+        "An open that creates an executable file (mode has an x bit)."
+    ),
+    spec!(
+        "evt.arg",
+        Str,
+        Index,
+        "Positional argument: `evt.arg[0]` domain, `[1]` type, `[2]` protocol of socket."
+    ),
+    spec!(
+        "evt.args",
+        Str,
+        None,
+        "All decoded arguments as `name=value` text."
+    ),
+    spec!(
+        "evt.arg.path",
+        Str,
+        None,
+        "Path argument of open, unlink, chmod, chown, mount target, module file."
+    ),
+    spec!(
+        "evt.arg.name",
+        Str,
+        None,
+        "Same as `evt.arg.path` (Falco's name for open/unlink paths)."
+    ),
     spec!("evt.arg.filename", Str, None, "Same as `evt.arg.path`."),
     spec!("evt.arg.pathname", Str, None, "Same as `evt.arg.path`."),
-    spec!("evt.arg.oldpath", Str, None, "Source of a rename; target of a link."),
-    spec!("evt.arg.newpath", Str, None, "Destination of a rename; the new link of a link."),
+    spec!(
+        "evt.arg.oldpath",
+        Str,
+        None,
+        "Source of a rename; target of a link."
+    ),
+    spec!(
+        "evt.arg.newpath",
+        Str,
+        None,
+        "Destination of a rename; the new link of a link."
+    ),
     spec!("evt.arg.target", Str, None, "What a link points to."),
-    spec!("evt.arg.linkpath", Str, None, "The link a link/symlink call created."),
-    spec!("evt.arg.flags", Str, None, "Open flags (`O_WRONLY|O_CREAT`), mount flags or memfd flags as text."),
-    spec!("evt.arg.mode", Str, None, "Mode of open and chmod as flags (`S_ISUID|S_IRUSR|...`)."),
-    spec!("evt.arg.uid", Int, None, "New owner of chown; first id of setuid."),
+    spec!(
+        "evt.arg.linkpath",
+        Str,
+        None,
+        "The link a link/symlink call created."
+    ),
+    spec!(
+        "evt.arg.flags",
+        Str,
+        None,
+        "Open flags (`O_WRONLY|O_CREAT`), mount flags or memfd flags as text."
+    ),
+    spec!(
+        "evt.arg.mode",
+        Str,
+        None,
+        "Mode of open and chmod as flags (`S_ISUID|S_IRUSR|...`)."
+    ),
+    spec!(
+        "evt.arg.uid",
+        Int,
+        None,
+        "New owner of chown; first id of setuid."
+    ),
     spec!("evt.arg.gid", Int, None, "New group of chown."),
-    spec!("evt.arg.request", Str, None, "ptrace request (`PTRACE_ATTACH`, ...)."),
-    spec!("evt.arg.pid", Int, None, "Target pid of ptrace and process_vm_writev."),
-    spec!("evt.arg.domain", Str, None, "Address family of socket (`AF_PACKET`, ...)."),
+    spec!(
+        "evt.arg.request",
+        Str,
+        None,
+        "ptrace request (`PTRACE_ATTACH`, ...)."
+    ),
+    spec!(
+        "evt.arg.pid",
+        Int,
+        None,
+        "Target pid of ptrace and process_vm_writev."
+    ),
+    spec!(
+        "evt.arg.domain",
+        Str,
+        None,
+        "Address family of socket (`AF_PACKET`, ...)."
+    ),
     spec!("evt.arg.type", Str, None, "Socket type (`SOCK_RAW`, ...)."),
     spec!("evt.arg.fstype", Str, None, "Filesystem type of mount."),
     spec!("evt.arg.source", Str, None, "Source (device) of mount."),
     spec!("evt.arg.dev", Str, None, "Same as `evt.arg.source`."),
     spec!("evt.arg.data", Str, None, "memfd_create name."),
-    spec!("proc.name", Str, None, "Process name (`comm`, at most 15 bytes)."),
+    spec!(
+        "proc.name",
+        Str,
+        None,
+        "Process name (`comm`, at most 15 bytes)."
+    ),
     spec!("proc.exe", Str, None, "argv[0]."),
     spec!("proc.exepath", Str, None, "Full path of the executable."),
-    spec!("proc.cmdline", Str, None, "Name and arguments: `name arg1 arg2`."),
-    spec!("proc.args", Str, None, "Arguments after argv[0], joined by spaces."),
+    spec!(
+        "proc.cmdline",
+        Str,
+        None,
+        "Name and arguments: `name arg1 arg2`."
+    ),
+    spec!(
+        "proc.args",
+        Str,
+        None,
+        "Arguments after argv[0], joined by spaces."
+    ),
     spec!("proc.pid", Int, None, "Process id (host pid namespace)."),
     spec!("proc.ppid", Int, None, "Parent process id."),
     spec!("proc.pname", Str, None, "Parent process name."),
@@ -285,36 +405,126 @@ const SPECS: &[FieldSpec] = &[
     spec!("proc.pexepath", Str, None, "Parent executable path."),
     spec!("proc.pexe", Str, None, "Parent argv[0]."),
     spec!("proc.cwd", Str, None, "Working directory."),
-    spec!("proc.aname", StrList, OptIndex, "Ancestor name: `[1]` parent, `[2]` grandparent; without index any ancestor."),
-    spec!("proc.aexepath", Str, Index, "Ancestor executable path by level."),
+    spec!(
+        "proc.aname",
+        StrList,
+        OptIndex,
+        "Ancestor name: `[1]` parent, `[2]` grandparent; without index any ancestor."
+    ),
+    spec!(
+        "proc.aexepath",
+        Str,
+        Index,
+        "Ancestor executable path by level."
+    ),
     spec!("proc.apid", Int, Index, "Ancestor pid by level."),
-    spec!("proc.acmdline", Str, Index, "Ancestor command line by level."),
-    spec!("proc.tty", Int, None, "Controlling terminal device, 0 without one."),
-    spec!("proc.env", Str, OptKey, "Captured environment (`NAME=value ...`), or `proc.env[NAME]` for one value."),
-    spec!("proc.is_exe_upper_layer", Bool, None, "The executable was written to the container's upper layer (drift)."),
-    spec!("proc.is_exe_from_memfd", Bool, None, "The executable is a memfd (fileless)."),
-    spec!("proc.is_exe_deleted", Bool, None, "The executable file was deleted."),
+    spec!(
+        "proc.acmdline",
+        Str,
+        Index,
+        "Ancestor command line by level."
+    ),
+    spec!(
+        "proc.tty",
+        Int,
+        None,
+        "Controlling terminal device, 0 without one."
+    ),
+    spec!(
+        "proc.env",
+        Str,
+        OptKey,
+        "Captured environment (`NAME=value ...`), or `proc.env[NAME]` for one value."
+    ),
+    spec!(
+        "proc.is_exe_upper_layer",
+        Bool,
+        None,
+        "The executable was written to the container's upper layer (drift)."
+    ),
+    spec!(
+        "proc.is_exe_from_memfd",
+        Bool,
+        None,
+        "The executable is a memfd (fileless)."
+    ),
+    spec!(
+        "proc.is_exe_deleted",
+        Bool,
+        None,
+        "The executable file was deleted."
+    ),
     spec!("proc.exe_ino", Int, None, "Inode of the executable."),
     spec!("user.uid", Int, None, "Real user id."),
-    spec!("user.name", Str, None, "User name (from the host's user table, `root` for 0)."),
-    spec!("user.loginuid", Int, None, "Audit login uid, -1 when unset."),
-    spec!("user.loginname", Str, None, "User name of the audit login uid."),
+    spec!(
+        "user.name",
+        Str,
+        None,
+        "User name (from the host's user table, `root` for 0)."
+    ),
+    spec!(
+        "user.loginuid",
+        Int,
+        None,
+        "Audit login uid, -1 when unset."
+    ),
+    spec!(
+        "user.loginname",
+        Str,
+        None,
+        "User name of the audit login uid."
+    ),
     spec!("group.gid", Int, None, "Real group id."),
-    spec!("thread.cap_effective", Str, None, "Effective capabilities, names separated by spaces."),
-    spec!("thread.cap_permitted", Str, None, "Permitted capabilities, names separated by spaces."),
-    spec!("fd.name", Str, None, "File path, or `cip:cport->sip:sport` for sockets, or the socket path for unix sockets. Also the path of unlink, rename (new), link (new), chmod, chown."),
+    spec!(
+        "thread.cap_effective",
+        Str,
+        None,
+        "Effective capabilities, names separated by spaces."
+    ),
+    spec!(
+        "thread.cap_permitted",
+        Str,
+        None,
+        "Permitted capabilities, names separated by spaces."
+    ),
+    spec!(
+        "fd.name",
+        Str,
+        None,
+        "File path, or `cip:cport->sip:sport` for sockets, or the socket path for unix sockets. Also the path of unlink, rename (new), link (new), chmod, chown."
+    ),
     spec!("fd.directory", Str, None, "Directory of a file path."),
     spec!("fd.filename", Str, None, "Last component of a file path."),
-    spec!("fd.typechar", Str, None, "`f` file, `d` directory, `4` IPv4, `6` IPv6, `u` unix, `p` packet."),
-    spec!("fd.type", Str, None, "`file`, `directory`, `ipv4`, `ipv6`, `unix`, `packet`."),
-    spec!("fd.num", Int, None, "File descriptor returned by open, -1 on failure."),
+    spec!(
+        "fd.typechar",
+        Str,
+        None,
+        "`f` file, `d` directory, `4` IPv4, `6` IPv6, `u` unix, `p` packet."
+    ),
+    spec!(
+        "fd.type",
+        Str,
+        None,
+        "`file`, `directory`, `ipv4`, `ipv6`, `unix`, `packet`."
+    ),
+    spec!(
+        "fd.num",
+        Int,
+        None,
+        "File descriptor returned by open, -1 on failure."
+    ),
     spec!("fd.cip", Ip, None, "Client IP."),
     spec!("fd.sip", Ip, None, "Server IP."),
     spec!("fd.dip", Ip, None, "Destination (server) IP."),
     spec!("fd.lip", Ip, None, "Local IP."),
     spec!("fd.rip", Ip, None, "Remote IP."),
     spec!("fd.ip", Ip, None, "Either IP."),
-    spec!("fd.cnet", Ip, None, "Client IP, compared against networks (`10.0.0.0/8`)."),
+    spec!(
+        "fd.cnet",
+        Ip,
+        None,
+        "Client IP, compared against networks (`10.0.0.0/8`)."
+    ),
     spec!("fd.snet", Ip, None, "Server IP, compared against networks."),
     spec!("fd.lnet", Ip, None, "Local IP, compared against networks."),
     spec!("fd.rnet", Ip, None, "Remote IP, compared against networks."),
@@ -327,26 +537,96 @@ const SPECS: &[FieldSpec] = &[
     spec!("fd.port", Int, None, "Either port."),
     spec!("fd.l4proto", Str, None, "`tcp`, `udp`, `raw` or `unknown`."),
     spec!("fd.sockfamily", Str, None, "`ip` or `unix`."),
-    spec!("container.id", Str, None, "12-character container id, `host` outside containers."),
-    spec!("container.full_id", Str, None, "64-character container id, `host` outside containers."),
-    spec!("container.name", Str, None, "Container name, `host` outside containers."),
+    spec!(
+        "container.id",
+        Str,
+        None,
+        "12-character container id, `host` outside containers."
+    ),
+    spec!(
+        "container.full_id",
+        Str,
+        None,
+        "64-character container id, `host` outside containers."
+    ),
+    spec!(
+        "container.name",
+        Str,
+        None,
+        "Container name, `host` outside containers."
+    ),
     spec!("container.image", Str, None, "`repository:tag`."),
     spec!("container.image.repository", Str, None, "Image repository."),
     spec!("container.image.tag", Str, None, "Image tag."),
-    spec!("container.image.digest", Str, None, "Image manifest digest."),
-    spec!("container.privileged", Bool, None, "The container is privileged."),
-    spec!("container.type", Str, None, "Container runtime (`containerd`, `cri-o`, `docker`, `podman`), `host` outside."),
-    spec!("container.info", Str, None, "For outputs: container id and name."),
+    spec!(
+        "container.image.digest",
+        Str,
+        None,
+        "Image manifest digest."
+    ),
+    spec!(
+        "container.privileged",
+        Bool,
+        None,
+        "The container is privileged."
+    ),
+    spec!(
+        "container.type",
+        Str,
+        None,
+        "Container runtime (`containerd`, `cri-o`, `docker`, `podman`), `host` outside."
+    ),
+    spec!(
+        "container.info",
+        Str,
+        None,
+        "For outputs: container id and name."
+    ),
     spec!("k8s.pod.name", Str, None, "Pod name."),
     spec!("k8s.pod.uid", Str, None, "Pod uid."),
     spec!("k8s.ns.name", Str, None, "Pod namespace."),
-    spec!("k8s.pod.labels", StrList, None, "Pod labels as `key:value` items."),
-    spec!("k8s.pod.label", Str, Key, "One pod label: `k8s.pod.label[app]`."),
-    spec!("dns.query", StrList, None, "Names asked in a DNS message (`evt.type=dns`)."),
-    spec!("dns.answer", StrList, None, "Addresses and names in a DNS response's answers."),
-    spec!("fs.path.name", Str, None, "Path operated on (open, unlink, chmod, chown, mkdir, module file)."),
-    spec!("fs.path.source", Str, None, "Source path of rename and link."),
-    spec!("fs.path.target", Str, None, "Target path of rename and link."),
+    spec!(
+        "k8s.pod.labels",
+        StrList,
+        None,
+        "Pod labels as `key:value` items."
+    ),
+    spec!(
+        "k8s.pod.label",
+        Str,
+        Key,
+        "One pod label: `k8s.pod.label[app]`."
+    ),
+    spec!(
+        "dns.query",
+        StrList,
+        None,
+        "Names asked in a DNS message (`evt.type=dns`)."
+    ),
+    spec!(
+        "dns.answer",
+        StrList,
+        None,
+        "Addresses and names in a DNS response's answers."
+    ),
+    spec!(
+        "fs.path.name",
+        Str,
+        None,
+        "Path operated on (open, unlink, chmod, chown, mkdir, module file)."
+    ),
+    spec!(
+        "fs.path.source",
+        Str,
+        None,
+        "Source path of rename and link."
+    ),
+    spec!(
+        "fs.path.target",
+        Str,
+        None,
+        "Target path of rename and link."
+    ),
 ];
 
 /// Falco fields Kestrel knows by name but has no data for. In a condition they are refused
@@ -664,7 +944,10 @@ fn port_of(a: Option<&SockAddr>) -> Option<i64> {
     }
 }
 
-fn side<'e>(kind: &'e EventKind, side: Side) -> Option<(Option<&'e SockAddr>, Option<&'e SockAddr>)> {
+fn side<'e>(
+    kind: &'e EventKind,
+    side: Side,
+) -> Option<(Option<&'e SockAddr>, Option<&'e SockAddr>)> {
     let (local, remote, is_client) = endpoints(kind)?;
     Some(match side {
         Side::Local => (local, None),
@@ -999,15 +1282,16 @@ pub fn extract<'e>(field: &Field, ev: &'e Event, cx: &'e Ctx<'_>) -> Option<Valu
         }
         F::ProcArgs => {
             let p = proc_?;
-            s(cx.cache.args.get_or_init(|| p.args.get(1..).unwrap_or_default().join(" ")))
+            s(cx.cache
+                .args
+                .get_or_init(|| p.args.get(1..).unwrap_or_default().join(" ")))
         }
         F::ProcPid => Some(Value::Int(i64::from(proc_.map_or(ev.pid, |p| p.pid)))),
         F::ProcPpid => Some(Value::Int(i64::from(proc_?.ppid))),
         F::ProcPname => s(&proc_?.parent.as_deref()?.name),
         F::ProcPcmdline => {
             let p = proc_?;
-            s(cx
-                .cache
+            s(cx.cache
                 .pcmdline
                 .get_or_init(|| p.parent.as_deref().map(ProcessInfo::cmdline))
                 .as_deref()?)
@@ -1043,9 +1327,7 @@ pub fn extract<'e>(field: &Field, ev: &'e Event, cx: &'e Ctx<'_>) -> Option<Valu
                 None => owned(uid.to_string()),
             }
         }
-        F::UserLoginUid => Some(Value::Int(
-            proc_?.creds.loginuid.map_or(-1, i64::from),
-        )),
+        F::UserLoginUid => Some(Value::Int(proc_?.creds.loginuid.map_or(-1, i64::from))),
         F::UserLoginName => {
             let uid = proc_?.creds.loginuid?;
             match cx.users.get(uid) {
@@ -1173,13 +1455,19 @@ pub fn extract<'e>(field: &Field, ev: &'e Event, cx: &'e Ctx<'_>) -> Option<Valu
         F::K8sPodLabel(key) => s(cont?.pod.as_ref()?.labels.get(key)?),
         F::DnsQuery => match k {
             EventKind::Dns(m) => Some(Value::List(
-                m.questions.iter().map(|q| Cow::Borrowed(q.as_str())).collect(),
+                m.questions
+                    .iter()
+                    .map(|q| Cow::Borrowed(q.as_str()))
+                    .collect(),
             )),
             _ => None,
         },
         F::DnsAnswer => match k {
             EventKind::Dns(m) => Some(Value::List(
-                m.answers.iter().map(|a| Cow::Borrowed(a.data.as_str())).collect(),
+                m.answers
+                    .iter()
+                    .map(|a| Cow::Borrowed(a.data.as_str()))
+                    .collect(),
             )),
             _ => None,
         },
@@ -1203,7 +1491,11 @@ pub fn extract<'e>(field: &Field, ev: &'e Event, cx: &'e Ctx<'_>) -> Option<Valu
 /// Every decoded argument of an event as `name=value`, for `%evt.args`.
 fn args_text(k: &EventKind) -> String {
     let args: &[(&str, EvtArg)] = match k {
-        EventKind::Open { .. } => &[("name", EvtArg::Path), ("flags", EvtArg::Flags), ("mode", EvtArg::Mode)],
+        EventKind::Open { .. } => &[
+            ("name", EvtArg::Path),
+            ("flags", EvtArg::Flags),
+            ("mode", EvtArg::Mode),
+        ],
         EventKind::Unlink { .. } | EventKind::Chown { .. } => &[("path", EvtArg::Path)],
         EventKind::Chmod { .. } => &[("filename", EvtArg::Path), ("mode", EvtArg::Mode)],
         EventKind::Rename { .. } => &[("oldpath", EvtArg::OldPath), ("newpath", EvtArg::NewPath)],
@@ -1211,7 +1503,11 @@ fn args_text(k: &EventKind) -> String {
         EventKind::Socket { .. } => &[("domain", EvtArg::Domain), ("type", EvtArg::SockType)],
         EventKind::Ptrace { .. } => &[("request", EvtArg::Request), ("pid", EvtArg::Pid)],
         EventKind::ProcessVmWritev { .. } => &[("pid", EvtArg::Pid)],
-        EventKind::Mount { .. } => &[("dev", EvtArg::Source), ("dir", EvtArg::Path), ("type", EvtArg::FsType)],
+        EventKind::Mount { .. } => &[
+            ("dev", EvtArg::Source),
+            ("dir", EvtArg::Path),
+            ("type", EvtArg::FsType),
+        ],
         EventKind::MemfdCreate { .. } => &[("name", EvtArg::Data), ("flags", EvtArg::Flags)],
         EventKind::ModuleLoad { .. } => &[("path", EvtArg::Path)],
         _ => &[],
@@ -1271,7 +1567,9 @@ fn extract_arg(a: EvtArg, k: &EventKind) -> Option<Value<'_>> {
             EvtArg::Pid,
             EventKind::Ptrace { target_pid, .. } | EventKind::ProcessVmWritev { target_pid, .. },
         ) => int(i64::from(*target_pid)),
-        (EvtArg::Domain, EventKind::Socket { family, .. }) => Some(Value::Str(family_name(*family))),
+        (EvtArg::Domain, EventKind::Socket { family, .. }) => {
+            Some(Value::Str(family_name(*family)))
+        }
         (EvtArg::SockType, EventKind::Socket { sock_type, .. }) => s(sock_type_name(*sock_type)),
         (EvtArg::FsType, EventKind::Mount { fstype, .. }) => s(fstype),
         (EvtArg::Source, EventKind::Mount { source, .. }) => s(source),
@@ -1321,7 +1619,13 @@ mod tests {
             assert!(resolve(name, arg).is_ok(), "{name}");
         }
         assert_eq!(resolve("proc.nope", None), Err(FieldError::Unknown));
-        assert!(matches!(resolve("proc.aname", Some("x")), Err(FieldError::BadArg(_))));
-        assert!(matches!(resolve("proc.name", Some("1")), Err(FieldError::BadArg(_))));
+        assert!(matches!(
+            resolve("proc.aname", Some("x")),
+            Err(FieldError::BadArg(_))
+        ));
+        assert!(matches!(
+            resolve("proc.name", Some("1")),
+            Err(FieldError::BadArg(_))
+        ));
     }
 }

@@ -35,7 +35,7 @@ use std::sync::Arc;
 
 use kestrel_event::{Alert, EnforcementAction, Event, Priority};
 
-pub use compile::{code_name, event_code, type_code, IpNet, NCODES};
+pub use compile::{IpNet, NCODES, code_name, event_code, type_code};
 pub use enforce::KillTargets;
 pub use loader::{ENGINE_VERSION, LoadError, Location, RuleError, RuleSource};
 pub use ratelimit::RateLimit;
@@ -65,7 +65,13 @@ pub fn render_output(
     template: &str,
     ev: &Event,
     hostname: &str,
-) -> Result<(String, std::collections::BTreeMap<String, serde_json::Value>), String> {
+) -> Result<
+    (
+        String,
+        std::collections::BTreeMap<String, serde_json::Value>,
+    ),
+    String,
+> {
     let t = output::Template::parse(template)?;
     let users = UserNames::default();
     let cx = fields::Ctx::new(hostname, 0, &users);

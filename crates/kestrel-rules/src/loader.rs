@@ -256,7 +256,11 @@ fn parse_version(s: &Scalar) -> Option<(u64, u64, u64)> {
             let a = it.next()?.ok()?;
             let b = it.next().unwrap_or(Ok(0)).ok()?;
             let c = it.next().unwrap_or(Ok(0)).ok()?;
-            Some(if s.contains('.') { (a, b, c) } else { (0, a, 0) })
+            Some(if s.contains('.') {
+                (a, b, c)
+            } else {
+                (0, a, 0)
+            })
         }
         Scalar::Bool(_) => None,
     }
@@ -464,7 +468,12 @@ impl Defs {
             Ok(e) => e,
             Err(m) => return self.error(at, object, m),
         };
-        let priority = match it.priority.as_deref().map(str::parse::<Priority>).transpose() {
+        let priority = match it
+            .priority
+            .as_deref()
+            .map(str::parse::<Priority>)
+            .transpose()
+        {
             Ok(p) => p,
             Err(e) => return self.error(at, object, e.to_string()),
         };
@@ -511,7 +520,11 @@ impl Defs {
                     }
                 };
                 if !present {
-                    return self.error(at, object, format!("override of {key} without a {key} key"));
+                    return self.error(
+                        at,
+                        object,
+                        format!("override of {key} without a {key} key"),
+                    );
                 }
             }
             let mode = |k: &str| -> Option<&str> {
@@ -631,7 +644,10 @@ fn exception_ast(e: &ExceptionDef) -> Result<Option<Ast>, String> {
     let ops = e
         .comps
         .iter()
-        .map(|c| Op::parse(c.trim()).ok_or_else(|| format!("exception {:?}: unknown comparison {c:?}", e.name)))
+        .map(|c| {
+            Op::parse(c.trim())
+                .ok_or_else(|| format!("exception {:?}: unknown comparison {c:?}", e.name))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let lit = |s: &str| Literal {
         text: s.to_owned(),
@@ -704,7 +720,11 @@ pub(crate) fn load(sources: &[RuleSource]) -> Result<RuleSet, LoadError> {
             }
             Err(e) => {
                 let (location, near) = cond.locate(e.pos);
-                d.error(location, format!("macro {name:?}"), format!("{} (near {near:?})", e.message));
+                d.error(
+                    location,
+                    format!("macro {name:?}"),
+                    format!("{} (near {near:?})", e.message),
+                );
             }
         }
     }
@@ -818,7 +838,12 @@ pub(crate) fn load(sources: &[RuleSource]) -> Result<RuleSet, LoadError> {
     if !d.errors.is_empty() {
         return Err(LoadError { errors: d.errors });
     }
-    Ok(RuleSet::new(rules, d.warnings, env.lists.len(), env.macros.len()))
+    Ok(RuleSet::new(
+        rules,
+        d.warnings,
+        env.lists.len(),
+        env.macros.len(),
+    ))
 }
 
 fn expand_list(
@@ -837,11 +862,7 @@ fn expand_list(
     }
 }
 
-fn place(
-    e: &CompileError,
-    r: &RuleDef,
-    macros: &HashMap<String, CondText>,
-) -> (Location, String) {
+fn place(e: &CompileError, r: &RuleDef, macros: &HashMap<String, CondText>) -> (Location, String) {
     match &e.in_macro {
         Some(m) => match macros.get(m) {
             Some(c) => {
@@ -852,7 +873,13 @@ fn place(
         },
         None if e.pos == 0 && r.exceptions.iter().any(|x| !x.values.is_empty()) => {
             let (l, near) = r.condition.locate(e.pos);
-            (l, format!("{} (in the condition or its exceptions, near {near:?})", e.message))
+            (
+                l,
+                format!(
+                    "{} (in the condition or its exceptions, near {near:?})",
+                    e.message
+                ),
+            )
         }
         None => {
             let (l, near) = r.condition.locate(e.pos);

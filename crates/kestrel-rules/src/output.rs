@@ -12,7 +12,10 @@ enum Part {
     Text(String),
     /// A Falco field Kestrel has no data for.
     Missing(String),
-    Field { name: String, field: Field },
+    Field {
+        name: String,
+        field: Field,
+    },
 }
 
 /// A parsed output template.
@@ -54,7 +57,8 @@ impl Template {
             if b[i] == b'%' && b.get(i + 1).is_some_and(|c| c.is_ascii_alphabetic()) {
                 let start = i + 1;
                 let mut j = start;
-                while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_' || b[j] == b'.') {
+                while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_' || b[j] == b'.')
+                {
                     j += 1;
                 }
                 // A trailing dot ends a sentence, not a field name.
@@ -163,7 +167,10 @@ mod tests {
     #[test]
     fn parse_errors_and_fields() {
         let t = Template::parse("File %fd.name opened by %proc.aname[2] (100%).").unwrap();
-        assert_eq!(t.field_names().collect::<Vec<_>>(), ["fd.name", "proc.aname[2]"]);
+        assert_eq!(
+            t.field_names().collect::<Vec<_>>(),
+            ["fd.name", "proc.aname[2]"]
+        );
         assert_eq!(
             Template::parse("x %proc.nope y").unwrap_err(),
             "unsupported field %proc.nope"

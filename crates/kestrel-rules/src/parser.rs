@@ -484,8 +484,7 @@ impl<'a> Parser<'a> {
             _ => {
                 let start = self.i;
                 while let Some(c) = self.peek() {
-                    if c.is_ascii_whitespace() || c == b'(' || c == b')' || (in_list && c == b',')
-                    {
+                    if c.is_ascii_whitespace() || c == b'(' || c == b')' || (in_list && c == b',') {
                         break;
                     }
                     self.i += 1;
@@ -519,7 +518,9 @@ mod tests {
     fn bare_words_and_lists() {
         check(
             "evt.dir=< and fd.name in (/etc/shadow, 'a b', shell_binaries)",
-            expect_test::expect![[r#"And([Check { field: FieldRef { name: "evt.dir", arg: None, pos: 0 }, transformer: None, op: Eq, op_pos: 7, value: Single(Literal { text: "<", quoted: false, pos: 8 }) }, Check { field: FieldRef { name: "fd.name", arg: None, pos: 14 }, transformer: None, op: In, op_pos: 22, value: List([Literal { text: "/etc/shadow", quoted: false, pos: 26 }, Literal { text: "a b", quoted: true, pos: 39 }, Literal { text: "shell_binaries", quoted: false, pos: 46 }]) }])"#]],
+            expect_test::expect![[
+                r#"And([Check { field: FieldRef { name: "evt.dir", arg: None, pos: 0 }, transformer: None, op: Eq, op_pos: 7, value: Single(Literal { text: "<", quoted: false, pos: 8 }) }, Check { field: FieldRef { name: "fd.name", arg: None, pos: 14 }, transformer: None, op: In, op_pos: 22, value: List([Literal { text: "/etc/shadow", quoted: false, pos: 26 }, Literal { text: "a b", quoted: true, pos: 39 }, Literal { text: "shell_binaries", quoted: false, pos: 46 }]) }])"#
+            ]],
         );
     }
 
@@ -527,7 +528,9 @@ mod tests {
     fn precedence_macros_and_args() {
         check(
             "not spawned_process or proc.aname[2]=sh and k8s.pod.label[app] exists",
-            expect_test::expect![[r#"Or([Not(Macro { name: "spawned_process", pos: 4 }), And([Check { field: FieldRef { name: "proc.aname", arg: Some("2"), pos: 23 }, transformer: None, op: Eq, op_pos: 36, value: Single(Literal { text: "sh", quoted: false, pos: 37 }) }, Check { field: FieldRef { name: "k8s.pod.label", arg: Some("app"), pos: 44 }, transformer: None, op: Exists, op_pos: 63, value: None }])])"#]],
+            expect_test::expect![[
+                r#"Or([Not(Macro { name: "spawned_process", pos: 4 }), And([Check { field: FieldRef { name: "proc.aname", arg: Some("2"), pos: 23 }, transformer: None, op: Eq, op_pos: 36, value: Single(Literal { text: "sh", quoted: false, pos: 37 }) }, Check { field: FieldRef { name: "k8s.pod.label", arg: Some("app"), pos: 44 }, transformer: None, op: Exists, op_pos: 63, value: None }])])"#
+            ]],
         );
     }
 
@@ -539,7 +542,9 @@ mod tests {
         );
         check(
             "proc.name bash",
-            expect_test::expect![[r#"error at 10: expected an operator after field proc.name, found "bash""#]],
+            expect_test::expect![[
+                r#"error at 10: expected an operator after field proc.name, found "bash""#
+            ]],
         );
         check(
             "proc.name in (a, b",
@@ -547,7 +552,9 @@ mod tests {
         );
         check(
             "(proc.name = a",
-            expect_test::expect![[r#"error at 14: expected ')' or an operator (and, or), found """#]],
+            expect_test::expect![[
+                r#"error at 14: expected ')' or an operator (and, or), found """#
+            ]],
         );
         check(
             "fd.name = 'abc",

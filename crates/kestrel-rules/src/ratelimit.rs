@@ -89,7 +89,11 @@ impl Limiter {
         for ((rule, cont), b) in &mut self.buckets {
             let elapsed = now.saturating_sub(b.last) as f64 / 1e9;
             if b.suppressed > 0 && b.tokens + elapsed * self.cfg.per_second >= 1.0 {
-                out.push((rule.clone(), cont.clone(), std::mem::take(&mut b.suppressed)));
+                out.push((
+                    rule.clone(),
+                    cont.clone(),
+                    std::mem::take(&mut b.suppressed),
+                ));
             }
         }
         out.sort();

@@ -33,7 +33,8 @@ fn check(files: &[&str], events: &[(&str, Event)], expect: Expect) {
             let mut engine = Engine::new(rs.clone().into());
             let mut matched: Vec<Vec<&str>> = vec![Vec::new(); rs.rules().len()];
             for (name, ev) in events {
-                let hits: Vec<String> = engine.matching(ev).iter().map(|r| r.name.clone()).collect();
+                let hits: Vec<String> =
+                    engine.matching(ev).iter().map(|r| r.name.clone()).collect();
                 for (i, r) in rs.rules().iter().enumerate() {
                     if hits.contains(&r.name) {
                         matched[i].push(name);
@@ -221,9 +222,7 @@ fn exception_values_appended_by_name() {
 #[test]
 fn operators() {
     let rule = |cond: &str| {
-        format!(
-            "- rule: R\n  desc: d\n  condition: {cond}\n  output: o\n  priority: INFO\n"
-        )
+        format!("- rule: R\n  desc: d\n  condition: {cond}\n  output: o\n  priority: INFO\n")
     };
     let cases = [
         r#"evt.type=openat and fd.name startswith /etc/ and fd.name endswith dow"#,
@@ -243,8 +242,11 @@ fn operators() {
     ];
     let mut out = String::new();
     for c in cases {
-        let rs = RuleSet::from_sources(&[RuleSource { name: "r.yaml".into(), text: rule(c) }])
-            .unwrap_or_else(|e| panic!("{c}: {e}"));
+        let rs = RuleSet::from_sources(&[RuleSource {
+            name: "r.yaml".into(),
+            text: rule(c),
+        }])
+        .unwrap_or_else(|e| panic!("{c}: {e}"));
         let mut engine = Engine::new(rs.into());
         let ev = host(&shell(), open("/etc/shadow", RD));
         out.push_str(&format!("{}: {c}\n", engine.matching(&ev).len()));
@@ -272,7 +274,9 @@ fn operators() {
 fn missing_field_is_false_even_for_not_equal() {
     // fd.name does not exist on an exec: `!=` is false too, as in Falco.
     check(
-        &["- rule: R\n  desc: d\n  condition: evt.type=execve and fd.name != /x\n  output: o\n  priority: INFO\n"],
+        &[
+            "- rule: R\n  desc: d\n  condition: evt.type=execve and fd.name != /x\n  output: o\n  priority: INFO\n",
+        ],
         &evs(),
         expect![[r#"
             R ["execve"] -> []
@@ -287,7 +291,9 @@ fn ancestors_and_network() {
     let conn = EventKind::Connect {
         family: kestrel_event::SocketFamily::Inet,
         protocol: kestrel_event::NetProtocol::Tcp,
-        local: Some(kestrel_event::SockAddr::Inet("10.0.0.2:5000".parse().unwrap())),
+        local: Some(kestrel_event::SockAddr::Inet(
+            "10.0.0.2:5000".parse().unwrap(),
+        )),
         remote: kestrel_event::SockAddr::Inet("192.168.1.10:443".parse().unwrap()),
         result: 0,
     };
@@ -315,7 +321,9 @@ fn ancestors_and_network() {
 #[test]
 fn errors_name_file_line_column_and_object() {
     check(
-        &["- rule: Bad field\n  desc: d\n  condition: evt.type=execve and proc.nope=1\n  output: o\n  priority: INFO\n"],
+        &[
+            "- rule: Bad field\n  desc: d\n  condition: evt.type=execve and proc.nope=1\n  output: o\n  priority: INFO\n",
+        ],
         &[],
         expect![[r#"
             error:
@@ -323,7 +331,9 @@ fn errors_name_file_line_column_and_object() {
         "#]],
     );
     check(
-        &["- rule: Bad op\n  desc: d\n  condition: evt.type=execve and proc.pid contains 1\n  output: o\n  priority: INFO\n"],
+        &[
+            "- rule: Bad op\n  desc: d\n  condition: evt.type=execve and proc.pid contains 1\n  output: o\n  priority: INFO\n",
+        ],
         &[],
         expect![[r#"
             error:
@@ -331,7 +341,9 @@ fn errors_name_file_line_column_and_object() {
         "#]],
     );
     check(
-        &["- macro: m\n  condition: proc.name in (a, b\n- rule: R\n  desc: d\n  condition: m\n  output: o\n  priority: INFO\n"],
+        &[
+            "- macro: m\n  condition: proc.name in (a, b\n- rule: R\n  desc: d\n  condition: m\n  output: o\n  priority: INFO\n",
+        ],
         &[],
         expect![[r#"
             error:
@@ -340,7 +352,9 @@ fn errors_name_file_line_column_and_object() {
         "#]],
     );
     check(
-        &["- macro: m\n  condition: fd.bogus = 1\n- rule: R\n  desc: d\n  condition: >\n    evt.type=openat and\n    m\n  output: o\n  priority: INFO\n"],
+        &[
+            "- macro: m\n  condition: fd.bogus = 1\n- rule: R\n  desc: d\n  condition: >\n    evt.type=openat and\n    m\n  output: o\n  priority: INFO\n",
+        ],
         &[],
         expect![[r#"
             error:
@@ -348,7 +362,9 @@ fn errors_name_file_line_column_and_object() {
         "#]],
     );
     check(
-        &["- rule: R\n  desc: d\n  condition: evt.type=execve and undefined_macro\n  output: o %proc.bogus\n  priority: LOUD\n"],
+        &[
+            "- rule: R\n  desc: d\n  condition: evt.type=execve and undefined_macro\n  output: o %proc.bogus\n  priority: LOUD\n",
+        ],
         &[],
         expect![[r#"
             error:
@@ -356,7 +372,9 @@ fn errors_name_file_line_column_and_object() {
         "#]],
     );
     check(
-        &["- rule: R\n  desc: d\n  condition: evt.type=execve\n  output: o %proc.bogus\n  priority: INFO\n- rule: S\n  condition: x\n"],
+        &[
+            "- rule: R\n  desc: d\n  condition: evt.type=execve\n  output: o %proc.bogus\n  priority: INFO\n- rule: S\n  condition: x\n",
+        ],
         &[],
         expect![[r#"
             error:
@@ -436,7 +454,10 @@ fn kill_rules_reduce_to_exec_targets() {
     assert_eq!(k.names, ["xmrig", "minerd"]);
     assert!(k.exe_paths.is_empty());
     let err = load(&["- rule: K\n  desc: d\n  condition: evt.type=execve and proc.name=x and container.id != host\n  output: o\n  priority: CRITICAL\n  action: kill\n"]).unwrap_err();
-    assert!(err.contains("action kill: a kill rule may only combine"), "{err}");
+    assert!(
+        err.contains("action kill: a kill rule may only combine"),
+        "{err}"
+    );
     let err = load(&["- rule: K\n  desc: d\n  condition: evt.type=openat and proc.name=x\n  output: o\n  priority: CRITICAL\n  action: kill\n"]).unwrap_err();
     assert!(err.contains("exec events only"), "{err}");
 }
@@ -456,16 +477,25 @@ fn enforcement_records_the_kernel_verdict() {
         out[0].action
     };
     assert_eq!(action(Enforcement::Off, &miner), None);
-    assert_eq!(action(Enforcement::DryRun, &miner), Some(EnforcementAction::WouldKill));
+    assert_eq!(
+        action(Enforcement::DryRun, &miner),
+        Some(EnforcementAction::WouldKill)
+    );
     assert_eq!(action(Enforcement::Kill, &miner), None);
-    assert_eq!(action(Enforcement::Kill, &killed), Some(EnforcementAction::Killed));
+    assert_eq!(
+        action(Enforcement::Kill, &killed),
+        Some(EnforcementAction::Killed)
+    );
 }
 
 #[test]
 fn rate_limit_per_rule_and_container_with_counts() {
     use kestrel_rules::RateLimit;
     let rs = load(&[BASE]).unwrap();
-    let mut e = Engine::new(rs.into()).rate_limit(RateLimit { burst: 2, per_second: 1.0 });
+    let mut e = Engine::new(rs.into()).rate_limit(RateLimit {
+        burst: 2,
+        per_second: 1.0,
+    });
     let mut out = Vec::new();
     let mut ev = host(&shell(), exec());
     let other = cont(&shell(), exec());
@@ -507,7 +537,12 @@ fn hot_reload_keeps_running_rules_on_error() {
     assert!(r.reload_if_changed().is_none());
     std::fs::write(&f, BASE.replace("items: [shells, zsh]", "items: [shells]")).unwrap();
     let later = std::time::SystemTime::now() + std::time::Duration::from_secs(2);
-    std::fs::File::options().write(true).open(&f).unwrap().set_modified(later).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&f)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
     assert!(r.reload_if_changed().unwrap().is_ok());
     assert_eq!(e.matching(&zsh).len(), 0);
     std::fs::write(&f, "- rule: broken\n  condition: (\n").unwrap();

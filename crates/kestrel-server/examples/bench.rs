@@ -32,6 +32,7 @@ async fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let database = args
         .get(1)
+        .filter(|s| !s.is_empty())
         .cloned()
         .unwrap_or_else(|| dir.path().join("bench.db").display().to_string());
     let total: usize = args

@@ -185,6 +185,16 @@ fn ranks_loaded_packages_above_installed_ones() {
     let pillow = find(&py, "pillow");
     assert!(!pillow.is_empty(), "pillow 9.5.0 has advisories");
     assert!(pillow.iter().all(|f| f["in_use"] == "true"), "{pillow:#?}");
+    // ... and a library vendored in the wheel (Pillow.libs/), loaded by the extension module,
+    // is attributed to pillow through its RECORD.
+    assert!(
+        pillow.iter().any(|f| f["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["file"].as_str().unwrap().contains("/Pillow.libs/"))),
+        "{pillow:#?}"
+    );
     // django is installed but never imported, and the Pod ran under the sensor from its start.
     let django = find(&py, "django");
     assert!(!django.is_empty(), "django 3.2.12 has advisories");

@@ -12,6 +12,7 @@ mod gems;
 pub(crate) mod java;
 mod npm;
 mod python;
+mod rpm;
 
 use std::collections::BTreeSet;
 
@@ -116,12 +117,23 @@ impl Ctx<'_> {
 
     /// Keeps the paths that are files or links in the tree (directories are shared by many
     /// packages and owned by none), sorted and without duplicates.
+    ///
+    /// A listed path with other listed paths below it is a directory too, even when the tree
+    /// lacks it (a trimmed image, a list naming directories that were never created).
     pub fn owned_files(&self, paths: impl IntoIterator<Item = String>) -> Vec<String> {
         let set: BTreeSet<String> = paths
             .into_iter()
             .filter(|p| p != "/" && !self.tree.is_dir(p))
             .collect();
-        set.into_iter().collect()
+        set.iter()
+            .filter(|p| {
+                let prefix = format!("{p}/");
+                !set.range(prefix.clone()..)
+                    .next()
+                    .is_some_and(|next| next.starts_with(&prefix))
+            })
+            .cloned()
+            .collect()
     }
 }
 
@@ -137,7 +149,7 @@ pub(crate) fn run(tree: &Tree, layers: &[LayerInfo], warnings: &mut Vec<Warning>
     ctx.os = os_release(&mut ctx);
     dpkg::catalog(&mut ctx);
     apk::catalog(&mut ctx);
-    rpm_formats(&mut ctx);
+    rpm::catalog(&mut ctx);
     python::catalog(&mut ctx);
     npm::catalog(&mut ctx);
     gems::catalog(&mut ctx);
@@ -159,25 +171,6 @@ pub(crate) fn run(tree: &Tree, layers: &[LayerInfo], warnings: &mut Vec<Warning>
     Found {
         os: ctx.os,
         packages: ctx.packages,
-    }
-}
-
-/// rpm databases are recognised but not read: say so rather than report an image as empty.
-fn rpm_formats(ctx: &mut Ctx<'_>) {
-    for path in [
-        "/var/lib/rpm/rpmdb.sqlite",
-        "/usr/lib/sysimage/rpm/rpmdb.sqlite",
-        "/var/lib/rpm/Packages",
-        "/var/lib/rpm/Packages.db",
-        "/usr/lib/sysimage/rpm/Packages.db",
-    ] {
-        if ctx.tree.get(path).is_some() {
-            ctx.warn(
-                WarningKind::Unsupported,
-                path,
-                "unsupported rpmdb format: rpm packages are not inventoried",
-            );
-        }
     }
 }
 

@@ -349,14 +349,19 @@ pub fn watch(args: WatchArgs, config: &Config) -> anyhow::Result<ExitCode> {
 }
 
 fn check(cfg: SensorConfig, format: Format) -> anyhow::Result<ExitCode> {
+    use std::fmt::Write as _;
+    // Built as a string and written once, so that a closed pipe (`| head`) is not a panic.
+    let mut o = String::new();
     let sensor = match Sensor::start(cfg) {
         Ok(s) => s,
         Err(e) => {
-            println!("eBPF sensor: UNAVAILABLE: {e}");
-            println!(
+            writeln!(o, "eBPF sensor: UNAVAILABLE: {e}")?;
+            writeln!(
+                o,
                 "fallback: /proc polling (degraded), losing {}",
                 kestrel_sensor::fallback::LOST_COVERAGE
-            );
+            )?;
+            let _ = std::io::stdout().write_all(o.as_bytes());
             return Ok(ExitCode::from(1));
         }
     };
@@ -364,33 +369,41 @@ fn check(cfg: SensorConfig, format: Format) -> anyhow::Result<ExitCode> {
     sensor.stop();
     let failed: Vec<_> = report.failed().collect();
     match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Format::Json => writeln!(o, "{}", serde_json::to_string_pretty(&report)?)?,
         Format::Text => {
-            println!("kernel:        {}", report.kernel_release);
-            println!("BTF:           {}", if report.btf { "yes" } else { "no" });
-            println!(
+            writeln!(o, "kernel:        {}", report.kernel_release)?;
+            writeln!(
+                o,
+                "BTF:           {}",
+                if report.btf { "yes" } else { "no" }
+            )?;
+            writeln!(
+                o,
                 "tracefs:       {}",
                 if report.tracefs { "mounted" } else { "missing" }
-            );
-            println!(
+            )?;
+            writeln!(
+                o,
                 "bpffs:         {}",
                 if report.bpffs { "mounted" } else { "missing" }
-            );
-            println!("cgroups:       {}", report.cgroup_mode);
-            println!("ring buffer:   {} bytes", report.ring_buffer_bytes);
-            println!(
+            )?;
+            writeln!(o, "cgroups:       {}", report.cgroup_mode)?;
+            writeln!(o, "ring buffer:   {} bytes", report.ring_buffer_bytes)?;
+            writeln!(
+                o,
                 "probes:        {} attached, {} not attached",
                 report.attached(),
                 failed.len()
-            );
+            )?;
             for p in &report.probes {
                 match &p.error {
-                    None => println!("  ok    {}", p.hook),
-                    Some(e) => println!("  FAIL  {}: {e}", p.hook),
+                    None => writeln!(o, "  ok    {}", p.hook)?,
+                    Some(e) => writeln!(o, "  FAIL  {}: {e}", p.hook)?,
                 }
             }
         }
     }
+    let _ = std::io::stdout().write_all(o.as_bytes())?;
     // A syscall this kernel lacks is not a failure of the sensor; anything else is.
     let broken = failed
         .iter()

@@ -1,0 +1,87 @@
+//! `kestrel watch` and `kestrel replay` as a user runs them (root): record a live session, stop
+//! it with SIGINT (which must detach every program and flush the recording), replay it.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const KESTREL: &str = env!("CARGO_BIN_EXE_kestrel");
+
+#[test]
+fn watch_records_stops_on_sigint_and_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("session.krec");
+    let mut watch = Command::new(KESTREL)
+        .args(["watch", "--no-rules", "--record"])
+        .arg(&rec)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let stderr = watch.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut log = Vec::new();
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(120))
+            .unwrap_or_else(|_| panic!("the sensor did not attach: {log:#?}"));
+        let attached = line.contains("eBPF sensor attached");
+        log.push(line);
+        if attached {
+            break;
+        }
+    }
+    let status = Command::new("/bin/echo")
+        .arg("kestrel-cli-marker")
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::thread::sleep(Duration::from_secs(1));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(watch.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = watch.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(5)) {
+        log.push(line);
+    }
+    assert!(
+        log.iter().any(|l| l.contains("eBPF programs detached")),
+        "{log:#?}"
+    );
+
+    let out = Command::new(KESTREL)
+        .args(["replay", "--events", "--format", "json", "--no-rules"])
+        .arg(&rec)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let exec = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|e| e["type"] == "exec" && e["process"]["args"][1] == "kestrel-cli-marker")
+        .expect("the marker exec is in the replay");
+    assert_eq!(exec["process"]["exe"]["path"], "/usr/bin/echo");
+    assert_eq!(exec["process"]["ppid"], std::process::id());
+
+    let out = Command::new(KESTREL)
+        .args(["replay"])
+        .arg(dir.path().join("missing.krec"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("missing.krec"),
+        "the error names the file"
+    );
+}
