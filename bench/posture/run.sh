@@ -5,12 +5,20 @@
 #
 # Generates N_SMALL objects (default 200) scanned by both tools, and N_LARGE (default 10000)
 # scanned by Kestrel alone, and prints wall-clock seconds (best of 3 for Kestrel, one Checkov
-# run: it takes tens of seconds). Needs a release build (`cargo build --release -p kestrel`)
-# and Checkov (crates/kestrel-posture/tests/checkov/install.sh).
+# run: it takes tens of seconds). Uses the release binary (`cargo build --release -p kestrel`)
+# if present, else the library-only example with the same load/scan/JSON path
+# (`cargo build --release -p kestrel-posture --example scan`). Needs Checkov
+# (crates/kestrel-posture/tests/checkov/install.sh) for the comparison.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-kestrel=${KESTREL:-$root/target/release/kestrel}
+if [ -n "${KESTREL:-}" ]; then
+    scan=("$KESTREL" scan k8s)
+elif [ -x "$root/target/release/kestrel" ]; then
+    scan=("$root/target/release/kestrel" scan k8s)
+else
+    scan=("$root/target/release/examples/scan")
+fi
 checkov=${KESTREL_CHECKOV:-/opt/kestrel-checkov/bin/checkov}
 small=${1:-200}
 large=${2:-10000}
@@ -33,10 +41,12 @@ best3() {
     printf '%s\n%s\n%s\n' "$a" "$b" "$c" | sort -g | head -1
 }
 
-k_small=$(best3 "$kestrel" scan k8s "$work/small.yaml" --format json)
-k_large=$(best3 "$kestrel" scan k8s "$work/large.yaml" --format json)
-findings=$("$kestrel" scan k8s "$work/large.yaml" --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["findings"])')
-echo "kestrel  ${small} objects: ${k_small} s"
+fmt=()
+[ "${scan[0]##*/}" = kestrel ] && fmt=(--format json)
+k_small=$(best3 "${scan[@]}" "$work/small.yaml" "${fmt[@]}")
+k_large=$(best3 "${scan[@]}" "$work/large.yaml" "${fmt[@]}")
+findings=$("${scan[@]}" "$work/large.yaml" "${fmt[@]}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["findings"])')
+echo "kestrel (${scan[0]##*/}) ${small} objects: ${k_small} s"
 echo "kestrel  ${large} objects: ${k_large} s (${findings} findings)"
 if [ -x "$checkov" ]; then
     c_small=$(secs "$checkov" -f "$work/small.yaml" --framework kubernetes -o json --quiet --compact --skip-download)

@@ -82,13 +82,12 @@ fn is_domain(s: &str) -> bool {
 /// Parses one indicator.
 pub fn parse_indicator(raw: &str, feed: Arc<str>) -> Result<Indicator, String> {
     let v = raw.trim();
-    if let Some(net) = kestrel_rules::IpNet::parse(v) {
+    if kestrel_rules::IpNet::parse(v).is_some() {
         let kind = if v.contains('/') {
             IndicatorKind::Cidr
         } else {
             IndicatorKind::Ip
         };
-        let _ = net;
         return Ok(Indicator {
             value: v.to_owned(),
             kind,
@@ -222,9 +221,9 @@ impl IntelSet {
             }
         }
         s.v4 = v4.into_iter().collect();
-        s.v4.sort_by(|a, b| b.0.cmp(&a.0));
+        s.v4.sort_by_key(|e| std::cmp::Reverse(e.0));
         s.v6 = v6.into_iter().collect();
-        s.v6.sort_by(|a, b| b.0.cmp(&a.0));
+        s.v6.sort_by_key(|e| std::cmp::Reverse(e.0));
         s.indicators = indicators;
         s
     }

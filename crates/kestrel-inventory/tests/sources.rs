@@ -212,3 +212,75 @@ fn package_database_history_attributes_the_installing_layer() {
     assert_eq!(layer("zlib1g"), 0);
     assert_eq!(layer("libzstd1"), 1);
 }
+
+#[test]
+fn zstd_and_uncompressed_layers() {
+    // The same layer three ways in one image: zstd, uncompressed, gzip (compression is told by
+    // the blob's first bytes, not trusted from the media type).
+    let pkg = |n: &str| format!(r#"{{"name": "{n}", "version": "1.0.0"}}"#);
+    let layers: Vec<Vec<u8>> = ["zstd", "plain", "gzip"]
+        .iter()
+        .map(|n| {
+            Layer::new()
+                .file(
+                    &format!("app/node_modules/{n}/package.json"),
+                    pkg(n).as_bytes(),
+                )
+                .finish()
+        })
+        .collect();
+    let tmp = tempfile::tempdir().unwrap();
+    write_layout(tmp.path(), &layers, "t");
+    // Re-encode the first two blobs and point the manifest at them.
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("index.json")).unwrap()).unwrap();
+    let blob = |d: &str| {
+        tmp.path()
+            .join("blobs/sha256")
+            .join(d.trim_start_matches("sha256:"))
+    };
+    let md = index["manifests"][0]["digest"].as_str().unwrap().to_owned();
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(blob(&md)).unwrap()).unwrap();
+    let encoded = [
+        zstd::encode_all(&layers[0][..], 3).unwrap(),
+        layers[1].clone(),
+    ];
+    for (i, data) in encoded.iter().enumerate() {
+        let d = sha256(data);
+        std::fs::write(blob(&d), data).unwrap();
+        manifest["layers"][i]["digest"] = d.into();
+        manifest["layers"][i]["mediaType"] = if i == 0 {
+            "application/vnd.oci.image.layer.v1.tar+zstd"
+        } else {
+            "application/vnd.oci.image.layer.v1.tar"
+        }
+        .into();
+    }
+    let bytes = serde_json::to_vec(&manifest).unwrap();
+    let new_md = sha256(&bytes);
+    std::fs::write(blob(&new_md), &bytes).unwrap();
+    let mut index = index;
+    index["manifests"][0]["digest"] = new_md.into();
+    index["manifests"][0]["size"] = bytes.len().into();
+    std::fs::write(
+        tmp.path().join("index.json"),
+        serde_json::to_vec(&index).unwrap(),
+    )
+    .unwrap();
+
+    let inv = inventory(&format!("oci:{}", tmp.path().display()));
+    let got: Vec<(String, u32)> = inv
+        .packages
+        .iter()
+        .map(|p| (p.name.clone(), p.layer.as_ref().unwrap().index))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("gzip".to_owned(), 2),
+            ("plain".to_owned(), 1),
+            ("zstd".to_owned(), 0)
+        ]
+    );
+}

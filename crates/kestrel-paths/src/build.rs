@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use k8s_openapi::api::core::v1::Service;
 use kestrel_k8s::pod::{EffectiveContainer, EffectivePod, SettingSource, workloads};
 use kestrel_k8s::rbac::{Grant, Rbac, Scope, Subject};
-use kestrel_k8s::{Inventory, Kind, ObjectRef};
+use kestrel_k8s::{Inventory, ObjectRef};
 
 use crate::graph::{ANY_NODE, EdgeKind, Graph, Node, NodeKind};
 
@@ -57,7 +57,7 @@ pub fn build(inv: &Inventory) -> Graph {
     for p in &pods {
         workload_edges(p, &hosts, &mut g);
     }
-    rbac_edges(inv, &pods, &mut g);
+    rbac_edges(inv, &pods, &hosts, &mut g);
     g
 }
 
@@ -69,7 +69,7 @@ fn workload_node(p: &EffectivePod<'_>) -> Node {
     )
 }
 
-fn ns_of(p: &EffectivePod<'_>) -> &str {
+fn ns_of<'p>(p: &'p EffectivePod<'_>) -> &'p str {
     p.object.namespace.as_deref().unwrap_or("default")
 }
 
@@ -350,14 +350,17 @@ fn allowed<'g>(
     out
 }
 
-fn rbac_edges(inv: &Inventory, pods: &[EffectivePod<'_>], g: &mut Graph) {
+fn rbac_edges(inv: &Inventory, pods: &[EffectivePod<'_>], hosts: &[String], g: &mut Graph) {
     let rbac = Rbac::build(inv);
     // Every account the input mentions: objects, pods' accounts and binding subjects.
     let mut accounts: BTreeSet<(String, String)> = BTreeSet::new();
     for l in &inv.service_accounts {
         let m = &l.object.metadata;
         if let Some(n) = &m.name {
-            accounts.insert((m.namespace.clone().unwrap_or_else(|| "default".into()), n.clone()));
+            accounts.insert((
+                m.namespace.clone().unwrap_or_else(|| "default".into()),
+                n.clone(),
+            ));
         }
     }
     for p in pods {
@@ -393,10 +396,7 @@ fn rbac_edges(inv: &Inventory, pods: &[EffectivePod<'_>], g: &mut Graph) {
         ) else {
             continue;
         };
-        token_secrets
-            .entry(ns)
-            .or_default()
-            .push((name, sa));
+        token_secrets.entry(ns).or_default().push((name, sa));
     }
     let admins = rbac.cluster_admin_equivalent();
     let all_ns: Vec<String> = by_ns
@@ -439,13 +439,24 @@ fn rbac_edges(inv: &Inventory, pods: &[EffectivePod<'_>], g: &mut Graph) {
                     })
             });
         if let Some((step, holder)) = direct {
-            let kind = if ["users", "groups"]
+            let wildcard = grants
+                .iter()
+                .any(|g| g.scope == Scope::Cluster && g.rules.iter().any(|r| r.is_full_wildcard()));
+            let kind = if wildcard {
+                EdgeKind::IsClusterAdminEquivalent
+            } else if ["users", "groups"]
                 .iter()
                 .any(|r| rbac.can(&subject, "impersonate", "", r, None).is_some())
             {
                 EdgeKind::CanImpersonate
             } else if rbac
-                .can(&subject, "bind", "rbac.authorization.k8s.io", "clusterroles", None)
+                .can(
+                    &subject,
+                    "bind",
+                    "rbac.authorization.k8s.io",
+                    "clusterroles",
+                    None,
+                )
                 .or_else(|| {
                     rbac.can(
                         &subject,
@@ -522,6 +533,24 @@ fn rbac_edges(inv: &Inventory, pods: &[EffectivePod<'_>], g: &mut Graph) {
                 }
             }
         }
+        // The kubelet authorizes `exec` over its API as `create`/`get nodes/proxy`, a
+        // cluster-scoped resource, so only cluster-wide grants count.
+        for verb in ["create", "get"] {
+            if let Some(gr) = allowed(&grants, verb, "", "nodes/proxy").get(&Scope::Cluster) {
+                for h in hosts {
+                    g.edge(
+                        me.clone(),
+                        Node::host(h),
+                        EdgeKind::CanProxyToNode,
+                        format!(
+                            "{who} can {verb} nodes/proxy ({}) and run commands in any container on {} through the kubelet API",
+                            grant_label(gr),
+                            Node::host(h)
+                        ),
+                    );
+                }
+            }
+        }
         for verb in ["get", "list"] {
             for (scope, gr) in allowed(&grants, verb, "", "secrets") {
                 for tns in namespaces(&scope) {
@@ -561,7 +590,9 @@ fn rbac_edges(inv: &Inventory, pods: &[EffectivePod<'_>], g: &mut Graph) {
                 Node::new(NodeKind::Secret, Some(ns), secret),
                 Node::service_account(ns, sa),
                 EdgeKind::HoldsToken,
-                format!("Secret {ns}/{secret} holds a long-lived token of ServiceAccount {ns}/{sa}"),
+                format!(
+                    "Secret {ns}/{secret} holds a long-lived token of ServiceAccount {ns}/{sa}"
+                ),
             );
         }
     }

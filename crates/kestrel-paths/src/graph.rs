@@ -118,6 +118,9 @@ pub enum EdgeKind {
     CanCreateTokens,
     /// `create pods/exec` runs commands in a namespace's existing pods.
     CanExec,
+    /// `create`/`get nodes/proxy` runs commands in every container of a node through the
+    /// kubelet API, which is as good as root on the node for token theft.
+    CanProxyToNode,
     /// `get`/`list secrets` reads a token Secret.
     CanReadSecrets,
     /// A token Secret holds an account's token.
@@ -142,6 +145,7 @@ impl EdgeKind {
             EdgeKind::CanCreatePods => "can_create_pods",
             EdgeKind::CanCreateTokens => "can_create_tokens",
             EdgeKind::CanExec => "can_exec",
+            EdgeKind::CanProxyToNode => "can_proxy_to_node",
             EdgeKind::CanReadSecrets => "can_read_secrets",
             EdgeKind::HoldsToken => "holds_token",
             EdgeKind::CanImpersonate => "can_impersonate",

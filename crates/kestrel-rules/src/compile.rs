@@ -249,11 +249,33 @@ fn class(p: &[char], i: usize, c: char) -> Option<(bool, usize)> {
     (j < p.len()).then_some((ok != neg, j + 1))
 }
 
+/// FNV-1a: list members are short names and paths, for which SipHash's collision resistance
+/// buys nothing (the lists come from rule files, not from events) and costs time on every event.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type FnvBuild = std::hash::BuildHasherDefault<Fnv>;
+
 /// A set of strings, linear for a few and hashed for many.
 #[derive(Debug, Clone)]
 pub enum StrSet {
     Few(Vec<Box<str>>),
-    Many(HashSet<Box<str>>),
+    Many(HashSet<Box<str>, FnvBuild>),
 }
 
 impl StrSet {
@@ -769,7 +791,7 @@ fn parse_int(s: &str) -> Option<i64> {
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
@@ -794,8 +816,11 @@ fn fold(e: Expr) -> Expr {
                     x => out.push(x),
                 }
             }
-            // Type tests first: the cheapest way to fail.
-            out.sort_by_key(|x| !matches!(x, Expr::Type(_)));
+            // Cheapest and most selective first: the type test, then positive tests of specific
+            // fields, then compound terms, then tests almost every event of its type passes
+            // (open flags, `container`), then negations (exceptions, rarely true). `and` has no
+            // side effects and a missing field is false wherever it sits, so order is free.
+            out.sort_by_key(rank);
             match out.len() {
                 0 => Expr::Const(true),
                 1 => out.pop().expect("one"),
@@ -829,6 +854,30 @@ fn fold(e: Expr) -> Expr {
             ..
         } => Expr::Const(matches!(&*v, "<" | ">") != negate),
         e => e,
+    }
+}
+
+fn rank(e: &Expr) -> u8 {
+    match e {
+        Expr::Type(_) | Expr::Const(_) => 0,
+        Expr::Check { field, negate, .. } => match field {
+            Field::EvtIsOpenRead
+            | Field::EvtIsOpenWrite
+            | Field::EvtIsOpenExec
+            | Field::FdTypechar
+            | Field::FdType
+            | Field::FdNum
+            | Field::EvtRes
+            | Field::EvtRawRes
+            | Field::EvtFailed
+            | Field::FdL4proto
+            | Field::ContainerId
+            | Field::ContainerFullId => 3,
+            _ if *negate => 3,
+            _ => 1,
+        },
+        Expr::And(_) | Expr::Or(_) => 2,
+        Expr::Not(_) => 4,
     }
 }
 

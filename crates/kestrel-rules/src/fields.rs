@@ -944,10 +944,7 @@ fn port_of(a: Option<&SockAddr>) -> Option<i64> {
     }
 }
 
-fn side<'e>(
-    kind: &'e EventKind,
-    side: Side,
-) -> Option<(Option<&'e SockAddr>, Option<&'e SockAddr>)> {
+fn side(kind: &EventKind, side: Side) -> Option<(Option<&SockAddr>, Option<&SockAddr>)> {
     let (local, remote, is_client) = endpoints(kind)?;
     Some(match side {
         Side::Local => (local, None),

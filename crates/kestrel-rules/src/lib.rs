@@ -241,10 +241,10 @@ impl UserNames {
         let mut m = UserNames::default();
         for line in text.lines() {
             let mut f = line.split(':');
-            if let (Some(name), _, Some(uid)) = (f.next(), f.next(), f.next()) {
-                if let Ok(uid) = uid.parse() {
-                    m.0.entry(uid).or_insert_with(|| name.to_owned());
-                }
+            if let (Some(name), _, Some(uid)) = (f.next(), f.next(), f.next())
+                && let Ok(uid) = uid.parse()
+            {
+                m.0.entry(uid).or_insert_with(|| name.to_owned());
             }
         }
         m
@@ -336,12 +336,12 @@ impl Engine {
     }
 
     fn refresh(&mut self) {
-        if let Some(s) = &self.shared {
-            if s.generation() != self.generation {
-                let (r, g) = s.current();
-                self.rules = r;
-                self.generation = g;
-            }
+        if let Some(s) = &self.shared
+            && s.generation() != self.generation
+        {
+            let (r, g) = s.current();
+            self.rules = r;
+            self.generation = g;
         }
     }
 

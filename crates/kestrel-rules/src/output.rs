@@ -67,11 +67,11 @@ impl Template {
                 }
                 let name = &text[start..j];
                 let mut arg = None;
-                if b.get(j) == Some(&b'[') {
-                    if let Some(end) = text[j..].find(']') {
-                        arg = Some(&text[j + 1..j + end]);
-                        j += end + 1;
-                    }
+                if b.get(j) == Some(&b'[')
+                    && let Some(end) = text[j..].find(']')
+                {
+                    arg = Some(&text[j + 1..j + end]);
+                    j += end + 1;
                 }
                 if !lit.is_empty() {
                     parts.push(Part::Text(std::mem::take(&mut lit)));

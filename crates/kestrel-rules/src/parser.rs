@@ -466,12 +466,12 @@ impl<'a> Parser<'a> {
                     if c as u32 == q as u32 {
                         break;
                     }
-                    if c == '\\' {
-                        if let Some(n) = self.s[self.i..].chars().next() {
-                            self.i += n.len_utf8();
-                            text.push(n);
-                            continue;
-                        }
+                    if c == '\\'
+                        && let Some(n) = self.s[self.i..].chars().next()
+                    {
+                        self.i += n.len_utf8();
+                        text.push(n);
+                        continue;
                     }
                     text.push(c);
                 }

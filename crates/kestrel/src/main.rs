@@ -52,6 +52,8 @@ enum Command {
     /// Scan a target for security problems (`scan k8s`: Kubernetes posture).
     #[command(subcommand)]
     Scan(ScanCmd),
+    /// Attack paths from the Internet (or any pod) to cluster admin, with a reason per hop.
+    Paths(cmd::paths::PathsArgs),
     /// Validate Falco-syntax rule files and list the loaded detection rules.
     #[command(subcommand)]
     Rules(cmd::rules::RulesCmd),
@@ -112,6 +114,7 @@ fn main() -> ExitCode {
         Command::Scan(ScanCmd::K8s(a)) => cmd::scan_k8s::run(a),
         Command::Scan(ScanCmd::Image(a)) => cmd::scan_image::run(a, &config),
         Command::Rules(c) => cmd::rules::run(c, &config),
+        Command::Paths(a) => cmd::paths::run(a),
         Command::Risk(a) => cmd::risk::run(a, &config),
         Command::Server(a) => cmd::server::run(a, &config),
         Command::Agent(a) => cmd::agent::run(a, &config),

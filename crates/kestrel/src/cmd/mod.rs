@@ -4,6 +4,7 @@ pub mod agent;
 pub mod config;
 pub mod container;
 pub mod db;
+pub mod paths;
 pub mod risk;
 pub mod rules;
 pub mod sbom;
