@@ -73,7 +73,8 @@ import json, sys
 progs = [p for p in json.load(sys.stdin) if p.get("run_cnt")]
 mine = [p for p in progs if p.get("name","").startswith(("on_", "enter_", "exit_"))]
 for p in sorted(mine, key=lambda p: -p["run_cnt"])[:25]:
-    print(f"{p[\"name\"]:<24} runs={p[\"run_cnt\"]:>10} avg={p[\"run_time_ns\"]/p[\"run_cnt\"]:8.0f} ns")
+    name, runs, ns = p["name"], p["run_cnt"], p["run_time_ns"]
+    print(f"{name:<24} runs={runs:>10} avg={ns / runs:8.0f} ns")
 ' | tee "$OUT/bpfstats.txt"
   sensor_stop
   sysctl -qw kernel.bpf_stats_enabled=0

@@ -3,12 +3,13 @@
 # to end `kestrel scan image` on the test image. Figures go in README.md in this directory.
 #
 #   cargo build --release -p kestrel && cargo build --release -p kestrel-vuln --example match_throughput
-#   bash bench/vuln/run.sh [SHARED_DATA_DIR] [OCI_LAYOUT_TARGET]
+#   bash bench/vuln/run.sh [SHARED_DATA_DIR] [OCI_LAYOUT_TARGET]   (PROFILE=debug to use debug builds)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 data=${1:-$root/../shared/data}
 target=${2:-}
-k=$root/target/release/kestrel
+profile=${PROFILE:-release}
+k=$root/target/$profile/kestrel
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export KESTREL_LOG__LEVEL=warn
@@ -31,7 +32,7 @@ ls -l "$work"/a.db* | awk '{print $5, $9}'
 "$k" db status --db "$work/a.db"
 
 echo "== matching throughput"
-"$root"/target/release/examples/match_throughput "$work/a.db"
+"$root"/target/$profile/examples/match_throughput "$work/a.db"
 
 if [ -n "$target" ]; then
   echo "== kestrel scan image $target (database: the full import above), 3 runs"

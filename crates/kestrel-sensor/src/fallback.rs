@@ -47,6 +47,8 @@ pub(crate) fn start(
     let (tx, rx) = mpsc::sync_channel::<Event>(cfg.channel_capacity.max(1));
     let stop = Arc::new(AtomicBool::new(false));
     let stats = Arc::new(SharedStats::default());
+    // Taken before returning, so that every process started after `start` is new.
+    let mut known = pids(Path::new("/proc"));
     let thread = {
         let stop = stop.clone();
         let message = message.clone();
@@ -65,7 +67,6 @@ pub(crate) fn start(
                 }
                 let mut table = ProcessTable::new(cfg.process_table_capacity, cfg.ancestry_depth);
                 table.bootstrap(root, &cfg.env_names);
-                let mut known = pids(root);
                 while !stop.load(Ordering::Relaxed) {
                     std::thread::sleep(POLL);
                     let now = pids(root);

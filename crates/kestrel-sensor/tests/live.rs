@@ -652,3 +652,38 @@ fn record_and_replay_through_the_same_pipeline() {
         }
     );
 }
+
+#[test]
+fn proc_fallback_is_reported_as_degraded_and_sees_new_processes() {
+    let h = Sensor::start(SensorConfig {
+        fallback: kestrel_sensor::Fallback::Force,
+        ..SensorConfig::default()
+    })
+    .unwrap();
+    assert!(
+        h.degraded().unwrap().contains("file, network"),
+        "{:?}",
+        h.degraded()
+    );
+    let health = wait_for(&h, "health", |e| {
+        matches!(
+            &e.kind,
+            EventKind::Sensor(kestrel_event::Sensor::Health { healthy: false, .. })
+        )
+    });
+    let _ = health;
+    // Longer-lived than the 100 ms polling interval.
+    let mut child = Command::new("/bin/sleep").arg("1").spawn().unwrap();
+    let pid = child.id();
+    let e = wait_for(&h, "polled exec", |e| {
+        e.pid == pid && matches!(e.kind, EventKind::Exec)
+    });
+    let p = e.process.unwrap();
+    assert_eq!(p.args, ["/bin/sleep", "1"]);
+    assert_eq!(p.ppid, std::process::id());
+    assert!(matches!(
+        h.deny_exec(Path::new("/bin/true"), DenyMode::Kill),
+        Err(kestrel_sensor::DenyError::NoEbpf)
+    ));
+    child.wait().unwrap();
+}

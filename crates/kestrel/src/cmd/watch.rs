@@ -308,7 +308,19 @@ pub fn watch(args: WatchArgs, config: &Config) -> anyhow::Result<ExitCode> {
     let engine = rule_engine(config, &args.out)?;
     let stop = Arc::new(AtomicBool::new(false));
     catch_signals(stop.clone())?;
-    let sensor = Sensor::start(cfg).context("cannot start the sensor (it needs root)")?;
+    // Container names, images and pods come from the container crate's resolver, whose
+    // lookups run on this runtime (kept alive for the whole watch).
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let (resolver, hold) = rt.block_on(kestrel_container::ContainerResolver::start(
+        &config.container,
+    ));
+    cfg.hold_unresolved = hold;
+    let sensor = Sensor::start_with(cfg, Some(Arc::new(resolver)))
+        .context("cannot start the sensor (it needs root)")?;
     if let Some(why) = sensor.degraded() {
         tracing::warn!("{why}");
     }
@@ -340,6 +352,7 @@ pub fn watch(args: WatchArgs, config: &Config) -> anyhow::Result<ExitCode> {
     printer.flush()?;
     let stats = sensor.stats();
     sensor.stop();
+    drop(rt);
     tracing::info!(
         events = stats.events_out,
         drops = stats.drops.values().sum::<u64>(),
@@ -403,7 +416,7 @@ fn check(cfg: SensorConfig, format: Format) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let _ = std::io::stdout().write_all(o.as_bytes())?;
+    let _ = std::io::stdout().write_all(o.as_bytes());
     // A syscall this kernel lacks is not a failure of the sensor; anything else is.
     let broken = failed
         .iter()
