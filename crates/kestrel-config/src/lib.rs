@@ -5,7 +5,8 @@
 //! documented on its field and in `docs/config.md`.
 //!
 //! Environment overrides name a key by its path with `__` between levels, upper-cased:
-//! `KESTREL_LOG__FORMAT=json` sets `[log] format = "json"`. A value is read as a TOML value when
+//! `KESTREL_LOG__FORMAT=json` sets `[log] format = "json"`. A `KESTREL_` variable without `__`
+//! cannot name a key (every key is in a section) and is not configuration. A value is read as a TOML value when
 //! it parses as one (`true`, `42`, `["a", "b"]`) and as a string otherwise.
 //!
 //! Architecture invariant: loading is a pure function of (file text, environment). Unknown keys,
@@ -458,7 +459,12 @@ impl Config {
         })?;
         let mut overrides: BTreeMap<String, String> = BTreeMap::new();
         for (k, v) in env {
-            if let Some(rest) = k.strip_prefix(ENV_PREFIX) {
+            // Every key lives in a section, so only `KESTREL_SECTION__KEY` can name one. Other
+            // `KESTREL_*` variables (`KESTREL_CONFIG_FILE`, `KESTREL_REGISTRY_PASSWORD`, test
+            // settings) are not configuration and are left to whoever reads them.
+            if let Some(rest) = k.strip_prefix(ENV_PREFIX)
+                && rest.contains("__")
+            {
                 overrides.insert(rest.to_owned(), v);
             }
         }
@@ -572,6 +578,20 @@ mod tests {
         let e =
             Config::from_parts("", "k.toml", env(&[("KESTREL_LOG__FORMAT", "xml")])).unwrap_err();
         assert!(e.to_string().contains("KESTREL_LOG__FORMAT"), "{e}");
+    }
+
+    #[test]
+    fn variables_without_a_section_are_not_configuration() {
+        let c = Config::from_parts(
+            "",
+            "k.toml",
+            env(&[
+                ("KESTREL_REGISTRY_PASSWORD", "secret"),
+                ("KESTREL_TEST_POSTGRES_URL", "postgres://x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c, Config::default());
     }
 
     #[test]

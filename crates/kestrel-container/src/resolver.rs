@@ -105,10 +105,9 @@ impl Slot {
     /// since (pod labels edited, a container status reported after the wait ended).
     fn refreshed(&self, pods: Option<&PodCache>) -> Arc<ContainerInfo> {
         // Only a finished lookup is refreshed; one still waiting for the pod status publishes
-        // its own result.
-        if let (Some(pods), Some(from_runtime), true) =
-            (pods, self.from_runtime.get(), self.state.borrow().resolved)
-        {
+        // its own result. (The borrow must end before `publish` takes the write lock.)
+        let resolved = self.state.borrow().resolved;
+        if let (Some(pods), Some(from_runtime), true) = (pods, self.from_runtime.get(), resolved) {
             let generation = pods.generation();
             if self.pod_generation.swap(generation, Ordering::Relaxed) != generation {
                 let (info, _) = assemble(&self.identity, Some(pods), from_runtime.as_ref());

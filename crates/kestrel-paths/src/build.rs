@@ -483,6 +483,9 @@ fn rbac_edges(inv: &Inventory, pods: &[EffectivePod<'_>], hosts: &[String], g: &
                 kind,
                 format!("{who}{via} {step}"),
             );
+            // Already admin: edges onward from here cannot shorten any path to admin, and
+            // for `*` holders they would be an edge to every account and workload.
+            continue;
         }
         for (verb, group, res) in CREATE_WORKLOAD {
             for (scope, gr) in allowed(&grants, verb, group, res) {

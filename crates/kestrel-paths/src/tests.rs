@@ -84,7 +84,7 @@ fn exposed_pod_that_can_create_pods_reaches_cluster_admin() {
               2. [can_create_pods] ServiceAccount shop/web can create pods in namespace shop (RoleBinding shop/web-creates-pods → Role shop/pod-creator) and run them as ServiceAccount shop/deployer
               3. [is_cluster_admin_equivalent] ServiceAccount shop/deployer holds * on * cluster-wide through ClusterRoleBinding/deployer-admin (ClusterRole/cluster-admin)
 
-            2 attack paths to cluster admin (7 nodes, 11 edges in the graph)
+            2 attack paths to cluster admin (7 nodes, 6 edges in the graph)
         "#]],
     );
 }
@@ -94,7 +94,7 @@ fn token_not_automounted_means_no_path() {
     check(
         &EXPOSED_CREATOR.replace("AUTOMOUNT", "automountServiceAccountToken: false"),
         expect![[r#"
-            0 attack paths to cluster admin (7 nodes, 9 edges in the graph)
+            0 attack paths to cluster admin (6 nodes, 4 edges in the graph)
         "#]],
     );
 }
@@ -145,7 +145,7 @@ subjects: [{kind: ServiceAccount, name: operator, namespace: ops}]
               1. [runs_as] Pod ops/operator mounts the token of ServiceAccount ops/operator (automountServiceAccountToken is not set)
               2. [is_cluster_admin_equivalent] ServiceAccount ops/operator holds * on * cluster-wide through ClusterRoleBinding/operator-admin (ClusterRole/cluster-admin)
 
-            2 attack paths to cluster admin (9 nodes, 17 edges in the graph)
+            2 attack paths to cluster admin (9 nodes, 9 edges in the graph)
         "#]],
     );
 }
@@ -210,7 +210,7 @@ subjects: [{kind: ServiceAccount, name: admin, namespace: kube-system}]
               3. [holds_token] Secret kube-system/admin-token holds a long-lived token of ServiceAccount kube-system/admin
               4. [is_cluster_admin_equivalent] ServiceAccount kube-system/admin holds * on * cluster-wide through ClusterRoleBinding/admin-is-admin (ClusterRole/cluster-admin)
 
-            2 attack paths to cluster admin (8 nodes, 13 edges in the graph)
+            2 attack paths to cluster admin (8 nodes, 7 edges in the graph)
         "#]],
     );
 }
@@ -227,7 +227,7 @@ fn pod_not_exposed_has_a_pod_path_only() {
               2. [can_create_pods] ServiceAccount shop/web can create pods in namespace shop (RoleBinding shop/web-creates-pods → Role shop/pod-creator) and run them as ServiceAccount shop/deployer
               3. [is_cluster_admin_equivalent] ServiceAccount shop/deployer holds * on * cluster-wide through ClusterRoleBinding/deployer-admin (ClusterRole/cluster-admin)
 
-            1 attack paths to cluster admin (7 nodes, 10 edges in the graph)
+            1 attack paths to cluster admin (7 nodes, 5 edges in the graph)
         "#]],
     );
 }

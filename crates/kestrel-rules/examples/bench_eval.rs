@@ -194,10 +194,7 @@ fn stream() -> Vec<Event> {
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let after = stat.rsplit(") ").next().unwrap_or_default();
-    let f: Vec<f64> = after
-        .split(' ')
-        .map(|x| x.parse().unwrap_or(0.0))
-        .collect();
+    let f: Vec<f64> = after.split(' ').map(|x| x.parse().unwrap_or(0.0)).collect();
     // Fields 14 and 15 (utime, stime) are at 11 and 12 after the command name; clock ticks are
     // 100 per second on Linux x86_64.
     (f.get(11).copied().unwrap_or(0.0) + f.get(12).copied().unwrap_or(0.0)) / 100.0

@@ -88,33 +88,53 @@ pub fn in_range(version: &str, range: &Range, scheme: Scheme) -> Option<Option<S
         }
     }
     events.retain(|e| !matches!(e, Event::Limit(_)));
-    events.sort_by(|a, b| {
-        cmp_event(event_version(a), event_version(b), scheme).unwrap_or(Ordering::Equal)
-    });
-    let mut affected = false;
-    let mut fix = None;
-    for e in events {
-        let at = event_version(e);
-        let Some(o) = cmp_event(version, at, scheme) else {
-            continue;
-        };
-        match e {
-            Event::Introduced(_) if o != Ordering::Less => affected = true,
-            Event::Fixed(_) if o != Ordering::Less => affected = false,
-            Event::LastAffected(_) if o == Ordering::Greater => affected = false,
-            // The first event above the version ends its interval.
-            Event::Fixed(f) if affected && fix.is_none() => {
-                fix = Some(Some(f.clone()));
-                break;
-            }
-            Event::LastAffected(_) if affected && fix.is_none() => {
-                fix = Some(None);
-                break;
-            }
-            _ => {}
+    // Equivalent to walking the events in sorted order (OSV's algorithm) without sorting them,
+    // which matters when one package is checked against hundreds of long ranges: the version is
+    // affected when the nearest `introduced` at or below it is not followed, up to the version,
+    // by a `fixed` (at or below it) or a `last_affected` (below it).
+    let mut start: Option<&str> = None;
+    for e in &events {
+        if let Event::Introduced(i) = e
+            && cmp_event(version, i, scheme).is_some_and(|o| o != Ordering::Less)
+            && start.is_none_or(|s| cmp_event(i, s, scheme) == Some(Ordering::Greater))
+        {
+            start = Some(i);
         }
     }
-    affected.then(|| fix.flatten())
+    let start = start?;
+    let mut next_above: Option<&Event> = None;
+    for e in &events {
+        match e {
+            Event::Fixed(f) => {
+                let after_start = cmp_event(f, start, scheme) != Some(Ordering::Less);
+                match cmp_event(version, f, scheme)? {
+                    Ordering::Less => {}
+                    _ if after_start => return None,
+                    _ => continue,
+                }
+            }
+            Event::LastAffected(l) => {
+                let after_start = cmp_event(l, start, scheme) != Some(Ordering::Less);
+                match cmp_event(version, l, scheme)? {
+                    Ordering::Greater if after_start => return None,
+                    Ordering::Greater => continue,
+                    _ => {}
+                }
+            }
+            _ => continue,
+        }
+        // An event above the version (a `last_affected` may equal it): keep the lowest.
+        let at = event_version(e);
+        if next_above
+            .is_none_or(|n| cmp_event(at, event_version(n), scheme) == Some(Ordering::Less))
+        {
+            next_above = Some(e);
+        }
+    }
+    Some(match next_above {
+        Some(Event::Fixed(f)) => Some(f.clone()),
+        _ => None,
+    })
 }
 
 #[cfg(test)]

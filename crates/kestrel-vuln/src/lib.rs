@@ -240,8 +240,7 @@ pub fn match_packages(packages: &[Package], snapshot: &Snapshot) -> Vec<Finding>
         // `/usr/share/java/x.jar!/META-INF/...`: the file on disk is the jar.
         let on_disk = p.location.split('!').next().unwrap_or(&p.location);
         if !p.installer.is_os()
-            && (os_files.contains(on_disk)
-                || p.files.iter().any(|f| os_files.contains(f.as_str())))
+            && (os_files.contains(on_disk) || p.files.iter().any(|f| os_files.contains(f.as_str())))
         {
             tracing::debug!(package = %p.name, location = %p.location, "owned by the OS package manager; matched only against OS advisories");
             continue;
