@@ -111,7 +111,7 @@ fn ranks_loaded_packages_above_installed_ones() {
     std::fs::write(&cluster, CLUSTER).unwrap();
 
     // The sensor must be attached before the Pod starts, so that the apps' imports are seen.
-    let mut risk = Command::new(BIN)
+    let risk = Command::new(BIN)
         .args([
             "risk",
             "--observe",
