@@ -85,6 +85,55 @@ pub struct Config {
     pub container: ContainerConfig,
     /// `[sensor]`: what the eBPF runtime sensor captures and how (`kestrel watch`).
     pub sensor: SensorConfig,
+    /// `[risk]`: how `kestrel risk` classifies environments and judges non-use.
+    pub risk: RiskConfig,
+}
+
+/// Runtime-aware risk (`kestrel risk`, documented in `docs/risk.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RiskConfig {
+    /// Pod and namespace label keys that name the environment, consulted in order.
+    pub environment_labels: Vec<String>,
+    /// Words (in label values or `-`/`_`/`.`-separated namespace names) that mean each
+    /// environment: keys `production`, `staging`, `test`, `sandbox`.
+    pub environment_words: BTreeMap<String, Vec<String>>,
+    /// A workload observed from its start for at least this many seconds, whose package was
+    /// never touched, has that package "not in use" (`--min-observation` overrides).
+    pub min_observation_secs: u64,
+}
+
+impl Default for RiskConfig {
+    fn default() -> Self {
+        let words = |ws: &[&str]| ws.iter().map(|w| (*w).to_owned()).collect::<Vec<_>>();
+        let mut environment_words = BTreeMap::new();
+        environment_words.insert(
+            "production".to_owned(),
+            words(&["prod", "production", "prd", "live"]),
+        );
+        environment_words.insert(
+            "staging".to_owned(),
+            words(&["stg", "stage", "staging", "preprod", "uat"]),
+        );
+        environment_words.insert(
+            "test".to_owned(),
+            words(&["dev", "development", "test", "testing", "qa", "ci"]),
+        );
+        environment_words.insert(
+            "sandbox".to_owned(),
+            words(&["sandbox", "playground", "demo", "scratch"]),
+        );
+        RiskConfig {
+            environment_labels: words(&[
+                "environment",
+                "env",
+                "app.kubernetes.io/environment",
+                "tier",
+            ]),
+            environment_words,
+            min_observation_secs: 60,
+        }
+    }
 }
 
 /// The runtime sensor (`kestrel-sensor`, documented in `docs/sensor.md`).

@@ -215,6 +215,36 @@ impl Default for EnvironmentMap {
 }
 
 impl EnvironmentMap {
+    /// Builds a map from configuration: label keys and, per environment name (`production`,
+    /// `staging`, `test`, `sandbox`), the words that mean it. An unknown environment name is an
+    /// error naming it.
+    pub fn from_config(
+        label_keys: &[String],
+        words: &BTreeMap<String, Vec<String>>,
+    ) -> Result<EnvironmentMap, String> {
+        let mut map = BTreeMap::new();
+        for (env, ws) in words {
+            let e = match env.as_str() {
+                "production" => Environment::Production,
+                "staging" => Environment::Staging,
+                "test" => Environment::Test,
+                "sandbox" => Environment::Sandbox,
+                other => {
+                    return Err(format!(
+                        "unknown environment {other:?} in [risk] environment_words (expected production, staging, test or sandbox)"
+                    ));
+                }
+            };
+            for w in ws {
+                map.insert(w.to_ascii_lowercase(), e);
+            }
+        }
+        Ok(EnvironmentMap {
+            label_keys: label_keys.to_vec(),
+            words: map,
+        })
+    }
+
     /// Classifies by labels first (pod, then namespace), then by namespace name words.
     pub fn classify(
         &self,
@@ -239,6 +269,42 @@ impl EnvironmentMap {
 
     fn word(&self, w: &str) -> Option<Environment> {
         self.words.get(&w.to_ascii_lowercase()).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_classification() {
+        let m = EnvironmentMap::default();
+        let none = BTreeMap::new();
+        let mut prod = BTreeMap::new();
+        prod.insert("env".to_owned(), "Prod".to_owned());
+        assert_eq!(m.classify("shop", &prod, &none), Environment::Production);
+        assert_eq!(m.classify("shop", &none, &prod), Environment::Production);
+        assert_eq!(
+            m.classify("payments-staging", &none, &none),
+            Environment::Staging
+        );
+        assert_eq!(m.classify("shop", &none, &none), Environment::Unknown);
+        // Words, not substrings: "product" is not "prod".
+        assert_eq!(
+            m.classify("product-api", &none, &none),
+            Environment::Unknown
+        );
+
+        let mut words = BTreeMap::new();
+        words.insert("production".to_owned(), vec!["shop".to_owned()]);
+        let custom = EnvironmentMap::from_config(&["stage".to_owned()], &words).unwrap();
+        assert_eq!(
+            custom.classify("shop", &none, &none),
+            Environment::Production
+        );
+        words.insert("prodution".to_owned(), vec![]);
+        let e = EnvironmentMap::from_config(&[], &words).unwrap_err();
+        assert!(e.contains("prodution"), "{e}");
     }
 }
 

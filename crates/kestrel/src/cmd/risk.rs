@@ -32,8 +32,9 @@ pub struct RiskArgs {
     observe: Option<Duration>,
     /// A workload observed from its start for at least this long, whose package was never
     /// touched, has that package "not in use" (shorter: "unknown").
-    #[arg(long, value_parser = parse_duration, default_value = "60s")]
-    min_observation: Duration,
+    /// Default: `[risk] min_observation_secs` (60 s).
+    #[arg(long, value_parser = parse_duration)]
+    min_observation: Option<Duration>,
     /// Advisory database (default: `[db] path`).
     #[arg(long)]
     db: Option<PathBuf>,
@@ -277,7 +278,14 @@ pub fn run(args: RiskArgs, config: &Config) -> anyhow::Result<ExitCode> {
     }
 
     // Vulnerabilities per container image, then the workload facts, then the ranking.
-    let env_map = EnvironmentMap::default();
+    let env_map = EnvironmentMap::from_config(
+        &config.risk.environment_labels,
+        &config.risk.environment_words,
+    )
+    .map_err(anyhow::Error::msg)?;
+    let min_observation = args
+        .min_observation
+        .unwrap_or(Duration::from_secs(config.risk.min_observation_secs));
     let mut workloads = Vec::new();
     let mut findings_per = Vec::new();
     for g in &gathered {
@@ -354,7 +362,7 @@ pub fn run(args: RiskArgs, config: &Config) -> anyhow::Result<ExitCode> {
             findings: f,
         })
         .collect();
-    let ranked = rank(&inputs, &usage, now_ns(), args.min_observation.as_secs());
+    let ranked = rank(&inputs, &usage, now_ns(), min_observation.as_secs());
 
     if let Some(path) = &args.vex {
         let ts = jiff::Timestamp::now().to_string();
