@@ -116,14 +116,6 @@ impl UsageTracker {
         event: &Event,
         owner: impl Fn(&str, &str) -> Option<PackageKey>,
     ) {
-        let workload = event
-            .container
-            .as_ref()
-            .map_or_else(|| "host".to_owned(), |c| c.id.to_string());
-        let process = event
-            .process
-            .as_ref()
-            .map_or_else(String::new, |p| p.name.clone());
         let (path, kind) = match &event.kind {
             EventKind::Exec => match &event.process {
                 Some(p) => (p.exe.path.clone(), EvidenceKind::Exec),
@@ -144,8 +136,14 @@ impl UsageTracker {
         if !is_evidence_path(&path) {
             return;
         }
+        // Most events touch no package file: look ownership up before allocating anything.
+        let workload = event
+            .container
+            .as_ref()
+            .map_or_else(|| "host".to_owned(), |c| c.id.to_string());
         if let Some(pkg) = owner(&workload, &path) {
-            let seen = Self::seen(event.pid, &process, &path, kind, event.ts);
+            let process = event.process.as_ref().map_or("", |p| p.name.as_str());
+            let seen = Self::seen(event.pid, process, &path, kind, event.ts);
             self.record(&workload, pkg, seen);
         }
     }
