@@ -2,27 +2,45 @@
 # Sensor benchmarks (issue 3). Run as root from the repository root:
 #
 #   cargo build --release -p kestrel -p kestrel-sensor --example decode_bench
-#   bench/sensor/run.sh [all|redis|stress|bpfstats|decode|rss]
+#   bench/sensor/run.sh [all|overhead|bpfstats|decode|rss]
 #
-# Needs: redis-server + redis-tools (redis-benchmark), stress-ng, bpftool.
-# Every figure is "with the sensor attached" vs "without", on the same machine, back to back.
-# The sensor runs as `kestrel watch --no-rules`: the full pipeline (ring buffer, decode,
-# process table, container identity), output discarded, no rule evaluation.
+# Needs: redis-server + redis-tools (redis-benchmark), stress-ng, bpftool, python3.
+#
+# overhead: application throughput without and with the sensor, interleaved in PAIRS pairs on
+#   the same machine (pair i: without then with for odd i, with then without for even i, so
+#   that a load trend during the run affects both sides alike). Each pair gives a ratio
+#   with/without; the median ratio over the pairs is the figure, and the spread of the pair
+#   ratios says how much to trust it. Workloads: redis-benchmark PING_INLINE, SET, GET on
+#   127.0.0.1; stress-ng --open and --exec (exec as nobody: stress-ng refuses to exec as root).
+#   About 12 s per side per pair plus 2-3 s of sensor start: PAIRS=5 takes about 2.5 minutes.
+# bpfstats: per-program kernel cost (bpf_stats run_time_ns / run_cnt) under a stress-ng mix.
+# decode: records a stream under an exec/open/socket mix, then measures user-space decode and
+#   enrichment throughput on one thread (decode_bench).
+# rss: sensor resident memory with 1,000 extra live processes.
+#
+# The sensor runs as `kestrel watch --no-rules` (override with WATCH_ARGS): the full pipeline
+# (ring buffer, decode, process table, container identity), output discarded, no rule
+# evaluation. Raw outputs land in $OUT (default /tmp/kestrel-sensor-bench).
 set -euo pipefail
 
 KESTREL=${KESTREL:-target/release/kestrel}
 DECODE=${DECODE:-target/release/examples/decode_bench}
 OUT=${OUT:-/tmp/kestrel-sensor-bench}
+PAIRS=${PAIRS:-5}
+N=${N:-100000}               # redis-benchmark requests per test
+STRESS_SECS=${STRESS_SECS:-4}
+read -r -a WATCH <<<"${WATCH_ARGS:---no-rules}"
 mkdir -p "$OUT"
 what=${1:-all}
 
 sensor_start() {
-  "$KESTREL" watch --no-rules "$@" >/dev/null 2>"$OUT/sensor.log" &
+  "$KESTREL" watch "${WATCH[@]}" "$@" >/dev/null 2>"$OUT/sensor.log" &
   SENSOR=$!
-  # Wait until every probe is attached.
+  # Wait until every probe is attached and the process table is bootstrapped.
   for _ in $(seq 1 120); do
-    grep -q "eBPF sensor attached" "$OUT/sensor.log" 2>/dev/null && return 0
-    sleep 0.5
+    grep -q "process table bootstrapped" "$OUT/sensor.log" 2>/dev/null && return 0
+    kill -0 "$SENSOR" 2>/dev/null || break
+    sleep 0.25
   done
   echo "sensor did not start: $(cat "$OUT/sensor.log")" >&2
   exit 1
@@ -31,42 +49,70 @@ sensor_start() {
 sensor_stop() {
   kill -INT "$SENSOR"
   wait "$SENSOR" || true
-  grep -E "sensor stopped" "$OUT/sensor.log" || true
+  grep -h "sensor stopped" "$OUT/sensor.log" >>"$OUT/sensor-stops.log" || true
 }
 
-redis() {
+# One measurement of every overhead workload, appended to $OUT/overhead.tsv as
+# "pair<TAB>side<TAB>workload<TAB>value" (requests/s or bogo ops/s, higher is better).
+measure() {
+  local pair=$1 side=$2
+  redis-benchmark -h 127.0.0.1 -p 6399 --csv -n "$N" -c 50 -t ping_inline,set,get 2>/dev/null |
+    awk -F'"' -v p="$pair" -v s="$side" 'NR > 1 && $2 != "" { printf "%s\t%s\tredis %s (req/s)\t%s\n", p, s, $2, $4 }' |
+    tee -a "$OUT/overhead.tsv"
+  local st
+  for st in open exec; do
+    local run=(stress-ng --"$st" 1 --timeout "${STRESS_SECS}s" --metrics-brief --temp-path /tmp)
+    [ "$st" = exec ] && run=(setpriv --reuid 65534 --regid 65534 --clear-groups "${run[@]}")
+    (cd /tmp && "${run[@]}" 2>&1) |
+      awk -v p="$pair" -v s="$side" -v st="$st" \
+        '$4 == st && $5 ~ /^[0-9]+$/ { printf "%s\t%s\tstress-ng --%s (bogo ops/s)\t%s\n", p, s, st, $9 }' |
+      tee -a "$OUT/overhead.tsv"
+  done
+}
+
+overhead() {
   redis-server --port 6399 --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
     --pidfile "$OUT/redis.pid" >/dev/null
   sleep 1
-  rb() { redis-benchmark -h 127.0.0.1 -p 6399 --csv -n "${N:-200000}" -c 50 -t ping_inline,set,get; }
-  echo "== redis-benchmark without the sensor"; rb | tee "$OUT/redis-without.txt"
-  sensor_start
-  echo "== redis-benchmark with the sensor"; rb | tee "$OUT/redis-with.txt"
-  sensor_stop
-  echo "== redis-benchmark without the sensor (again)"; rb | tee "$OUT/redis-without2.txt"
-  kill "$(cat "$OUT/redis.pid")"
-}
-
-stress() {
-  # bogo ops/s (real time). The exec stressor refuses root: run it as nobody.
-  st() {
-    local run=(stress-ng --"$1" 2 --timeout 10s --metrics-brief --temp-path /tmp)
-    [ "$1" = exec ] && run=(setpriv --reuid 65534 --regid 65534 --clear-groups "${run[@]}")
-    (cd /tmp && "${run[@]}" 2>&1) | awk -v s="$1" '$4 == s && $5 ~ /^[0-9]+$/ { print s, "bogo-ops/s", $9 }'
-  }
-  for s in open exec; do
-    echo "== stress-ng --$s without the sensor"; st "$s" | tee "$OUT/stress-$s-without.txt"
-    sensor_start
-    echo "== stress-ng --$s with the sensor"; st "$s" | tee "$OUT/stress-$s-with.txt"
-    sensor_stop
-    echo "== stress-ng --$s without the sensor (again)"; st "$s" | tee "$OUT/stress-$s-without2.txt"
+  : >"$OUT/overhead.tsv"
+  : >"$OUT/sensor-stops.log"
+  local start=$SECONDS
+  for pair in $(seq 1 "$PAIRS"); do
+    if (( pair % 2 == 1 )); then
+      echo "== pair $pair: without, then with the sensor"
+      measure "$pair" without
+      sensor_start; measure "$pair" with; sensor_stop
+    else
+      echo "== pair $pair: with, then without the sensor"
+      sensor_start; measure "$pair" with; sensor_stop
+      measure "$pair" without
+    fi
   done
+  kill "$(cat "$OUT/redis.pid")"
+  echo "== $PAIRS pairs in $((SECONDS - start)) s; ratio = with / without per pair"
+  python3 - "$OUT/overhead.tsv" <<'EOF' | tee "$OUT/overhead.txt"
+import collections, statistics, sys
+runs = collections.defaultdict(dict)
+for line in open(sys.argv[1]):
+    pair, side, workload, value = line.rstrip("\n").split("\t")
+    runs[workload].setdefault(pair, {})[side] = float(value)
+print(f"{'workload':<34} {'median without':>14} {'median with':>12} {'median ratio':>12} {'loss':>7}  pair ratios")
+for workload, pairs in runs.items():
+    both = [p for p in pairs.values() if "with" in p and "without" in p and p["without"] > 0]
+    if not both:
+        continue
+    ratios = [p["with"] / p["without"] for p in both]
+    med = statistics.median(ratios)
+    print(f"{workload:<34} {statistics.median(p['without'] for p in both):>14,.0f} "
+          f"{statistics.median(p['with'] for p in both):>12,.0f} {med:>12.3f} {100 * (1 - med):>6.1f}%  "
+          + " ".join(f"{r:.3f}" for r in ratios))
+EOF
 }
 
 bpfstats() {
   sysctl -qw kernel.bpf_stats_enabled=1
   sensor_start
-  stress-ng --exec 1 --open 1 --sock 1 --timeout 10s >/dev/null 2>&1 || true
+  (cd /tmp && stress-ng --exec 1 --open 1 --sock 1 --timeout 10s >/dev/null 2>&1) || true
   echo "== average run time per program (bpf_stats: run_time_ns / run_cnt), busiest first"
   bpftool prog show -j | python3 -c '
 import json, sys
@@ -83,24 +129,34 @@ for p in sorted(mine, key=lambda p: -p["run_cnt"])[:25]:
 decode() {
   local rec="$OUT/recording.krec"
   sensor_start --record "$rec"
-  stress-ng --exec 1 --open 1 --sock 1 --timeout 10s >/dev/null 2>&1 || true
+  # An exec-heavy mix, like a build or a busy shell: short processes with arguments and
+  # environment, opens of watched files, sockets.
+  (cd /tmp && setpriv --reuid 65534 --regid 65534 --clear-groups \
+    stress-ng --exec 1 --timeout 5s >/dev/null 2>&1) &
+  (cd /tmp && stress-ng --open 1 --sock 1 --timeout 5s >/dev/null 2>&1) &
+  for i in $(seq 1 300); do
+    sh -c "cat /etc/hostname /etc/os-release >/dev/null; ls /usr/bin >/dev/null; echo $i >/dev/null"
+  done
+  wait
   sensor_stop
   echo "== userspace decode + enrichment, one thread"
   "$DECODE" "$rec" 20 | tee "$OUT/decode.txt"
 }
 
 rss() {
+  local pids=() i
   sensor_start
-  local pids=()
-  for _ in $(seq 1 1000); do sleep 120 & pids+=($!); done
+  for i in $(seq 1 1000); do sleep 120 & pids+=($!); done
   sleep 5
-  echo "== sensor resident memory with ${#pids[@]} extra processes alive"
-  grep -E "VmRSS|VmHWM" "/proc/$SENSOR/status" | tee "$OUT/rss.txt"
+  echo "== sensor memory with ${#pids[@]} extra live processes"
+  grep -E "VmRSS|VmHWM|RssAnon|RssFile|RssShmem|Threads" "/proc/$SENSOR/status" | tee "$OUT/rss.txt"
   kill "${pids[@]}" 2>/dev/null || true
+  wait "${pids[@]}" 2>/dev/null || true
   sensor_stop
 }
 
 case "$what" in
-  all) redis; stress; bpfstats; decode; rss ;;
-  *) "$what" ;;
+  all) overhead; bpfstats; decode; rss ;;
+  overhead | bpfstats | decode | rss) "$what" ;;
+  *) echo "usage: $0 [all|overhead|bpfstats|decode|rss]" >&2; exit 2 ;;
 esac

@@ -63,6 +63,10 @@ pub enum AgentError {
     Http(String),
     #[error("the enrollment token is empty")]
     EmptyToken,
+    /// The server could not be reached or refused a request; the message names the URL and
+    /// the server's answer.
+    #[error("{0}")]
+    Server(String),
 }
 
 /// Which cluster and node this agent reports for.
@@ -127,6 +131,16 @@ struct Counters {
     dropped_batches: AtomicU64,
     dropped_alerts: AtomicU64,
     rejected_batches: AtomicU64,
+    /// The last failed send, for one-shot callers that must say why nothing arrived.
+    last_error: std::sync::Mutex<Option<String>>,
+}
+
+impl Counters {
+    fn set_error(&self, e: &str) {
+        if let Ok(mut last) = self.last_error.lock() {
+            *last = Some(e.to_owned());
+        }
+    }
 }
 
 enum Msg {
@@ -359,6 +373,11 @@ impl AgentClient {
         }
     }
 
+    /// Why the last send failed (the server's answer or the connection error), if one did.
+    pub fn last_error(&self) -> Option<String> {
+        self.counters.last_error.lock().ok().and_then(|e| e.clone())
+    }
+
     /// Writes pending alerts to the spool and stops. Unsent batches stay on disk for the next
     /// client on the same directory.
     pub async fn shutdown(self) {
@@ -454,6 +473,36 @@ async fn batch_loop(
     }
 }
 
+/// The cluster an enrollment `token` belongs to, asked of the server at `server` (base URL).
+pub async fn token_cluster(
+    http: &reqwest::Client,
+    server: &str,
+    token: &str,
+) -> Result<String, AgentError> {
+    #[derive(serde::Deserialize)]
+    struct AgentCluster {
+        cluster: String,
+    }
+    let url = format!("{}/api/v1/ingest/cluster", server.trim_end_matches('/'));
+    let resp = http
+        .get(&url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .map_err(|e| AgentError::Server(format!("cannot reach {url}: {e}")))?;
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    if !status.is_success() {
+        return Err(AgentError::Server(format!(
+            "{url} answered {status}: {}",
+            text.trim()
+        )));
+    }
+    serde_json::from_str::<AgentCluster>(&text)
+        .map(|c| c.cluster)
+        .map_err(|e| AgentError::Server(format!("{url} answered an unexpected body ({e}): {text}")))
+}
+
 enum SendError {
     /// Network error, 5xx, 429: try again later.
     Retry(String),
@@ -533,11 +582,13 @@ async fn send_loop(
                 }
             }
             Err(SendError::Permanent(e)) => {
+                counters.set_error(&e);
                 tracing::error!(file = %path.display(), "the server refused a batch; kept in rejected/: {e}");
                 spool.reject(&path);
                 counters.rejected_batches.fetch_add(1, Ordering::Relaxed);
             }
             Err(SendError::Retry(e)) => {
+                counters.set_error(&e);
                 if down_since.is_none() {
                     tracing::warn!("cannot ship to the server, buffering on disk: {e}");
                     down_since = Some(tokio::time::Instant::now());

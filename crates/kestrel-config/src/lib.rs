@@ -87,6 +87,39 @@ pub struct Config {
     pub sensor: SensorConfig,
     /// `[risk]`: how `kestrel risk` classifies environments and judges non-use.
     pub risk: RiskConfig,
+    /// `[posture]`: defaults of `kestrel scan k8s` (exceptions, severity, disabled checks,
+    /// exit code); its flags override them.
+    pub posture: PostureConfig,
+}
+
+/// Kubernetes posture scans (`kestrel scan k8s`, documented in `docs/posture.md`). Each key is
+/// the default of the flag named beside it; a flag given on the command line wins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PostureConfig {
+    /// Exceptions file (YAML) applied to every scan (`--exceptions`). A relative path is
+    /// relative to the working directory.
+    pub exceptions: Option<PathBuf>,
+    /// Report only findings of this severity or higher: `low`, `medium`, `high` or
+    /// `critical` (`--severity`).
+    pub min_severity: String,
+    /// Check ids whose findings are never reported (`--disable-check`, which replaces this
+    /// list). An unknown id is an error.
+    pub disabled_checks: Vec<String>,
+    /// Exit with this code when findings remain after filtering and exceptions; 0 always
+    /// succeeds (`--exit-code`).
+    pub exit_code: u8,
+}
+
+impl Default for PostureConfig {
+    fn default() -> Self {
+        PostureConfig {
+            exceptions: None,
+            min_severity: "low".to_owned(),
+            disabled_checks: Vec::new(),
+            exit_code: 0,
+        }
+    }
 }
 
 /// Runtime-aware risk (`kestrel risk`, documented in `docs/risk.md`).
@@ -143,9 +176,16 @@ pub struct SensorConfig {
     /// Size of the kernel ring buffer in bytes (rounded up to a power of two). Larger survives
     /// longer bursts before drops.
     pub ring_buffer_bytes: u32,
-    /// Opens of paths starting with one of these prefixes are reported (filtered in the kernel).
-    /// `""` reports every open.
+    /// Opens of paths starting with one of these prefixes are reported (filtered in the kernel,
+    /// on the path as the program passed it). `""` reports every open.
     pub open_prefixes: Vec<String>,
+    /// Opens that may write (`O_WRONLY`, `O_RDWR`, `O_CREAT`, `O_TRUNC` or `O_APPEND`) of paths
+    /// starting with one of these prefixes are reported; reads there are not. For places read
+    /// all the time (`/proc`, `/var/log`) where only writes matter to the rules.
+    pub open_write_prefixes: Vec<String>,
+    /// Opens of paths ending with one of these (at most 64 bytes) are reported, whatever the
+    /// directory: file names such as `release_agent` or `.bash_history`.
+    pub open_suffixes: Vec<String>,
     /// Opens with any of these flags are reported whatever the path: `O_WRONLY`, `O_RDWR`,
     /// `O_CREAT`, `O_TRUNC`, `O_APPEND`.
     pub open_flags: Vec<String>,
@@ -170,22 +210,60 @@ impl Default for SensorConfig {
     fn default() -> Self {
         SensorConfig {
             ring_buffer_bytes: 8 << 20,
+            // The sensor's defaults (kestrel_sensor::DEFAULT_OPEN_*); docs/sensor.md says which
+            // default rule needs which entry.
             open_prefixes: [
                 "/etc/",
                 "/root/",
                 "/home/",
                 "/var/run/secrets/",
                 "/run/secrets/",
+                "/var/lib/kubelet/",
+                "/var/spool/cron/",
                 "/boot/",
+                "/proc/sys/",
+                "/sys/kernel/",
+                "/dev/mem",
+                "/dev/kmem",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            open_write_prefixes: [
+                "/proc/",
+                "/var/log/",
+                "/dev/log",
                 "/bin/",
                 "/sbin/",
                 "/usr/bin/",
                 "/usr/sbin/",
                 "/usr/local/bin/",
-                "/proc/sys/",
-                "/sys/kernel/",
-                "/dev/mem",
-                "/dev/kmem",
+                "/usr/local/sbin/",
+                "/usr/lib/systemd/system/",
+                "/lib/systemd/system/",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            open_suffixes: [
+                "release_agent",
+                "core_pattern",
+                "bash_history",
+                "zsh_history",
+                ".ash_history",
+                "authorized_keys",
+                "authorized_keys2",
+                ".bashrc",
+                ".bash_profile",
+                ".profile",
+                ".zshrc",
+                ".aws/credentials",
+                ".aws/config",
+                ".config/gcloud/credentials.db",
+                ".config/gcloud/access_tokens.db",
+                ".config/gcloud/application_default_credentials.json",
+                ".azure/accessTokens.json",
+                ".azure/msal_token_cache.json",
             ]
             .iter()
             .map(|s| s.to_string())
@@ -386,6 +464,17 @@ pub struct AgentConfig {
     pub buffer_max_bytes: u64,
     /// PEM CA certificate to trust for the server, besides the system roots.
     pub ca_file: Option<PathBuf>,
+    /// Seconds between runtime risk assessments of the node (running containers inventoried,
+    /// matched against `[db] path`, ranked with the live sensor's evidence) shipped as
+    /// workloads and vulnerability findings; 0 turns them off. With them on, the sensor reports
+    /// every successful file open, since interpreters load modules with open(2).
+    pub risk_interval_secs: u64,
+    /// Seconds after start before the first assessment.
+    pub risk_first_delay_secs: u64,
+    /// Kubernetes objects (manifests or `kubectl get -o json` dumps) giving the Services,
+    /// Ingresses, Gateway API routes and namespace labels that decide the exposure and
+    /// environment of the node's workloads.
+    pub k8s_files: Vec<PathBuf>,
 }
 
 impl Default for AgentConfig {
@@ -399,6 +488,9 @@ impl Default for AgentConfig {
             buffer_dir: PathBuf::from("/var/lib/kestrel/agent-buffer"),
             buffer_max_bytes: 256 * 1024 * 1024,
             ca_file: None,
+            risk_interval_secs: 300,
+            risk_first_delay_secs: 15,
+            k8s_files: Vec::new(),
         }
     }
 }

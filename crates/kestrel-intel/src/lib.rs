@@ -33,6 +33,8 @@ pub enum IntelError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot start the intel feed reload thread: {0}")]
+    Thread(std::io::Error),
     #[error("{file}:{line}: {message}")]
     Invalid {
         file: String,
@@ -316,14 +318,20 @@ impl SharedIntel {
 #[derive(Debug)]
 pub struct IntelReloader {
     files: Vec<PathBuf>,
-    stamps: Vec<Option<SystemTime>>,
+    stamps: Vec<Option<(SystemTime, u64)>>,
     shared: SharedIntel,
 }
 
-fn stamps(files: &[PathBuf]) -> Vec<Option<SystemTime>> {
+/// Modification time and length: the length catches an append that lands within the file
+/// system's timestamp granularity of the previous write.
+fn stamps(files: &[PathBuf]) -> Vec<Option<(SystemTime, u64)>> {
     files
         .iter()
-        .map(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok())
+        .map(|f| {
+            std::fs::metadata(f)
+                .and_then(|m| Ok((m.modified()?, m.len())))
+                .ok()
+        })
         .collect()
 }
 
@@ -359,10 +367,52 @@ impl IntelReloader {
         }
     }
 
-    /// Reloads when a file's modification time changed; `None` when nothing changed.
+    /// Reloads when a file's modification time or length changed; `None` when nothing changed.
     pub fn reload_if_changed(&mut self) -> Option<Result<usize, IntelError>> {
         (stamps(&self.files) != self.stamps).then(|| self.reload())
     }
+
+    /// Checks the files every `interval` on a background thread for as long as the process
+    /// runs; matchers made from [`IntelReloader::shared`] pick up each reload.
+    pub fn watch(mut self, interval: std::time::Duration) -> std::io::Result<()> {
+        std::thread::Builder::new()
+            .name("kestrel-intel-reload".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(interval);
+                    // A failed reload is logged by `reload` and keeps the running indicators.
+                    let _ = self.reload_if_changed();
+                }
+            })
+            .map(drop)
+    }
+}
+
+/// Threat intelligence as `kestrel watch` and `kestrel agent` run it: the feeds loaded, checked
+/// for changes every `reload_every` (never when zero) and a matcher over them; `None` when there
+/// are no feeds.
+pub fn start(
+    files: &[PathBuf],
+    reload_every: std::time::Duration,
+    hostname: &str,
+) -> Result<Option<IntelMatcher>, IntelError> {
+    if files.is_empty() {
+        return Ok(None);
+    }
+    let reloader = IntelReloader::new(files.to_vec())?;
+    let set = reloader.shared().current();
+    tracing::info!(
+        indicators = set.len(),
+        feeds = files.len(),
+        "threat-intel feeds loaded"
+    );
+    let matcher = IntelMatcher::new(reloader.shared(), hostname);
+    if !reload_every.is_zero() {
+        reloader
+            .watch(reload_every)
+            .map_err(IntelError::Thread)?;
+    }
+    Ok(Some(matcher))
 }
 
 /// Minimum time a DNS answer links an address to the domain, whatever its TTL: clients cache

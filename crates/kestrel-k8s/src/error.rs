@@ -34,6 +34,16 @@ pub enum LoadError {
         name: String,
         message: String,
     },
+    #[error(
+        "{source_name}: document {document}: {kind} {name:?} does not match the Gateway API schema: {message}"
+    )]
+    GatewaySchema {
+        source_name: Arc<str>,
+        document: usize,
+        kind: crate::gateway::GatewayKind,
+        name: String,
+        message: String,
+    },
     #[error("{path}: no Kubernetes manifests (*.yaml, *.yml, *.json) found")]
     NoManifests { path: PathBuf },
 }

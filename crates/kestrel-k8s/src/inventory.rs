@@ -10,13 +10,15 @@ use std::sync::Arc;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Namespace, Node, Pod, ReplicationController, Secret, Service, ServiceAccount,
+    ConfigMap, LimitRange, Namespace, Node, Pod, ReplicationController, Secret, Service,
+    ServiceAccount,
 };
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::encryption::EncryptionConfiguration;
 use crate::error::LoadError;
 use crate::object::{Kind, Located, ObjectRef, Origin};
 
@@ -40,10 +42,38 @@ pub struct NotAssessed {
     pub reason: String,
 }
 
-/// The cluster's reported version (`GET /version`), when known.
+/// The cluster's reported version (`GET /version`), when known: read from a live cluster, or
+/// from a saved `/version` response (`kubectl get --raw /version`, or `kubectl version -o json`
+/// whose `serverVersion` it is) among the input files.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ClusterVersion {
+    /// `v1.25.9`, `v1.27.3-eks-a5565ad`.
     pub git_version: String,
+    /// `linux/amd64`, when reported.
+    pub platform: Option<String>,
+    /// Where the version was read: the cluster's URL or the file.
+    pub origin: Origin,
+}
+
+impl ClusterVersion {
+    /// Reads the body of `GET /version` (`gitVersion`, `major`, `minor`, ...).
+    pub fn from_version_info(
+        map: &serde_json::Map<String, Value>,
+        origin: &Origin,
+    ) -> Option<ClusterVersion> {
+        let git_version = map.get("gitVersion")?.as_str()?;
+        // `major` and `minor` tell a version body from any other object with a gitVersion.
+        map.get("major")?;
+        map.get("minor")?;
+        Some(ClusterVersion {
+            git_version: git_version.to_owned(),
+            platform: map
+                .get("platform")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            origin: origin.clone(),
+        })
+    }
 }
 
 /// Every object read from the input, by kind.
@@ -69,7 +99,11 @@ pub struct Inventory {
     pub cluster_role_bindings: Vec<Located<ClusterRoleBinding>>,
     pub config_maps: Vec<Located<ConfigMap>>,
     pub secrets: Vec<Located<Secret>>,
+    pub limit_ranges: Vec<Located<LimitRange>>,
     pub kubelet_configs: Vec<Located<KubeletConfiguration>>,
+    pub encryption_configs: Vec<Located<EncryptionConfiguration>>,
+    /// Gateway API objects (CRDs, so kept apart from the `k8s-openapi` kinds).
+    pub gateway_api: crate::gateway::GatewayApi,
     pub ignored: Vec<Ignored>,
     pub not_assessed: Vec<NotAssessed>,
     pub cluster_version: Option<ClusterVersion>,
@@ -128,6 +162,21 @@ impl Inventory {
                 self.add_value(item, origin)?;
             }
             return Ok(());
+        }
+        if kind.is_none() {
+            let version_body = map
+                .get("serverVersion")
+                .and_then(Value::as_object)
+                .unwrap_or(map);
+            if let Some(v) = ClusterVersion::from_version_info(version_body, origin) {
+                self.cluster_version = Some(v);
+                return Ok(());
+            }
+        }
+        if let (Some(av), Some(k)) = (api_version, kind)
+            && let Some(gk) = crate::gateway::GatewayKind::from_type(av, k)
+        {
+            return self.gateway_api.add(gk, value, origin);
         }
         let known = match (api_version, kind) {
             (Some(av), Some(k)) => Kind::from_type(av, k),
@@ -198,9 +247,86 @@ impl Inventory {
             Kind::ClusterRoleBinding => self.cluster_role_bindings.push(conv(kind, value, origin)?),
             Kind::ConfigMap => self.config_maps.push(conv(kind, value, origin)?),
             Kind::Secret => self.secrets.push(conv(kind, value, origin)?),
+            Kind::LimitRange => self.limit_ranges.push(conv(kind, value, origin)?),
             Kind::KubeletConfiguration => self.kubelet_configs.push(conv(kind, value, origin)?),
+            Kind::EncryptionConfiguration => {
+                self.encryption_configs.push(conv(kind, value, origin)?)
+            }
+            // Never produced by `Kind::from_type`: the cluster is not a document.
+            Kind::Cluster => {}
         }
         Ok(())
+    }
+
+    /// Moves every object, report and the version of `other` to the end of this inventory.
+    /// Used to merge inventories read in parallel; it destructures `other` in full so that a
+    /// new field cannot be forgotten here.
+    pub fn append(&mut self, other: Inventory) {
+        let Inventory {
+            namespaces,
+            nodes,
+            pods,
+            deployments,
+            stateful_sets,
+            daemon_sets,
+            replica_sets,
+            replication_controllers,
+            jobs,
+            cron_jobs,
+            services,
+            ingresses,
+            network_policies,
+            service_accounts,
+            roles,
+            cluster_roles,
+            role_bindings,
+            cluster_role_bindings,
+            config_maps,
+            secrets,
+            limit_ranges,
+            kubelet_configs,
+            encryption_configs,
+            gateway_api,
+            ignored,
+            not_assessed,
+            cluster_version,
+        } = other;
+        let crate::gateway::GatewayApi {
+            gateways,
+            routes,
+            reference_grants,
+        } = gateway_api;
+        self.gateway_api.gateways.extend(gateways);
+        self.gateway_api.routes.extend(routes);
+        self.gateway_api.reference_grants.extend(reference_grants);
+        self.namespaces.extend(namespaces);
+        self.nodes.extend(nodes);
+        self.pods.extend(pods);
+        self.deployments.extend(deployments);
+        self.stateful_sets.extend(stateful_sets);
+        self.daemon_sets.extend(daemon_sets);
+        self.replica_sets.extend(replica_sets);
+        self.replication_controllers.extend(replication_controllers);
+        self.jobs.extend(jobs);
+        self.cron_jobs.extend(cron_jobs);
+        self.services.extend(services);
+        self.ingresses.extend(ingresses);
+        self.network_policies.extend(network_policies);
+        self.service_accounts.extend(service_accounts);
+        self.roles.extend(roles);
+        self.cluster_roles.extend(cluster_roles);
+        self.role_bindings.extend(role_bindings);
+        self.cluster_role_bindings.extend(cluster_role_bindings);
+        self.config_maps.extend(config_maps);
+        self.secrets.extend(secrets);
+        self.limit_ranges.extend(limit_ranges);
+        self.kubelet_configs.extend(kubelet_configs);
+        self.encryption_configs.extend(encryption_configs);
+        self.ignored.extend(ignored);
+        self.not_assessed.extend(not_assessed);
+        if cluster_version.is_some() {
+            self.cluster_version = cluster_version;
+        }
     }
 
     /// The number of typed objects held.
@@ -238,7 +364,9 @@ impl Inventory {
             (Kind::ClusterRoleBinding, self.cluster_role_bindings.len()),
             (Kind::ConfigMap, self.config_maps.len()),
             (Kind::Secret, self.secrets.len()),
+            (Kind::LimitRange, self.limit_ranges.len()),
             (Kind::KubeletConfiguration, self.kubelet_configs.len()),
+            (Kind::EncryptionConfiguration, self.encryption_configs.len()),
         ];
         all.into_iter().filter(|(_, n)| *n > 0).collect()
     }

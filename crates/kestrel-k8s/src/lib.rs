@@ -18,8 +18,11 @@
 //! and the live path only ever lists (never creates, patches or deletes). Everything else is a
 //! pure function of the inventory.
 
+pub mod encryption;
 pub mod error;
+pub mod gateway;
 pub mod inventory;
+pub mod limits;
 pub mod live;
 pub mod load;
 pub mod object;

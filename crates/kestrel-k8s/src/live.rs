@@ -11,7 +11,8 @@ use std::sync::Arc;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Namespace, Node, Pod, ReplicationController, Secret, Service, ServiceAccount,
+    ConfigMap, LimitRange, Namespace, Node, Pod, ReplicationController, Secret, Service,
+    ServiceAccount,
 };
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
@@ -82,6 +83,8 @@ pub async fn read_with_client(client: Client, source: Arc<str>) -> Result<Invent
         Ok(info) => {
             inv.cluster_version = Some(ClusterVersion {
                 git_version: info.git_version,
+                platform: Some(info.platform).filter(|p| !p.is_empty()),
+                origin: origin.clone(),
             })
         }
         Err(e) => tracing::warn!("cannot read the cluster version: {e}"),
@@ -124,8 +127,10 @@ pub async fn read_with_client(client: Client, source: Arc<str>) -> Result<Invent
             }
             Kind::ConfigMap => list::<ConfigMap>(c, kind, &origin, &mut inv.config_maps).await,
             Kind::Secret => list::<Secret>(c, kind, &origin, &mut inv.secrets).await,
-            // Kubelet configuration lives in node files, not in the API.
-            Kind::KubeletConfiguration => Ok(()),
+            Kind::LimitRange => list::<LimitRange>(c, kind, &origin, &mut inv.limit_ranges).await,
+            // Kubelet and encryption configuration live in node files, not in the API; the
+            // cluster's version was read above.
+            Kind::KubeletConfiguration | Kind::EncryptionConfiguration | Kind::Cluster => Ok(()),
         };
         match r {
             Ok(()) => {}

@@ -42,8 +42,57 @@ pub fn load_str(inventory: &mut Inventory, text: &str, source: &str) -> Result<(
         }
         return Ok(());
     }
-    for (index, (line, doc)) in split_documents(text).into_iter().enumerate() {
-        let document = index + 1;
+    let docs = split_documents(text);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(docs.len() / PARALLEL_MIN_DOCUMENTS);
+    if threads <= 1 {
+        return load_documents(inventory, &docs, 0, &source);
+    }
+    // YAML parsing is most of a large scan; documents are independent, so contiguous chunks
+    // are parsed and typed on their own threads and appended in order, which keeps the
+    // result (and which error is reported first) the same as a sequential read.
+    let chunk = docs.len().div_ceil(threads);
+    let parts: Vec<Result<Inventory, LoadError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = docs
+            .chunks(chunk)
+            .enumerate()
+            .map(|(i, part)| {
+                let source = &source;
+                scope.spawn(move || {
+                    let mut inv = Inventory::new();
+                    load_documents(&mut inv, part, i * chunk, source).map(|()| inv)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    for part in parts {
+        inventory.append(part?);
+    }
+    Ok(())
+}
+
+/// Below this many documents per thread a stream is read on the calling thread: starting
+/// threads would cost more than they save.
+const PARALLEL_MIN_DOCUMENTS: usize = 256;
+
+/// Parses YAML documents (`(start line, text)`, the first being document `first + 1`) and adds
+/// their objects to `inventory`.
+fn load_documents(
+    inventory: &mut Inventory,
+    docs: &[(usize, &str)],
+    first: usize,
+    source: &Arc<str>,
+) -> Result<(), LoadError> {
+    for (index, (line, doc)) in docs.iter().enumerate() {
+        let (line, document) = (*line, first + index + 1);
         if doc.trim().is_empty() {
             continue;
         }
@@ -158,6 +207,52 @@ fn collect_manifests(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A stream long enough to be read on several threads keeps document order, and the
+    /// error reported is the first in the stream, with its document and line.
+    #[test]
+    fn long_streams_read_in_order_and_report_the_first_error() {
+        let n = PARALLEL_MIN_DOCUMENTS * 3;
+        let pod = |i: usize| {
+            format!(
+                "apiVersion: v1\nkind: Pod\nmetadata: {{name: p{i}}}\nspec: {{containers: [{{name: c, image: a}}]}}\n"
+            )
+        };
+        let docs: Vec<String> = (0..n).map(pod).collect();
+        let mut inv = Inventory::new();
+        load_str(&mut inv, &docs.join("---\n"), "s.yaml").unwrap();
+        assert_eq!(inv.pods.len(), n);
+        for (i, p) in inv.pods.iter().enumerate() {
+            assert_eq!(
+                p.object.metadata.name.as_deref(),
+                Some(format!("p{i}").as_str())
+            );
+            assert_eq!(p.origin.document, i + 1);
+            assert_eq!(p.origin.line, Some(1 + i * 5));
+        }
+        let mut bad = docs.clone();
+        bad[n - 10] = "kind: [\n".to_owned();
+        bad[n / 2] =
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec: {containers: 3}\n".to_owned();
+        let err = load_str(&mut Inventory::new(), &bad.join("---\n"), "s.yaml").unwrap_err();
+        assert!(
+            err.to_string().starts_with(&format!(
+                "s.yaml: document {}: Pod \"x\" does not match the Kubernetes schema",
+                n / 2 + 1
+            )),
+            "{err}"
+        );
+        bad[n / 2] = pod(0);
+        let err = load_str(&mut Inventory::new(), &bad.join("---\n"), "s.yaml").unwrap_err();
+        assert!(
+            err.to_string().starts_with(&format!(
+                "s.yaml: document {} (line {}) is not valid YAML",
+                n - 9,
+                1 + (n - 10) * 5
+            )),
+            "{err}"
+        );
+    }
 
     #[test]
     fn split_keeps_line_numbers() {

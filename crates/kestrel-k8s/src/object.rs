@@ -29,14 +29,23 @@ pub enum Kind {
     ClusterRoleBinding,
     ConfigMap,
     Secret,
+    /// Per-namespace defaults and bounds for container resources (`v1` LimitRange); its
+    /// defaults are what the LimitRanger admission plugin writes into containers that omit them.
+    LimitRange,
     /// A kubelet configuration file (`kubelet.config.k8s.io/v1beta1`): read from files only,
     /// not an API object, so not in [`Kind::ALL`].
     KubeletConfiguration,
+    /// The API server's encryption-at-rest configuration file (`apiserver.config.k8s.io/v1`,
+    /// `--encryption-provider-config`): read from files only, not in [`Kind::ALL`].
+    EncryptionConfiguration,
+    /// The cluster itself, as its API server reports it (`GET /version`): not an object,
+    /// never read from a manifest kind; findings about the cluster's version name it.
+    Cluster,
 }
 
 impl Kind {
     /// Every kind, in the order a live scan lists them.
-    pub const ALL: [Kind; 20] = [
+    pub const ALL: [Kind; 21] = [
         Kind::Namespace,
         Kind::Node,
         Kind::Pod,
@@ -57,6 +66,7 @@ impl Kind {
         Kind::ClusterRoleBinding,
         Kind::ConfigMap,
         Kind::Secret,
+        Kind::LimitRange,
     ];
 
     /// The `kind` field value.
@@ -82,7 +92,10 @@ impl Kind {
             Kind::ClusterRoleBinding => "ClusterRoleBinding",
             Kind::ConfigMap => "ConfigMap",
             Kind::Secret => "Secret",
+            Kind::LimitRange => "LimitRange",
             Kind::KubeletConfiguration => "KubeletConfiguration",
+            Kind::EncryptionConfiguration => "EncryptionConfiguration",
+            Kind::Cluster => "Cluster",
         }
     }
 
@@ -96,7 +109,8 @@ impl Kind {
             | Kind::Service
             | Kind::ServiceAccount
             | Kind::ConfigMap
-            | Kind::Secret => "v1",
+            | Kind::Secret
+            | Kind::LimitRange => "v1",
             Kind::Deployment | Kind::StatefulSet | Kind::DaemonSet | Kind::ReplicaSet => "apps/v1",
             Kind::Job | Kind::CronJob => "batch/v1",
             Kind::Ingress | Kind::NetworkPolicy => "networking.k8s.io/v1",
@@ -104,6 +118,9 @@ impl Kind {
                 "rbac.authorization.k8s.io/v1"
             }
             Kind::KubeletConfiguration => "kubelet.config.k8s.io/v1beta1",
+            Kind::EncryptionConfiguration => "apiserver.config.k8s.io/v1",
+            // Not an API object: `/version` is outside every group.
+            Kind::Cluster => "",
         }
     }
 
@@ -130,7 +147,10 @@ impl Kind {
             Kind::ClusterRoleBinding => "clusterrolebindings",
             Kind::ConfigMap => "configmaps",
             Kind::Secret => "secrets",
+            Kind::LimitRange => "limitranges",
             Kind::KubeletConfiguration => "kubeletconfigurations",
+            Kind::EncryptionConfiguration => "encryptionconfigurations",
+            Kind::Cluster => "",
         }
     }
 
@@ -143,6 +163,8 @@ impl Kind {
                 | Kind::ClusterRole
                 | Kind::ClusterRoleBinding
                 | Kind::KubeletConfiguration
+                | Kind::EncryptionConfiguration
+                | Kind::Cluster
         )
     }
 
@@ -152,7 +174,7 @@ impl Kind {
     pub fn from_type(api_version: &str, kind: &str) -> Option<Kind> {
         Kind::ALL
             .into_iter()
-            .chain([Kind::KubeletConfiguration])
+            .chain([Kind::KubeletConfiguration, Kind::EncryptionConfiguration])
             .find(|k| k.as_str() == kind && k.api_version() == api_version)
     }
 }

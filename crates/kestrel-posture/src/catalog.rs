@@ -352,6 +352,14 @@ checks! {
         cw(&[], &["C-0066"], &[]),
         "Without --encryption-provider-config (or with only the identity provider first) Secrets are stored in etcd in plain text.",
         "Configure an EncryptionConfiguration with aescbc, aesgcm, secretbox or a KMS provider first, and pass --encryption-provider-config.";
+    ENCRYPTION_WEAK_PROVIDER = "secrets-encryption-weak-provider", "Secrets encrypted with a weak provider", Medium, ClusterComponent, SECRETS,
+        cw(&[], &["C-0066"], &[]),
+        "aescbc is vulnerable to padding-oracle attacks and is no longer recommended; KMS v1 is deprecated (off by default since Kubernetes 1.29) and re-encrypts through a slow, unsupported path.",
+        "Use a KMS v2 provider, or secretbox, or aesgcm with automated key rotation, as the first provider for secrets.";
+    ENCRYPTION_KEY_IN_CONFIG = "secrets-encryption-key-in-config", "Encryption key stored in plain text", Medium, ClusterComponent, SECRETS,
+        cw(&[], &[], &[]),
+        "With aescbc, aesgcm or secretbox the key that protects every Secret sits base64-encoded in the configuration file on each control-plane node, so anyone who reads that file or a backup of it can decrypt etcd.",
+        "Use a KMS v2 provider so that the key-encryption key stays in an external key management service.";
     OUTDATED_VERSION = "kubernetes-version-vulnerable", "Kubernetes version has known vulnerabilities", High, Version, OUTDATED,
         cw(&[], &["C-0273"], &[]),
         "The cluster or a node runs a Kubernetes version affected by a published Kubernetes CVE.",

@@ -544,8 +544,235 @@ pub fn check_kubelet_configs(inv: &Inventory, out: &mut Vec<Finding>) {
     }
 }
 
-/// Checks the kubelet version every node reports.
+/// Checks every `EncryptionConfiguration` read (CIS 1.2.27, 1.2.28): what is written for
+/// `secrets` is decided by the first provider of the first entry that covers them, so
+/// `identity` there stores Secrets in plain text whatever follows it.
+pub fn check_encryption_configs(inv: &Inventory, out: &mut Vec<Finding>) {
+    use kestrel_k8s::encryption::ProviderKind;
+    for l in &inv.encryption_configs {
+        let cfg = &l.object;
+        let name = cfg
+            .metadata
+            .as_ref()
+            .and_then(|m| m.name.clone())
+            .unwrap_or_else(|| file_name(&l.origin.source));
+        let r = ObjectRef::new(Kind::EncryptionConfiguration, None, &name);
+        let mut emit = |check: &'static catalog::Check, path: String, message: String| {
+            out.push(Finding {
+                check,
+                resource: r.clone(),
+                container: None,
+                path,
+                message,
+                origin: Some(l.origin.clone()),
+            });
+        };
+        let Some((i, entry)) = cfg
+            .resources
+            .iter()
+            .enumerate()
+            .find(|(_, e)| e.covers_secrets())
+        else {
+            emit(
+                &catalog::ENCRYPTION_AT_REST,
+                "resources".to_owned(),
+                "no resources entry names secrets (or *. / *.*): Secrets are stored in etcd unencrypted (CIS 1.2.27); add an entry for secrets".to_owned(),
+            );
+            continue;
+        };
+        let Some(first) = entry.providers.first() else {
+            emit(
+                &catalog::ENCRYPTION_AT_REST,
+                format!("resources[{i}].providers"),
+                "the entry for secrets lists no provider: the API server refuses to start or stores Secrets unencrypted".to_owned(),
+            );
+            continue;
+        };
+        let Some(kind) = first.kind() else {
+            continue;
+        };
+        let ppath = format!("resources[{i}].providers[0]");
+        match kind {
+            ProviderKind::Identity => {
+                let later: Vec<&str> = entry
+                    .providers
+                    .iter()
+                    .skip(1)
+                    .filter_map(|p| p.kind())
+                    .map(ProviderKind::as_str)
+                    .collect();
+                let note = if later.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " (the providers after it, {}, only decrypt what was written earlier)",
+                        later.join(", ")
+                    )
+                };
+                emit(
+                    &catalog::ENCRYPTION_AT_REST,
+                    format!("{ppath}.identity"),
+                    format!("identity is the first provider for secrets: new Secrets are written to etcd in plain text{note} (CIS 1.2.27); put an encrypting provider first"),
+                );
+            }
+            ProviderKind::AesCbc => emit(
+                &catalog::ENCRYPTION_WEAK_PROVIDER,
+                format!("{ppath}.aescbc"),
+                "secrets are encrypted with aescbc, which is open to padding-oracle attacks and no longer recommended (CIS 1.2.28); use kms v2, secretbox, or aesgcm with key rotation".to_owned(),
+            ),
+            ProviderKind::KmsV1 => emit(
+                &catalog::ENCRYPTION_WEAK_PROVIDER,
+                format!("{ppath}.kms.apiVersion"),
+                "secrets are encrypted with KMS v1, deprecated and disabled by default since Kubernetes 1.29; set apiVersion: v2".to_owned(),
+            ),
+            ProviderKind::AesGcm | ProviderKind::Secretbox | ProviderKind::KmsV2 => {}
+        }
+        if kind.key_in_file() {
+            let keys: Vec<&str> = first.keys().iter().map(|k| k.name.as_str()).collect();
+            emit(
+                &catalog::ENCRYPTION_KEY_IN_CONFIG,
+                format!("{ppath}.{}.keys", kind.as_str()),
+                format!(
+                    "the {} {} ({}) protecting Secrets {} stored in this file in plain text: whoever reads it (or a backup of it) decrypts etcd; use kms v2",
+                    kind.as_str(),
+                    if keys.len() == 1 { "key" } else { "keys" },
+                    keys.join(", "),
+                    if keys.len() == 1 { "is" } else { "are" },
+                ),
+            );
+        }
+    }
+}
+
+fn file_name(source: &str) -> String {
+    source.rsplit('/').next().unwrap_or(source).to_owned()
+}
+
+/// An API server's `--encryption-provider-config`, with the path to read on the node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncryptionConfigReference {
+    /// The API server pod that names the file.
+    pub pod: ObjectRef,
+    /// Where that pod was read from.
+    pub origin: kestrel_k8s::Origin,
+    /// The flag's value: a path inside the API server container.
+    pub container_path: String,
+    /// The same file on the node, through the pod's hostPath mounts (the flag's value when no
+    /// mount covers it).
+    pub host_path: String,
+}
+
+/// The encryption configuration files the API server static pods (Pods: the file is on their
+/// node) name. Reading them is the caller's job; the path is translated through the
+/// container's hostPath volume mounts, as kubeadm mounts `/etc/kubernetes` into the API server.
+pub fn encryption_config_references(inv: &Inventory) -> Vec<EncryptionConfigReference> {
+    const FLAG: &str = "--encryption-provider-config";
+    let mut refs = Vec::new();
+    for l in &inv.pods {
+        let Some(spec) = &l.object.spec else { continue };
+        // Resolving every pod would cost more than the rest of a large scan's checks.
+        let names_flag = spec.containers.iter().any(|c| {
+            c.command
+                .iter()
+                .chain(c.args.iter())
+                .flatten()
+                .any(|a| a.starts_with(FLAG))
+        });
+        if !names_flag {
+            continue;
+        }
+        let meta = &l.object.metadata;
+        let pod =
+            kestrel_k8s::pod::resolve(inv, Kind::Pod, &l.origin, meta, Some(meta), spec, "spec");
+        for c in &pod.containers {
+            let Some(spec_c) = container_spec(&pod, c.name) else {
+                continue;
+            };
+            let argv: Vec<String> = spec_c
+                .command
+                .iter()
+                .flatten()
+                .chain(spec_c.args.iter().flatten())
+                .cloned()
+                .collect();
+            if component_of(c, &argv) != Some(Component::ApiServer) {
+                continue;
+            }
+            let flags = parse_flags(&argv);
+            let Some(path) = flags
+                .get("encryption-provider-config")
+                .filter(|p| !p.is_empty())
+            else {
+                continue;
+            };
+            refs.push(EncryptionConfigReference {
+                pod: pod.object.clone(),
+                origin: pod.origin.clone(),
+                container_path: path.clone(),
+                host_path: host_path_of(&pod, c, path),
+            });
+        }
+    }
+    refs
+}
+
+/// Maps a path inside container `c` to the node through the longest hostPath mount above it.
+fn host_path_of(pod: &EffectivePod<'_>, c: &EffectiveContainer<'_>, path: &str) -> String {
+    let mut best: Option<(usize, String)> = None;
+    for m in c.volume_mounts {
+        let mount = m.mount_path.trim_end_matches('/');
+        let Some(rest) = path.strip_prefix(mount) else {
+            continue;
+        };
+        if !(rest.is_empty() || rest.starts_with('/')) {
+            continue;
+        }
+        let Some(host) = pod
+            .spec
+            .volumes
+            .iter()
+            .flatten()
+            .find(|v| v.name == m.name)
+            .and_then(|v| v.host_path.as_ref())
+        else {
+            continue;
+        };
+        let sub = m.sub_path.as_deref().filter(|s| !s.is_empty());
+        let mut p = host.path.trim_end_matches('/').to_owned();
+        if let Some(sub) = sub {
+            p.push('/');
+            p.push_str(sub.trim_matches('/'));
+        }
+        p.push_str(rest);
+        if best.as_ref().is_none_or(|(len, _)| mount.len() > *len) {
+            best = Some((mount.len(), p));
+        }
+    }
+    best.map_or_else(|| path.to_owned(), |(_, p)| p)
+}
+
+/// Checks the version the API server reports (`GET /version`, read live or from a saved
+/// response) and the kubelet version every node reports.
 pub fn check_versions(inv: &Inventory, out: &mut Vec<Finding>) {
+    if let Some(cv) = &inv.cluster_version {
+        match Version::parse(&cv.git_version) {
+            Some(v) => version_finding(
+                ObjectRef::new(Kind::Cluster, None, &cv.origin.source),
+                None,
+                "/version.gitVersion".to_owned(),
+                &v,
+                &["k8s.io/apiserver", "k8s.io/kubernetes"],
+                "the API server",
+                out,
+                Some(cv.origin.clone()),
+            ),
+            None => tracing::warn!(
+                "{}: the cluster reports version {:?}, which is not a Kubernetes release version; its CVEs are not checked",
+                cv.origin.source,
+                cv.git_version
+            ),
+        }
+    }
     for l in &inv.nodes {
         let n = &l.object;
         let Some(info) = n.status.as_ref().and_then(|s| s.node_info.as_ref()) else {

@@ -47,12 +47,15 @@ pub struct Report {
 pub fn scan(inv: &Inventory) -> Report {
     let mut findings = Vec::new();
     let pods = kestrel_k8s::pod::workloads(inv);
+    let limits = kestrel_k8s::limits::LimitDefaults::build(inv);
     for pod in &pods {
-        workload::check_pod(pod, &mut findings);
+        let defaults = limits.for_namespace(pod.object.namespace.as_deref());
+        workload::check_pod(pod, defaults, &mut findings);
     }
     components::check_components(&pods, &mut findings);
     components::check_versions(inv, &mut findings);
     components::check_kubelet_configs(inv, &mut findings);
+    components::check_encryption_configs(inv, &mut findings);
     network::check_network(inv, &pods, &mut findings);
     secrets::check_secrets(inv, &mut findings);
     let rbac = Rbac::build(inv);
@@ -68,6 +71,13 @@ pub fn scan(inv: &Inventory) -> Report {
 }
 
 impl Report {
+    /// Drops the findings of the checks named by id (disabled in the configuration).
+    pub fn disable_checks(&mut self, ids: &std::collections::BTreeSet<&str>) {
+        if !ids.is_empty() {
+            self.findings.retain(|f| !ids.contains(f.check.id));
+        }
+    }
+
     /// Keeps only findings at or above `min`.
     pub fn filter_severity(&mut self, min: Severity) {
         self.findings.retain(|f| f.check.severity >= min);

@@ -5,30 +5,33 @@
 //! to do that for every pod. A policy without `policyTypes` has Ingress, plus Egress when it
 //! has egress rules — the API server's defaulting, reproduced here.
 
+use std::collections::HashMap;
+
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kestrel_k8s::pod::EffectivePod;
 use kestrel_k8s::{Inventory, Kind};
 
 use crate::catalog;
 use crate::finding::Finding;
 
-fn isolated(inv: &Inventory, pod: &EffectivePod<'_>, ty: &str) -> bool {
-    inv.network_policies.iter().any(|l| {
-        let np = &l.object;
-        if np.metadata.namespace != pod.object.namespace {
-            return false;
-        }
+/// The NetworkPolicies of each namespace: a policy only ever selects pods of its own.
+type ByNamespace<'a> = HashMap<Option<&'a str>, Vec<&'a NetworkPolicy>>;
+
+fn isolated(policies: &ByNamespace<'_>, pod: &EffectivePod<'_>, ty: &str) -> bool {
+    let Some(policies) = policies.get(&pod.object.namespace.as_deref()) else {
+        return false;
+    };
+    policies.iter().any(|np| {
         let Some(spec) = &np.spec else { return false };
-        let types: Vec<&str> = match &spec.policy_types {
-            Some(t) => t.iter().map(String::as_str).collect(),
-            None if spec.egress.is_some() => vec!["Ingress", "Egress"],
-            None => vec!["Ingress"],
+        let applies = match &spec.policy_types {
+            Some(t) => t.iter().any(|t| t == ty),
+            None => ty == "Ingress" || (ty == "Egress" && spec.egress.is_some()),
         };
-        if !types.contains(&ty) {
-            return false;
-        }
-        spec.pod_selector
-            .as_ref()
-            .is_none_or(|sel| kestrel_k8s::selector::matches(sel, &pod.pod_labels))
+        applies
+            && spec
+                .pod_selector
+                .as_ref()
+                .is_none_or(|sel| kestrel_k8s::selector::matches(sel, &pod.pod_labels))
     })
 }
 
@@ -37,6 +40,13 @@ fn isolated(inv: &Inventory, pod: &EffectivePod<'_>, ty: &str) -> bool {
 pub fn check_network(inv: &Inventory, pods: &[EffectivePod<'_>], out: &mut Vec<Finding>) {
     if inv.is_not_assessed(Kind::NetworkPolicy) {
         return;
+    }
+    let mut policies: ByNamespace<'_> = HashMap::new();
+    for l in &inv.network_policies {
+        policies
+            .entry(l.object.metadata.namespace.as_deref())
+            .or_default()
+            .push(&l.object);
     }
     for pod in pods {
         if pod.host_network() {
@@ -47,7 +57,7 @@ pub fn check_network(inv: &Inventory, pods: &[EffectivePod<'_>], out: &mut Vec<F
             ("Ingress", &catalog::NETPOL_INGRESS),
             ("Egress", &catalog::NETPOL_EGRESS),
         ] {
-            if !isolated(inv, pod, ty) {
+            if !isolated(&policies, pod, ty) {
                 out.push(Finding {
                     check,
                     resource: pod.object.clone(),

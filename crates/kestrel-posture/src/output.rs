@@ -8,18 +8,18 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::Report;
-use crate::catalog::{self, Check, Crosswalk};
+use crate::catalog::{self, Check, Crosswalk, Severity};
 use crate::exceptions::Exception;
 use crate::finding::Finding;
 
-#[derive(Serialize)]
+#[derive(Debug, Serialize)]
 struct JsonResource<'a> {
     kind: &'a str,
     namespace: Option<&'a str>,
     name: &'a str,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Serialize)]
 struct JsonFinding<'a> {
     check_id: &'a str,
     title: &'a str,
@@ -34,7 +34,7 @@ struct JsonFinding<'a> {
     source: Option<JsonSource<'a>>,
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Serialize)]
 struct JsonSource<'a> {
     file: &'a str,
     document: usize,
@@ -65,16 +65,42 @@ fn json_finding(f: &Finding) -> JsonFinding<'_> {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Debug, Serialize)]
 struct JsonSuppressed<'a> {
     #[serde(flatten)]
     finding: JsonFinding<'a>,
     exception: &'a Exception,
 }
 
-/// The JSON report.
-pub fn to_json(report: &Report, exceptions: &[Exception]) -> Value {
-    let suppressed: Vec<JsonSuppressed<'_>> = report
+/// The JSON report (`docs/posture.md`): borrowed from the report and serialised straight to
+/// the output, so a large scan never builds an intermediate `serde_json::Value` tree.
+#[derive(Debug, Serialize)]
+pub struct JsonReport<'a> {
+    findings: Vec<JsonFinding<'a>>,
+    not_assessed: &'a [kestrel_k8s::NotAssessed],
+    suppressed: Vec<JsonSuppressed<'a>>,
+    expired_exceptions: &'a [Exception],
+    summary: JsonSummary,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonSummary {
+    objects: usize,
+    findings: usize,
+    by_severity: JsonBySeverity,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonBySeverity {
+    critical: usize,
+    high: usize,
+    medium: usize,
+    low: usize,
+}
+
+/// The JSON report of `report`; `exceptions` are the items its suppressions index into.
+pub fn to_json<'a>(report: &'a Report, exceptions: &'a [Exception]) -> JsonReport<'a> {
+    let suppressed = report
         .suppressed
         .iter()
         .filter_map(|(f, i)| {
@@ -84,26 +110,29 @@ pub fn to_json(report: &Report, exceptions: &[Exception]) -> Value {
             })
         })
         .collect();
-    json!({
-        "findings": report.findings.iter().map(json_finding).collect::<Vec<_>>(),
-        "not_assessed": report.not_assessed,
-        "suppressed": suppressed,
-        "expired_exceptions": report.expired,
-        "summary": summary(report),
-    })
-}
-
-fn summary(report: &Report) -> Value {
-    let mut by = serde_json::Map::new();
-    for s in ["critical", "high", "medium", "low"] {
-        let n = report
+    let count = |s: Severity| {
+        report
             .findings
             .iter()
-            .filter(|f| f.check.severity.as_str() == s)
-            .count();
-        by.insert(s.to_owned(), json!(n));
+            .filter(|f| f.check.severity == s)
+            .count()
+    };
+    JsonReport {
+        findings: report.findings.iter().map(json_finding).collect(),
+        not_assessed: &report.not_assessed,
+        suppressed,
+        expired_exceptions: &report.expired,
+        summary: JsonSummary {
+            objects: report.objects,
+            findings: report.findings.len(),
+            by_severity: JsonBySeverity {
+                critical: count(Severity::Critical),
+                high: count(Severity::High),
+                medium: count(Severity::Medium),
+                low: count(Severity::Low),
+            },
+        },
     }
-    json!({ "objects": report.objects, "findings": report.findings.len(), "by_severity": by })
 }
 
 /// A plain-text table for terminals, one finding per block.

@@ -7,6 +7,7 @@
 
 use k8s_openapi::api::core::v1::Volume;
 use kestrel_k8s::Kind;
+use kestrel_k8s::limits::ContainerDefaults;
 use kestrel_k8s::pod::{ContainerRole, EffectiveContainer, EffectivePod, SettingSource};
 
 use crate::catalog::{self, Check};
@@ -102,6 +103,8 @@ const CONTAINER_SELINUX_TYPES: &[&str] = &[
 
 struct Ctx<'p, 'a> {
     pod: &'p EffectivePod<'a>,
+    /// What the namespace's LimitRanges write into containers that omit resources.
+    limits: Option<&'p ContainerDefaults>,
     out: &'p mut Vec<Finding>,
 }
 
@@ -124,9 +127,15 @@ impl Ctx<'_, '_> {
     }
 }
 
-/// Runs every workload check on one effective pod.
-pub fn check_pod(pod: &EffectivePod<'_>, out: &mut Vec<Finding>) {
-    let mut cx = Ctx { pod, out };
+/// Runs every workload check on one effective pod; `limits` are the container defaults of the
+/// pod's namespace (its LimitRanges), which satisfy the resource checks as the LimitRanger
+/// admission plugin will apply them.
+pub fn check_pod(
+    pod: &EffectivePod<'_>,
+    limits: Option<&ContainerDefaults>,
+    out: &mut Vec<Finding>,
+) {
+    let mut cx = Ctx { pod, limits, out };
     pod_level(&mut cx);
     for c in &pod.containers {
         container_level(&mut cx, c);
@@ -421,7 +430,13 @@ fn container_level(cx: &mut Ctx<'_, '_>, c: &EffectiveContainer<'_>) {
         let limits = c.resources.and_then(|r| r.limits.as_ref());
         let requests = c.resources.and_then(|r| r.requests.as_ref());
         let rpath = format!("{}.resources", c.path);
-        if !limits.is_some_and(|l| l.contains_key("memory")) {
+        // A LimitRange default is written into the container at admission: the container
+        // runs with that limit (or request) exactly as if the manifest set it.
+        let defaults = cx.limits;
+        let default_limit = |k: &str| defaults.is_some_and(|d| d.limits.contains_key(k));
+        let default_request = |k: &str| defaults.is_some_and(|d| d.requests.contains_key(k));
+        let has_limit = |k: &str| limits.is_some_and(|l| l.contains_key(k)) || default_limit(k);
+        if !has_limit("memory") {
             cx.emit(
                 &catalog::MEMORY_LIMIT,
                 name,
@@ -429,7 +444,7 @@ fn container_level(cx: &mut Ctx<'_, '_>, c: &EffectiveContainer<'_>) {
                 format!("{who} has no memory limit"),
             );
         }
-        if !limits.is_some_and(|l| l.contains_key("cpu")) {
+        if !has_limit("cpu") {
             cx.emit(
                 &catalog::CPU_LIMIT,
                 name,
@@ -439,7 +454,7 @@ fn container_level(cx: &mut Ctx<'_, '_>, c: &EffectiveContainer<'_>) {
         }
         // A limit without a request defaults the request to the limit.
         let has = |k: &str| {
-            requests.is_some_and(|r| r.contains_key(k)) || limits.is_some_and(|l| l.contains_key(k))
+            requests.is_some_and(|r| r.contains_key(k)) || has_limit(k) || default_request(k)
         };
         let missing: Vec<&str> = ["cpu", "memory"].into_iter().filter(|k| !has(k)).collect();
         if !missing.is_empty() {

@@ -63,7 +63,13 @@ fn every_check_fails_its_failing_fixture_and_passes_its_passing_one() {
 
 #[test]
 fn hardened_pod_has_no_findings() {
-    let r = scan_file(Path::new("testdata/fixtures/hardened.pass.yaml"));
+    hardened_pod_has_only_network_findings("testdata/fixtures/hardened.pass.yaml");
+    // The same pod without resources, in a namespace whose LimitRange supplies them.
+    hardened_pod_has_only_network_findings("testdata/fixtures/limit-range-defaults.pass.yaml");
+}
+
+fn hardened_pod_has_only_network_findings(path: &str) {
+    let r = scan_file(Path::new(path));
     let got: Vec<String> = r
         .findings
         .iter()
@@ -399,4 +405,209 @@ fn kubelet_configuration_files() {
     let mut inv = Inventory::new();
     load_str(&mut inv, "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncgroupDriver: systemd\n", "config.yaml").unwrap();
     assert!(scan(&inv).findings.is_empty());
+}
+
+#[test]
+fn limit_range_defaults_satisfy_resource_checks() {
+    // `team-a` defaults limits and requests; `team-b` sets only `max` for memory, which the
+    // API server turns into the default limit and request; `team-c` has a LimitRange for
+    // Pods only, which defaults nothing in containers.
+    check(
+        &["memory-limit", "cpu-limit", "resource-requests"],
+        r#"
+apiVersion: v1
+kind: LimitRange
+metadata: {name: defaults, namespace: team-a}
+spec:
+  limits:
+  - type: Container
+    default: {cpu: 500m, memory: 512Mi}
+    defaultRequest: {cpu: 100m, memory: 128Mi}
+---
+apiVersion: v1
+kind: LimitRange
+metadata: {name: ceiling, namespace: team-b}
+spec:
+  limits:
+  - type: Container
+    max: {memory: 1Gi}
+---
+apiVersion: v1
+kind: LimitRange
+metadata: {name: per-pod, namespace: team-c}
+spec:
+  limits:
+  - type: Pod
+    max: {cpu: "2", memory: 2Gi}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: team-a}
+spec:
+  selector: {matchLabels: {app: api}}
+  template:
+    metadata: {labels: {app: api}}
+    spec:
+      initContainers: [{name: migrate, image: "m:1"}]
+      containers: [{name: api, image: "a:1"}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: worker, namespace: team-b}
+spec: {containers: [{name: w, image: "w:1"}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: batch, namespace: team-c}
+spec: {containers: [{name: b, image: "b:1"}]}
+"#,
+        expect![[r#"
+            memory-limit Pod/team-c/batch [b] spec.containers[0].resources.limits.memory
+              container b of Pod batch has no memory limit
+            cpu-limit Pod/team-b/worker [w] spec.containers[0].resources.limits.cpu
+              container w of Pod worker has no CPU limit
+            resource-requests Pod/team-b/worker [w] spec.containers[0].resources.requests
+              container w of Pod worker has no cpu request
+            cpu-limit Pod/team-c/batch [b] spec.containers[0].resources.limits.cpu
+              container b of Pod batch has no CPU limit
+            resource-requests Pod/team-c/batch [b] spec.containers[0].resources.requests
+              container b of Pod batch has no cpu or memory request
+        "#]],
+    );
+}
+
+#[test]
+fn encryption_configuration_files() {
+    let files = [
+        (
+            "identity-first.yaml",
+            "resources:\n- resources: [secrets]\n  providers:\n  - identity: {}\n  - aesgcm: {keys: [{name: k1, secret: c2VjcmV0IGlzIHNlY3VyZSwgb3IgaXMgaXQ/Cg==}]}\n",
+        ),
+        (
+            "no-secrets.yaml",
+            "resources:\n- resources: [configmaps]\n  providers:\n  - secretbox: {keys: [{name: k1, secret: c2VjcmV0IGlzIHNlY3VyZSwgb3IgaXMgaXQ/Cg==}]}\n",
+        ),
+        (
+            "aescbc.yaml",
+            "resources:\n- resources: [secrets, configmaps]\n  providers:\n  - aescbc: {keys: [{name: k2, secret: c2VjcmV0IGlzIHNlY3VyZSwgb3IgaXMgaXQ/Cg==}, {name: k1, secret: b2xkIGtleQ==}]}\n  - identity: {}\n",
+        ),
+        (
+            "kms-v1.yaml",
+            "resources:\n- resources: ['*.*']\n  providers:\n  - kms: {name: vault, endpoint: 'unix:///run/kms.sock', cachesize: 1000}\n  - identity: {}\n",
+        ),
+        // Compliant: KMS v2 first (identity after it only reads data written before).
+        (
+            "kms-v2.yaml",
+            "resources:\n- resources: [secrets]\n  providers:\n  - kms: {apiVersion: v2, name: vault, endpoint: 'unix:///run/kms.sock'}\n  - identity: {}\n",
+        ),
+    ];
+    let mut inv = Inventory::new();
+    for (name, body) in files {
+        let text = format!(
+            "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\n{body}"
+        );
+        load_str(&mut inv, &text, name).unwrap();
+    }
+    let r = scan(&inv);
+    let got: String = r
+        .findings
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {} {}\n  {}\n",
+                f.check.id, f.resource, f.path, f.message
+            )
+        })
+        .collect();
+    expect![[r#"
+        secrets-encryption-at-rest EncryptionConfiguration/identity-first.yaml resources[0].providers[0].identity
+          identity is the first provider for secrets: new Secrets are written to etcd in plain text (the providers after it, aesgcm, only decrypt what was written earlier) (CIS 1.2.27); put an encrypting provider first
+        secrets-encryption-at-rest EncryptionConfiguration/no-secrets.yaml resources
+          no resources entry names secrets (or *. / *.*): Secrets are stored in etcd unencrypted (CIS 1.2.27); add an entry for secrets
+        secrets-encryption-key-in-config EncryptionConfiguration/aescbc.yaml resources[0].providers[0].aescbc.keys
+          the aescbc keys (k2, k1) protecting Secrets are stored in this file in plain text: whoever reads it (or a backup of it) decrypts etcd; use kms v2
+        secrets-encryption-weak-provider EncryptionConfiguration/aescbc.yaml resources[0].providers[0].aescbc
+          secrets are encrypted with aescbc, which is open to padding-oracle attacks and no longer recommended (CIS 1.2.28); use kms v2, secretbox, or aesgcm with key rotation
+        secrets-encryption-weak-provider EncryptionConfiguration/kms-v1.yaml resources[0].providers[0].kms.apiVersion
+          secrets are encrypted with KMS v1, deprecated and disabled by default since Kubernetes 1.29; set apiVersion: v2
+    "#]].assert_eq(&got);
+}
+
+#[test]
+fn cluster_version_from_a_saved_version_response() {
+    // `kubectl get --raw /version`, as recorded from the v1.25.9 API server.
+    let mut inv = Inventory::new();
+    load_str(
+        &mut inv,
+        include_str!("../../kestrel-k8s/testdata/k8s-api/version.json"),
+        "version.json",
+    )
+    .unwrap();
+    let r = scan(&inv);
+    let got: Vec<String> = r
+        .findings
+        .iter()
+        .map(|f| format!("{} {} {}: {}", f.check.id, f.resource, f.path, f.message))
+        .collect();
+    expect![[r#"
+        kubernetes-version-vulnerable Cluster/version.json /version.gitVersion: the API server 1.25.9 is affected by 3 Kubernetes CVEs: CVE-2023-2727, CVE-2023-2728, CVE-2024-3177
+    "#]]
+    .assert_eq(&(got.join("\n") + "\n"));
+    // `kubectl version -o json` nests it under serverVersion; a patched release has no CVE.
+    let mut inv = Inventory::new();
+    load_str(
+        &mut inv,
+        r#"{"clientVersion": {"major": "1", "minor": "31", "gitVersion": "v1.31.2"}, "serverVersion": {"major": "1", "minor": "31", "gitVersion": "v1.31.2-eks-7f9249a", "platform": "linux/amd64"}}"#,
+        "kubectl-version.json",
+    )
+    .unwrap();
+    assert_eq!(
+        inv.cluster_version.as_ref().map(|v| v.git_version.as_str()),
+        Some("v1.31.2-eks-7f9249a")
+    );
+    assert!(scan(&inv).findings.is_empty());
+}
+
+#[test]
+fn encryption_config_paths_follow_the_api_server_host_path_mounts() {
+    // kubeadm mounts node directories into the API server; the flag names the container path.
+    let manifest = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: kube-apiserver-cp-1, namespace: kube-system}
+spec:
+  hostNetwork: true
+  containers:
+  - name: kube-apiserver
+    image: registry.k8s.io/kube-apiserver:v1.31.2
+    command:
+    - kube-apiserver
+    - --encryption-provider-config=/etc/kubernetes/enc/config.yaml
+    volumeMounts:
+    - {name: k8s-certs, mountPath: /etc/kubernetes/pki, readOnly: true}
+    - {name: enc, mountPath: /etc/kubernetes/enc, readOnly: true}
+  volumes:
+  - {name: k8s-certs, hostPath: {path: /etc/kubernetes/pki, type: DirectoryOrCreate}}
+  - {name: enc, hostPath: {path: /srv/kube/encryption, type: DirectoryOrCreate}}
+"#;
+    let mut inv = Inventory::new();
+    load_str(&mut inv, manifest, "kube-apiserver.yaml").unwrap();
+    // Without a mount covering it, the path is the node's own.
+    let unmounted = manifest.replace("/etc/kubernetes/enc/config.yaml", "/var/lib/enc.yaml");
+    load_str(
+        &mut inv,
+        &unmounted.replace("cp-1", "cp-2"),
+        "kube-apiserver-2.yaml",
+    )
+    .unwrap();
+    let refs = kestrel_posture::components::encryption_config_references(&inv);
+    let got: Vec<String> = refs
+        .iter()
+        .map(|r| format!("{} {} -> {}", r.pod, r.container_path, r.host_path))
+        .collect();
+    expect![[r#"
+        Pod/kube-system/kube-apiserver-cp-1 /etc/kubernetes/enc/config.yaml -> /srv/kube/encryption/config.yaml
+        Pod/kube-system/kube-apiserver-cp-2 /var/lib/enc.yaml -> /var/lib/enc.yaml
+    "#]]
+    .assert_eq(&(got.join("\n") + "\n"));
 }

@@ -1,8 +1,10 @@
 //! Exposure routes of a running pod from the Kubernetes objects that select it.
 //!
 //! A pod is reachable from outside the cluster through a LoadBalancer or NodePort Service whose
-//! selector matches its labels, an Ingress whose backend is such a Service (of any type), or its
-//! own `hostNetwork` and `hostPort`s. Services are matched by selector, not by name, because
+//! selector matches its labels, an Ingress whose backend is such a Service (of any type), a
+//! Gateway API route to such a Service attached to a Gateway listener (internet-facing unless
+//! the Gateway is known to be internal, see `kestrel_k8s::gateway`), or its own `hostNetwork`
+//! and `hostPort`s. Services are matched by selector, not by name, because
 //! that is how traffic is routed.
 
 use std::collections::BTreeMap;
@@ -81,6 +83,17 @@ pub fn routes(
         .iter()
         .filter_map(|s| s.metadata.name.clone())
         .collect();
+    for svc in &selecting_names {
+        for g in kestrel_k8s::gateway::service_exposures(inv, namespace, svc) {
+            out.push(ExposureRoute::Gateway {
+                gateway: g.gateway.to_string(),
+                port: g.port,
+                route_kind: g.route_kind.to_string(),
+                route: g.route.to_string(),
+                internet: g.internet,
+            });
+        }
+    }
     for ing in inv.ingresses.iter().map(|i| &i.object) {
         if ing.metadata.namespace.as_deref().unwrap_or("default") != namespace {
             continue;
@@ -195,5 +208,85 @@ spec:
             }]
         );
         assert!(routes(&inv, "shop", "lonely", &BTreeMap::new()).is_empty());
+    }
+
+    /// The Gateway API "multiple namespaces" guide around a pod of `store-ns`: its ClusterIP
+    /// Service is a backend of an HTTPRoute attached to the shared Gateway, and of a TCPRoute
+    /// on an internal Gateway.
+    const GATEWAYS: &str = r#"
+apiVersion: v1
+kind: Namespace
+metadata: {name: store-ns, labels: {shared-gateway-access: "true"}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: store-1, namespace: store-ns, labels: {app: store}}
+spec: {containers: [{name: app, image: store}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: store, namespace: store-ns}
+spec: {selector: {app: store}, ports: [{port: 8080}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: shared-gateway, namespace: infra-ns}
+spec:
+  gatewayClassName: shared-gateway-class
+  listeners:
+  - name: https
+    hostname: "foo.example.com"
+    protocol: HTTPS
+    port: 443
+    allowedRoutes:
+      namespaces:
+        from: Selector
+        selector: {matchLabels: {shared-gateway-access: "true"}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: store, namespace: store-ns}
+spec:
+  parentRefs: [{name: shared-gateway, namespace: infra-ns}]
+  rules: [{backendRefs: [{name: store, port: 8080}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: east-west, namespace: store-ns}
+spec:
+  gatewayClassName: eg
+  listeners: [{name: tcp, protocol: TCP, port: 9000}]
+status:
+  addresses: [{type: IPAddress, value: 10.20.0.9}]
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TCPRoute
+metadata: {name: store-tcp, namespace: store-ns}
+spec:
+  parentRefs: [{name: east-west}]
+  rules: [{backendRefs: [{name: store, port: 8080}]}]
+"#;
+
+    #[test]
+    fn gateway_routes() {
+        let mut inv = Inventory::new();
+        kestrel_k8s::load::load_str(&mut inv, GATEWAYS, "gateways.yaml").unwrap();
+        let r = routes(&inv, "store-ns", "store-1", &BTreeMap::new());
+        let exposure = crate::signals::Exposure {
+            routes: r.clone(),
+            ..Default::default()
+        };
+        assert!(exposure.is_internet());
+        assert_eq!(
+            exposure.describe().unwrap(),
+            "exposed on 443 via Gateway infra-ns/shared-gateway (HTTPRoute store-ns/store), \
+             exposed on 9000 via internal Gateway store-ns/east-west (TCPRoute store-ns/store-tcp)"
+        );
+        // Through the internal Gateway alone: reachable in the cluster, not from the Internet.
+        let internal = crate::signals::Exposure {
+            routes: r.into_iter().filter(|r| !r.is_internet()).collect(),
+            ..Default::default()
+        };
+        assert!(!internal.is_internet() && internal.is_listening());
     }
 }

@@ -26,4 +26,4 @@ pub use signals::{
     Attacked, Environment, EnvironmentMap, Evidence, EvidenceKind, Exploitability, Exposure,
     ExposureRoute, InUse, ListenSocket,
 };
-pub use usage::{PackageKey, UsageTracker, is_evidence_path};
+pub use usage::{PackageKey, UsageTracker, is_evidence_path, touched_file};

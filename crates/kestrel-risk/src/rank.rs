@@ -16,6 +16,9 @@ pub struct Workload {
     pub pod: Option<String>,
     pub namespace: Option<String>,
     pub image: String,
+    /// Pod labels (container labels outside a pod).
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
     pub environment: Environment,
     pub exposure: Exposure,
     pub attacked: Attacked,
@@ -225,6 +228,7 @@ mod tests {
             pod: Some("web-7d9".into()),
             namespace: Some("shop".into()),
             image: "localhost/kestrel-test:1".into(),
+            labels: Default::default(),
             environment: Environment::Production,
             exposure: Exposure {
                 listening: vec![ListenSocket {

@@ -73,16 +73,52 @@ impl ListenSocket {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ExposureRoute {
-    LoadBalancer { service: String, port: u16 },
-    NodePort { service: String, port: u16 },
-    Ingress { name: String, host: String },
-    Gateway { route: String },
+    LoadBalancer {
+        service: String,
+        port: u16,
+    },
+    NodePort {
+        service: String,
+        port: u16,
+    },
+    Ingress {
+        name: String,
+        host: String,
+    },
+    /// A Gateway API route to a Service selecting the workload, attached to a Gateway listener.
+    /// `internet` is false only when the Gateway is known to be internal (a private address,
+    /// an internal load-balancer annotation or class); see `kestrel_k8s::gateway`.
+    Gateway {
+        /// `namespace/name` of the Gateway.
+        gateway: String,
+        port: u16,
+        /// Route kind (`HTTPRoute`, `GRPCRoute`, `TLSRoute`, `TCPRoute`, `UDPRoute`).
+        route_kind: String,
+        /// `namespace/name` of the route.
+        route: String,
+        internet: bool,
+    },
     HostNetwork,
-    HostPort { port: u16 },
+    HostPort {
+        port: u16,
+    },
 }
 
 impl ExposureRoute {
-    fn describe(&self) -> String {
+    /// Reachable from outside the cluster. Every route is, except one through a Gateway known
+    /// to be internal.
+    pub fn is_internet(&self) -> bool {
+        !matches!(
+            self,
+            ExposureRoute::Gateway {
+                internet: false,
+                ..
+            }
+        )
+    }
+
+    /// The route in words, for reasons and reports.
+    pub fn describe(&self) -> String {
         match self {
             ExposureRoute::LoadBalancer { service, port } => {
                 format!("exposed on {port} via LoadBalancer {service}")
@@ -93,7 +129,16 @@ impl ExposureRoute {
             ExposureRoute::Ingress { name, host } => {
                 format!("exposed via Ingress {name} ({host})")
             }
-            ExposureRoute::Gateway { route } => format!("exposed via Gateway route {route}"),
+            ExposureRoute::Gateway {
+                gateway,
+                port,
+                route_kind,
+                route,
+                internet,
+            } => {
+                let internal = if *internet { "" } else { "internal " };
+                format!("exposed on {port} via {internal}Gateway {gateway} ({route_kind} {route})")
+            }
             ExposureRoute::HostNetwork => "on the host network".to_owned(),
             ExposureRoute::HostPort { port } => format!("exposed on host port {port}"),
         }
@@ -117,12 +162,13 @@ pub struct Exposure {
 impl Exposure {
     /// Reachable from the Internet: a route exists or public peers connected.
     pub fn is_internet(&self) -> bool {
-        !self.routes.is_empty() || self.public_inbound > 0
+        self.routes.iter().any(ExposureRoute::is_internet) || self.public_inbound > 0
     }
 
-    /// Listens on a non-loopback address (reachable inside the cluster).
+    /// Listens on a non-loopback address or is routed to by an internal Gateway (reachable
+    /// inside the cluster).
     pub fn is_listening(&self) -> bool {
-        self.listening.iter().any(|l| !l.is_loopback())
+        self.listening.iter().any(|l| !l.is_loopback()) || !self.routes.is_empty()
     }
 
     /// Words for the reasons list; `None` when not exposed at all.

@@ -116,26 +116,9 @@ impl UsageTracker {
         event: &Event,
         owner: impl Fn(&str, &str) -> Option<PackageKey>,
     ) {
-        let (path, kind) = match &event.kind {
-            EventKind::Exec => match &event.process {
-                Some(p) => (p.exe.path.clone(), EvidenceKind::Exec),
-                None => return,
-            },
-            EventKind::Mmap { path, .. } => (path.clone(), EvidenceKind::Mmap),
-            EventKind::Open { path, result, .. } if *result >= 0 => {
-                let abs = if path.starts_with('/') {
-                    path.clone()
-                } else {
-                    let cwd = event.process.as_ref().map_or("/", |p| p.cwd.as_str());
-                    join(cwd, path)
-                };
-                (abs, EvidenceKind::Open)
-            }
-            _ => return,
-        };
-        if !is_evidence_path(&path) {
+        let Some((path, kind)) = touched_file(event) else {
             return;
-        }
+        };
         // Most events touch no package file: look ownership up before allocating anything.
         let workload = event
             .container
@@ -180,6 +163,16 @@ impl UsageTracker {
         }
     }
 
+    /// Forgets a workload (its container is gone).
+    pub fn forget(&mut self, workload: &str) {
+        self.workloads.remove(workload);
+    }
+
+    /// Workloads with usage or an observation start.
+    pub fn workloads(&self) -> impl Iterator<Item = &str> {
+        self.workloads.keys().map(String::as_str)
+    }
+
     /// Packages seen in use in a workload.
     pub fn used_packages(&self, workload: &str) -> Vec<&PackageKey> {
         self.workloads
@@ -187,6 +180,28 @@ impl UsageTracker {
             .map(|w| w.packages.keys().collect())
             .unwrap_or_default()
     }
+}
+
+/// The file an event shows a process using, as an absolute path, and how: the executable of
+/// an exec, an executable mapping, or a successful open (relative paths joined to the
+/// process's working directory). `None` for other events, failed opens and files that are no
+/// evidence of use ([`is_evidence_path`]).
+pub fn touched_file(event: &Event) -> Option<(String, EvidenceKind)> {
+    let (path, kind) = match &event.kind {
+        EventKind::Exec => (event.process.as_ref()?.exe.path.clone(), EvidenceKind::Exec),
+        EventKind::Mmap { path, .. } => (path.clone(), EvidenceKind::Mmap),
+        EventKind::Open { path, result, .. } if *result >= 0 => {
+            let abs = if path.starts_with('/') {
+                path.clone()
+            } else {
+                let cwd = event.process.as_ref().map_or("/", |p| p.cwd.as_str());
+                join(cwd, path)
+            };
+            (abs, EvidenceKind::Open)
+        }
+        _ => return None,
+    };
+    is_evidence_path(&path).then_some((path, kind))
 }
 
 /// Whether touching `path` says anything about a package being used. Package metadata is read

@@ -104,6 +104,7 @@ mod tests {
             pod: None,
             namespace: None,
             image: "localhost/kestrel-test:1".into(),
+            labels: Default::default(),
             environment: Environment::Unknown,
             exposure: Exposure::default(),
             attacked: Attacked::default(),

@@ -606,7 +606,7 @@ impl Compiler<'_> {
         op_pos: Pos,
         value: &Operand,
     ) -> Result<Expr, CompileError> {
-        let (field, ty) = fields::resolve(&fref.name, fref.arg.as_deref()).map_err(|e| match e {
+        let (mut field, mut ty) = fields::resolve(&fref.name, fref.arg.as_deref()).map_err(|e| match e {
             FieldError::Unknown if fields::FALCO_FIELDS_WITHOUT_DATA.contains(&fref.name.as_str()) => err(
                 fref.pos,
                 format!("unsupported field {fref}: Kestrel's events carry no data for this Falco field"),
@@ -614,6 +614,18 @@ impl Compiler<'_> {
             FieldError::Unknown => err(fref.pos, format!("unsupported field {fref}")),
             FieldError::BadArg(m) => err(fref.pos, m),
         })?;
+        // Falco renders the uid argument with the user's name, so rules compare it with names
+        // (`evt.arg.uid=nobody`); such a comparison reads the name.
+        if field == Field::EvtArg(fields::EvtArg::Uid)
+            && matches!(value, Operand::Single(_) | Operand::List(_))
+            && self
+                .strings(value)
+                .iter()
+                .any(|(v, _)| parse_int(v).is_none())
+        {
+            field = Field::EvtArgUserName;
+            ty = FieldType::Str;
+        }
         let tr = match transformer {
             None => Transform::None,
             Some("tolower") => Transform::Lower,

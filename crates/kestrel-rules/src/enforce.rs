@@ -65,14 +65,29 @@ pub fn reduce(expr: &Expr, types: TypeMask) -> Result<KillTargets, String> {
                 matcher: Matcher::Str(t),
                 ..
             } => match (field, strings(t)) {
+                (Field::ProcExePath, Some(v)) if v.iter().any(|p| !p.starts_with('/')) => {
+                    return Err(format!(
+                        "proc.exepath {:?} is not an absolute path, which the kernel needs to find the file",
+                        v.iter().find(|p| !p.starts_with('/')).expect("checked")
+                    ));
+                }
                 (Field::ProcExePath, Some(v)) => Some(KillTargets {
                     exe_paths: v,
                     names: Vec::new(),
                 }),
-                (Field::ProcName, Some(v)) => Some(KillTargets {
-                    exe_paths: Vec::new(),
-                    names: v,
-                }),
+                (Field::ProcName, Some(v)) => {
+                    // proc.name is the kernel's task name, at most 15 bytes: a longer name
+                    // never matches, and the kernel map could only hold a truncated one.
+                    if let Some(long) = v.iter().find(|n| n.len() > 15 || n.is_empty()) {
+                        return Err(format!(
+                            "proc.name {long:?} can never match: a process name is the kernel's task name, 1 to 15 bytes (use proc.exepath for longer names)"
+                        ));
+                    }
+                    Some(KillTargets {
+                        exe_paths: Vec::new(),
+                        names: v,
+                    })
+                }
                 _ => None,
             },
             _ => None,

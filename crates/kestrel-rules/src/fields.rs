@@ -86,7 +86,11 @@ pub enum Field {
     ProcAname(Option<usize>),
     ProcApid(usize),
     ProcAexepath(usize),
+    /// `proc.aexe[N]`: the ancestor's argv[0].
+    ProcAexe(usize),
     ProcAcmdline(usize),
+    ProcDuration,
+    ProcVpid,
     ProcTty,
     ProcEnv(Option<String>),
     ProcIsExeUpperLayer,
@@ -101,6 +105,7 @@ pub enum Field {
     CapEffective,
     CapPermitted,
     FdName,
+    FdNameRaw,
     FdDirectory,
     FdFilename,
     FdTypechar,
@@ -110,6 +115,12 @@ pub enum Field {
     FdPort(Side),
     FdL4proto,
     FdSockfamily,
+    FdConnected,
+    FdNameChanged,
+    /// `fd.sip.name` and siblings: the endpoint's name from DNS answers seen.
+    FdIpName(Side),
+    /// `evt.arg.uid` compared with a user name (Falco renders the uid argument with its name).
+    EvtArgUserName,
     ContainerId,
     ContainerFullId,
     ContainerName,
@@ -418,6 +429,19 @@ const SPECS: &[FieldSpec] = &[
         "Ancestor executable path by level."
     ),
     spec!("proc.apid", Int, Index, "Ancestor pid by level."),
+    spec!("proc.aexe", Str, Index, "Ancestor argv[0] by level."),
+    spec!(
+        "proc.duration",
+        Int,
+        None,
+        "Nanoseconds since the process started (live only: a replay has no value)."
+    ),
+    spec!(
+        "proc.vpid",
+        Int,
+        None,
+        "Pid inside the process's pid namespace: the pid in the host namespace, 1 for the first process of a new pid namespace (a container's init), no value otherwise."
+    ),
     spec!(
         "proc.acmdline",
         Str,
@@ -513,6 +537,12 @@ const SPECS: &[FieldSpec] = &[
         None,
         "File descriptor returned by open, -1 on failure."
     ),
+    spec!(
+        "fd.nameraw",
+        Str,
+        None,
+        "The file name as the syscall passed it (relative and `..` kept); equal to `fd.name`, which Kestrel does not resolve either."
+    ),
     spec!("fd.cip", Ip, None, "Client IP."),
     spec!("fd.sip", Ip, None, "Server IP."),
     spec!("fd.dip", Ip, None, "Destination (server) IP."),
@@ -537,6 +567,27 @@ const SPECS: &[FieldSpec] = &[
     spec!("fd.port", Int, None, "Either port."),
     spec!("fd.l4proto", Str, None, "`tcp`, `udp`, `raw` or `unknown`."),
     spec!("fd.sockfamily", Str, None, "`ip` or `unix`."),
+    spec!(
+        "fd.connected",
+        Bool,
+        None,
+        "The socket is connected: true after a successful (or in-progress) connect or accept, false for a failed connect, bind and listen."
+    ),
+    spec!(
+        "fd.name_changed",
+        Bool,
+        None,
+        "Falco sets it on sendto/recvfrom to a new peer; Kestrel reports no such events, so it has no value (comparisons are false)."
+    ),
+    spec!(
+        "fd.sip.name",
+        Str,
+        None,
+        "Server's domain name, from the DNS answers seen on the node (passive DNS, kept for the TTL, at least 5 minutes)."
+    ),
+    spec!("fd.cip.name", Str, None, "Client's domain name from DNS answers seen."),
+    spec!("fd.lip.name", Str, None, "Local address's domain name from DNS answers seen."),
+    spec!("fd.rip.name", Str, None, "Remote address's domain name from DNS answers seen."),
     spec!(
         "container.id",
         Str,
@@ -632,12 +683,10 @@ const SPECS: &[FieldSpec] = &[
 /// Falco fields Kestrel knows by name but has no data for. In a condition they are refused
 /// with this explanation; in an output they render as `<NA>` with a load warning.
 pub const FALCO_FIELDS_WITHOUT_DATA: &[&str] = &[
-    "proc.duration",
     "proc.ppid.duration",
     "proc.pid.ts",
     "proc.sname",
     "proc.sid",
-    "proc.vpid",
     "proc.vpgid",
     "proc.vpgid.name",
     "proc.vpgid.exe",
@@ -659,14 +708,8 @@ pub const FALCO_FIELDS_WITHOUT_DATA: &[&str] = &[
     "container.liveness_probe",
     "container.readiness_probe",
     "group.name",
-    "fd.nameraw",
-    "fd.sip.name",
-    "fd.cip.name",
-    "fd.lip.name",
-    "fd.rip.name",
-    "fd.connected",
-    "fd.name_changed",
     "fd.types",
+    "evt.arg.fd",
     "fd.ino",
     "fd.dev",
     "evt.buffer",
@@ -768,6 +811,9 @@ pub fn resolve(name: &str, arg: Option<&str>) -> Result<(Field, FieldType), Fiel
         "proc.apid" => F::ProcApid(index(arg.unwrap_or_default())?),
         "proc.aexepath" => F::ProcAexepath(index(arg.unwrap_or_default())?),
         "proc.acmdline" => F::ProcAcmdline(index(arg.unwrap_or_default())?),
+        "proc.aexe" => F::ProcAexe(index(arg.unwrap_or_default())?),
+        "proc.duration" => F::ProcDuration,
+        "proc.vpid" => F::ProcVpid,
         "proc.tty" => F::ProcTty,
         "proc.env" => F::ProcEnv(arg.map(str::to_owned)),
         "proc.is_exe_upper_layer" => F::ProcIsExeUpperLayer,
@@ -782,6 +828,13 @@ pub fn resolve(name: &str, arg: Option<&str>) -> Result<(Field, FieldType), Fiel
         "thread.cap_effective" => F::CapEffective,
         "thread.cap_permitted" => F::CapPermitted,
         "fd.name" => F::FdName,
+        "fd.nameraw" => F::FdNameRaw,
+        "fd.connected" => F::FdConnected,
+        "fd.name_changed" => F::FdNameChanged,
+        "fd.sip.name" => F::FdIpName(Side::Server),
+        "fd.cip.name" => F::FdIpName(Side::Client),
+        "fd.lip.name" => F::FdIpName(Side::Local),
+        "fd.rip.name" => F::FdIpName(Side::Remote),
         "fd.directory" => F::FdDirectory,
         "fd.filename" => F::FdFilename,
         "fd.typechar" => F::FdTypechar,
@@ -832,6 +885,11 @@ pub struct Ctx<'a> {
     pub users: &'a crate::UserNames,
     /// Strings built from the event once and shared by every rule that reads them.
     pub cache: Cache,
+    /// Names of addresses from the DNS answers seen (`fd.sip.name`...); `None`: no names.
+    pub names: Option<&'a crate::DnsNames>,
+    /// Unix time minus boot time in nanoseconds, to compare process start times (boot clock)
+    /// with event times (Unix); `None`: `proc.duration` has no value.
+    pub boot_to_unix_ns: Option<i64>,
 }
 
 impl<'a> Ctx<'a> {
@@ -841,9 +899,15 @@ impl<'a> Ctx<'a> {
             num,
             users,
             cache: Cache::default(),
+            names: None,
+            boot_to_unix_ns: None,
         }
     }
 }
+
+/// The inode number of the initial pid namespace (`PROC_PID_INIT_INO`), the same on every
+/// Linux system.
+const INIT_PID_NS: u32 = 0xEFFF_FFFC;
 
 /// Lazily built strings of one event.
 #[derive(Debug, Default)]
@@ -1307,6 +1371,28 @@ pub fn extract<'e>(field: &Field, ev: &'e Event, cx: &'e Ctx<'_>) -> Option<Valu
             Some(Value::List(names))
         }
         F::ProcAexepath(n) => s(&proc_?.ancestor(*n)?.exe.path),
+        F::ProcAexe(n) => s(proc_?.ancestor(*n)?.args.first()?),
+        F::ProcDuration => {
+            let p = proc_?;
+            if p.start_time == 0 {
+                return None;
+            }
+            let started = p.start_time as i64 + cx.boot_to_unix_ns?;
+            Some(Value::Int((ev.ts as i64 - started).max(0)))
+        }
+        F::ProcVpid => {
+            let p = proc_?;
+            if p.ns.pid == INIT_PID_NS {
+                Some(Value::Int(i64::from(p.pid)))
+            } else if p.ns.pid != 0
+                && p.parent.as_deref().is_some_and(|pp| pp.ns.pid != 0 && pp.ns.pid != p.ns.pid)
+            {
+                // The first process of a pid namespace is its pid 1.
+                Some(Value::Int(1))
+            } else {
+                None
+            }
+        }
         F::ProcApid(n) => Some(Value::Int(i64::from(proc_?.ancestor(*n)?.pid))),
         F::ProcAcmdline(n) => owned(proc_?.ancestor(*n)?.cmdline()),
         F::ProcTty => Some(Value::Int(i64::from(proc_?.tty.unwrap_or(0)))),
@@ -1349,6 +1435,28 @@ pub fn extract<'e>(field: &Field, ev: &'e Event, cx: &'e Ctx<'_>) -> Option<Valu
             }
             _ => s(event_path(k)?),
         },
+        F::FdNameRaw => extract(&F::FdName, ev, cx),
+        F::FdConnected => match k {
+            EventKind::Connect { result, .. } => Some(Value::Bool(*result >= 0 || *result == -115)),
+            EventKind::Accept { result, .. } => Some(Value::Bool(*result >= 0)),
+            EventKind::Bind { .. } | EventKind::Listen { .. } => Some(Value::Bool(false)),
+            _ => None,
+        },
+        F::FdNameChanged => None,
+        F::FdIpName(sd) => {
+            let (a, _) = side(k, *sd)?;
+            s(cx.names?.get(ip_of(a)?, ev.ts)?)
+        }
+        F::EvtArgUserName => {
+            let uid = match extract_arg(EvtArg::Uid, k)? {
+                Value::Int(n) => u32::try_from(n).ok()?,
+                _ => return None,
+            };
+            match cx.users.get(uid) {
+                Some(n) => s(n),
+                None => owned(uid.to_string()),
+            }
+        }
         F::FdDirectory => match k {
             EventKind::Open { path, flags, .. } if flags.contains(0o200000) => s(path),
             _ => s(dirname(event_path(k)?)),
@@ -1609,7 +1717,7 @@ mod tests {
     fn every_spec_resolves() {
         for (name, _, _) in field_docs() {
             let arg = match name {
-                "proc.apid" | "proc.acmdline" | "proc.aexepath" | "evt.arg" => Some("1"),
+                "proc.apid" | "proc.acmdline" | "proc.aexepath" | "proc.aexe" | "evt.arg" => Some("1"),
                 "k8s.pod.label" => Some("app"),
                 _ => None,
             };

@@ -694,6 +694,17 @@ fn exception_ast(e: &ExceptionDef) -> Result<Option<Ast>, String> {
 const SOURCES: &[&str] = &["syscall"];
 
 pub(crate) fn load(sources: &[RuleSource]) -> Result<RuleSet, LoadError> {
+    let (rules, errors) = load_partial(sources);
+    if errors.is_empty() {
+        Ok(rules)
+    } else {
+        Err(LoadError { errors })
+    }
+}
+
+/// Every rule that compiles, and the errors of the others (a rule that fails, or whose macro
+/// or list fails, is left out).
+pub(crate) fn load_partial(sources: &[RuleSource]) -> (RuleSet, Vec<RuleError>) {
     let mut d = Defs::default();
     for s in sources {
         d.add_file(s);
@@ -835,15 +846,8 @@ pub(crate) fn load(sources: &[RuleSource]) -> Result<RuleSet, LoadError> {
             kill,
         });
     }
-    if !d.errors.is_empty() {
-        return Err(LoadError { errors: d.errors });
-    }
-    Ok(RuleSet::new(
-        rules,
-        d.warnings,
-        env.lists.len(),
-        env.macros.len(),
-    ))
+    let set = RuleSet::new(rules, d.warnings, env.lists.len(), env.macros.len());
+    (set, d.errors)
 }
 
 fn expand_list(

@@ -45,13 +45,19 @@ pub struct Reloader {
     files: Vec<PathBuf>,
     defaults: bool,
     shared: SharedRules,
-    stamps: Vec<Option<SystemTime>>,
+    stamps: Vec<Option<(SystemTime, u64)>>,
 }
 
-fn stamps(files: &[PathBuf]) -> Vec<Option<SystemTime>> {
+/// Modification time and length: the length catches a rewrite that lands within the file
+/// system's timestamp granularity of the previous one.
+fn stamps(files: &[PathBuf]) -> Vec<Option<(SystemTime, u64)>> {
     files
         .iter()
-        .map(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok())
+        .map(|f| {
+            std::fs::metadata(f)
+                .and_then(|m| Ok((m.modified()?, m.len())))
+                .ok()
+        })
         .collect()
 }
 
@@ -114,8 +120,8 @@ impl Reloader {
         }
     }
 
-    /// Reloads if a file's modification time changed since the last load; `None` when nothing
-    /// changed.
+    /// Reloads if a file's modification time or length changed since the last load; `None`
+    /// when nothing changed.
     pub fn reload_if_changed(&mut self) -> Option<Result<Arc<RuleSet>, LoadError>> {
         (stamps(&self.files) != self.stamps).then(|| self.reload())
     }

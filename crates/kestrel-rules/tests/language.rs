@@ -7,6 +7,7 @@ use common::*;
 use expect_test::{Expect, expect};
 use kestrel_event::{Event, EventKind};
 use kestrel_rules::{Engine, RuleSet, RuleSource};
+use std::sync::Arc;
 
 fn load(files: &[&str]) -> Result<RuleSet, String> {
     let sources: Vec<RuleSource> = files
@@ -550,4 +551,154 @@ fn hot_reload_keeps_running_rules_on_error() {
     assert!(err.contains("r.yaml"), "{err}");
     // The engine still runs the last good rules.
     assert_eq!(e.matching(&host(&shell(), exec())).len(), 1);
+}
+
+/// The fields Falco's published rules need beyond the basics: passive-DNS names of endpoints,
+/// connection state, raw file names, the pid inside a pid namespace, ancestor argv[0] and
+/// `evt.arg.uid` compared with a user name.
+#[test]
+fn falco_compatibility_fields() {
+    use kestrel_event::{DnsMessage, DnsRecord, NetProtocol, SockAddr, SocketFamily};
+    let connect = |to: &str, result: i64| EventKind::Connect {
+        family: SocketFamily::Inet,
+        protocol: NetProtocol::Tcp,
+        local: Some(SockAddr::Inet("10.0.0.2:40000".parse().unwrap())),
+        remote: SockAddr::Inet(to.parse().unwrap()),
+        result,
+    };
+    let answer = EventKind::Dns(DnsMessage {
+        id: 9,
+        response: true,
+        questions: vec!["Kubernetes.Default.svc.cluster.local".into()],
+        answers: vec![DnsRecord {
+            name: "kubernetes.default.svc.cluster.local".into(),
+            rtype: "A".into(),
+            data: "10.96.0.1".into(),
+            ttl: 5,
+        }],
+        rcode: 0,
+        server: SockAddr::Inet("10.96.0.10:53".parse().unwrap()),
+    });
+    let mut init = proc_("/usr/bin/tini", &["tini"]).parent(proc_("/usr/bin/runc", &["runc"]));
+    init.0.ns.pid = 4026532999;
+    if let Some(p) = init.0.parent.as_mut() {
+        Arc::make_mut(p).ns.pid = 0xEFFF_FFFC;
+    }
+    let mut host_proc = shell().pid(77);
+    host_proc.0.ns.pid = 0xEFFF_FFFC;
+    let java = proc_("/usr/bin/sh", &["sh"])
+        .parent(proc_("/bin/bash", &["bash"]).parent(proc_("/opt/jdk/bin/java", &["/opt/jdk/bin/java"])));
+    let setuid = |uid: i64| EventKind::SetId {
+        syscall: "setuid".into(),
+        ids: vec![uid],
+        result: 0,
+    };
+    check(
+        &[r#"
+- rule: API server by name
+  desc: d
+  condition: evt.type=connect and fd.sip.name="kubernetes.default.svc.cluster.local"
+  output: "%fd.sip.name %fd.cip.name %fd.rip.name %fd.lip.name"
+  priority: INFO
+- rule: Connected
+  desc: d
+  condition: evt.type=connect and fd.connected=true
+  output: o
+  priority: INFO
+- rule: Name changed has no value
+  desc: d
+  condition: evt.type=connect and (fd.name_changed=true or fd.name_changed=false)
+  output: o
+  priority: INFO
+- rule: Not connected
+  desc: d
+  condition: evt.type=connect and fd.connected=false
+  output: o
+  priority: INFO
+- rule: Traversal
+  desc: d
+  condition: evt.type=openat and fd.nameraw contains '../' and fd.nameraw glob '*../*../*'
+  output: o
+  priority: INFO
+- rule: Namespace init
+  desc: d
+  condition: evt.type=execve and proc.vpid=1
+  output: o
+  priority: INFO
+- rule: Host pid
+  desc: d
+  condition: evt.type=execve and proc.vpid=77
+  output: o
+  priority: INFO
+- rule: Java grandparent
+  desc: d
+  condition: evt.type=execve and proc.aexe[2] endswith java
+  output: o
+  priority: INFO
+- rule: Becomes root
+  desc: d
+  condition: evt.type=setuid and evt.arg.uid=root
+  output: o
+  priority: INFO
+"#],
+        &[
+            ("connect-before-dns", host(&shell(), connect("10.96.0.1:443", 0))),
+            ("dns", host(&shell(), answer)),
+            ("connect-after-dns", host(&shell(), connect("10.96.0.1:443", 0))),
+            ("refused", host(&shell(), connect("10.96.0.2:443", -111))),
+            ("traversal", host(&shell(), open("/srv/www/../../etc/passwd", RD))),
+            ("one-dotdot", host(&shell(), open("/srv/../etc/passwd", RD))),
+            ("ctr-init", host(&init, exec())),
+            ("host-exec", host(&host_proc, exec())),
+            ("java-child", host(&java, exec())),
+            ("setuid-0", host(&shell(), setuid(0))),
+            ("setuid-1000", host(&shell(), setuid(1000))),
+        ],
+        expect![[r#"
+            API server by name ["connect"] -> ["connect-after-dns"]
+            Connected ["connect"] -> ["connect-before-dns", "connect-after-dns"]
+            Name changed has no value ["connect"] -> []
+            Not connected ["connect"] -> ["refused"]
+            Traversal ["open"] -> ["traversal"]
+            Namespace init ["execve"] -> ["ctr-init"]
+            Host pid ["execve"] -> ["host-exec"]
+            Java grandparent ["execve"] -> ["java-child"]
+            Becomes root ["setuid"] -> ["setuid-0"]
+        "#]],
+    );
+}
+
+#[test]
+fn proc_duration_needs_the_boot_clock() {
+    let rs: std::sync::Arc<RuleSet> = load(&["- rule: New\n  desc: d\n  condition: evt.type=execve and proc.duration <= 5000000000\n  output: o\n  priority: INFO\n"]).unwrap().into();
+    let mut p = shell();
+    // Started 2 s after boot; the event is 4 s after boot, on a clock whose boot was at Unix 0.
+    p.0.start_time = 2_000_000_000;
+    let mut young = host(&p, exec());
+    young.ts = 4_000_000_000;
+    let mut old = young.clone();
+    old.ts = 60_000_000_000;
+    let mut with_clock = Engine::new(rs.clone()).boot_clock_offset(0);
+    assert_eq!(with_clock.matching(&young).len(), 1);
+    assert_eq!(with_clock.matching(&old).len(), 0);
+    // Without the offset process and event times are on different clocks: no value, no match.
+    assert_eq!(Engine::new(rs).matching(&young).len(), 0);
+}
+
+#[test]
+fn kill_targets_the_kernel_cannot_hold_are_refused() {
+    let rule = |cond: &str| {
+        format!("- rule: K\n  desc: d\n  condition: evt.type=execve and {cond}\n  output: o\n  priority: CRITICAL\n  action: kill\n")
+    };
+    let err = load(&[&rule("proc.name = averyveryverylongname")]).unwrap_err();
+    assert!(
+        err.contains("proc.name \"averyveryverylongname\" can never match"),
+        "{err}"
+    );
+    let err = load(&[&rule("proc.exepath = bin/evil")]).unwrap_err();
+    assert!(err.contains("\"bin/evil\" is not an absolute path"), "{err}");
+    let k = load(&[&rule("proc.name in (exactly15chars_, xmrig)")])
+        .unwrap()
+        .kill_targets();
+    assert_eq!(k.names, ["exactly15chars_", "xmrig"]);
 }

@@ -15,8 +15,8 @@
  * - Every failed ring-buffer write increments a per-CPU counter per record
  *   kind: drops are counted, never silent.
  * - Enforcement: the exec program looks the executable's (dev, ino) up in
- *   `exec_deny` and sends SIGKILL to the task before it runs a single
- *   instruction of the new image.
+ *   `exec_deny`, then the new process name up in `exec_deny_comm`, and sends
+ *   SIGKILL to the task before it runs a single instruction of the new image.
  *
  * Wire format: sensor.h. Userspace decoder: src/record.rs.
  */
@@ -34,6 +34,8 @@ const volatile __u32 cfg_self_tgid = 0;
 const volatile __u32 cfg_env_bytes = 4096;
 const volatile __u32 cfg_cgroup_v1_pids = 0;
 const volatile __u32 cfg_open_flags_mask = 0;
+/* Non-zero when `open_suffixes` has entries (the reversal is skipped otherwise). */
+const volatile __u32 cfg_open_suffixes = 0;
 
 #define BUF_SZ (16384 + 8192)
 #define OFF_MASK 16383
@@ -48,6 +50,10 @@ const volatile __u32 cfg_open_flags_mask = 0;
 #define O_CREAT 0100
 #define O_WRONLY 01
 #define O_TRUNC 01000
+#define O_RDWR 02
+#define O_APPEND 02000
+/* An open that may modify the file: what `write` entries of the open filter report. */
+#define OPEN_WRITE_FLAGS (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND)
 #define PROT_EXEC 0x4
 #define AF_INET 2
 #define AF_INET6 10
@@ -98,7 +104,15 @@ struct lpm_key {
 	__u8 data[256];
 };
 
-/* Path prefixes whose opens are reported; prefixlen in bits. */
+/* Values of the open filter tries: report every open, or only opens for writing. */
+#define OPEN_ANY 1
+#define OPEN_WRITE 2
+/* Suffixes are matched on the last SUFFIX_MAX bytes of the path. */
+#define SUFFIX_MAX 64
+
+/* Path prefixes whose opens are reported; prefixlen in bits. The longest
+ * matching prefix decides (user space never inserts a write-only prefix
+ * below a report-all one). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, 256);
@@ -107,9 +121,20 @@ struct {
 	__type(value, __u8);
 } open_prefixes SEC(".maps");
 
+/* Path suffixes (file names such as release_agent or .bash_history, in any
+ * directory), stored reversed so that an LPM trie matches them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 256);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct lpm_key);
+	__type(value, __u8);
+} open_suffixes SEC(".maps");
+
+/* [0]: the path as user space passed it; [1]: its tail, reversed. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, struct lpm_key);
 } lpm_scratch SEC(".maps");
@@ -126,6 +151,19 @@ struct {
 	__type(key, struct exe_key);
 	__type(value, __u32);
 } exec_deny SEC(".maps");
+
+/* Forbidden process names: the task's comm after exec (what proc.name is),
+ * NUL-padded to 16 bytes; same values as exec_deny. */
+struct comm_key {
+	char comm[16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct comm_key);
+	__type(value, __u32);
+} exec_deny_comm SEC(".maps");
 
 /* kernfs_node.parent was renamed __parent in 6.15. */
 struct kernfs_node___old {
@@ -380,6 +418,13 @@ int BPF_PROG(on_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 
 	struct exe_key key = {.dev = p->exe_dev, .ino = p->exe_ino};
 	__u32 *action = bpf_map_lookup_elem(&exec_deny, &key);
+	if (!action) {
+		/* exec has already set comm to the new image's name; a local,
+		 * zeroed key so that bytes past the NUL match user space's padding. */
+		struct comm_key ck = {};
+		BPF_CORE_READ_STR_INTO(&ck.comm, task, comm);
+		action = bpf_map_lookup_elem(&exec_deny_comm, &ck);
+	}
 	if (action) {
 		if (*action == 1) {
 			bpf_send_signal(SIGKILL);
@@ -562,19 +607,42 @@ static __always_inline int on_enter(struct trace_event_raw_sys_enter *ctx, int n
 	return 0;
 }
 
+static __always_inline int trie_wants(void *trie, struct lpm_key *k, int write)
+{
+	__u8 *v = bpf_map_lookup_elem(trie, k);
+	return v && ((*v & OPEN_ANY) || ((*v & OPEN_WRITE) && write));
+}
+
 static __always_inline int open_wanted(const void *upath, __u64 flags)
 {
 	if (flags & cfg_open_flags_mask)
 		return 1;
-	__u32 zero = 0;
+	int write = (flags & OPEN_WRITE_FLAGS) != 0;
+	__u32 zero = 0, one = 1;
 	struct lpm_key *k = bpf_map_lookup_elem(&lpm_scratch, &zero);
 	if (!k)
 		return 0;
 	long n = bpf_probe_read_user_str(k->data, sizeof(k->data), upath);
 	if (n <= 0)
 		return 0;
-	k->prefixlen = (__u32)(n - 1) * 8;
-	return bpf_map_lookup_elem(&open_prefixes, k) != 0;
+	__u32 len = (__u32)(n - 1);
+	k->prefixlen = len * 8;
+	if (trie_wants(&open_prefixes, k, write))
+		return 1;
+	if (!cfg_open_suffixes)
+		return 0;
+	struct lpm_key *r = bpf_map_lookup_elem(&lpm_scratch, &one);
+	if (!r)
+		return 0;
+	/* A bounded copy of the tail, last byte first: at most SUFFIX_MAX steps. */
+	__u32 m = len < SUFFIX_MAX ? len : SUFFIX_MAX;
+	for (__u32 i = 0; i < SUFFIX_MAX; i++) {
+		if (i >= m)
+			break;
+		r->data[i] = k->data[(len - 1 - i) & 0xff];
+	}
+	r->prefixlen = m * 8;
+	return trie_wants(&open_suffixes, r, write);
 }
 
 static __always_inline int sys_exit_common(struct trace_event_raw_sys_exit *ctx, __u32 kind)

@@ -2,12 +2,15 @@
 //!
 //! ```text
 //! cargo run --release -p kestrel-sensor --example decode_bench -- RECORDING [ROUNDS]
+//! cargo run --release -p kestrel-sensor --example decode_bench -- RECORDING --json
 //! ```
 //!
 //! The recording (from `kestrel watch --record`) is read into memory once; each round runs every
 //! kernel record through `record::decode` and a fresh `Normalizer` (process table seeded from
-//! the recorded /proc bootstrap), exactly the code the live enrich thread runs.
+//! the recorded /proc bootstrap), exactly the code the live enrich thread runs. `--json` prints
+//! the events of one round instead, one JSON line each, so that two builds can be compared.
 
+use std::io::Write;
 use std::time::Instant;
 
 use kestrel_sensor::normalize::{NormalizeConfig, Normalizer};
@@ -16,10 +19,16 @@ use kestrel_sensor::recording::{Frame, Replayer};
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let path = args.next().expect("usage: decode_bench RECORDING [ROUNDS]");
-    let rounds: usize = args
+    let path = args
         .next()
-        .map_or(20, |r| r.parse().expect("ROUNDS is a number"));
+        .expect("usage: decode_bench RECORDING [ROUNDS|--json]");
+    let mode = args.next();
+    let json = mode.as_deref() == Some("--json");
+    let rounds: usize = match mode.as_deref() {
+        None => 20,
+        Some("--json") => 1,
+        Some(r) => r.parse().expect("ROUNDS is a number"),
+    };
     let mut rp = Replayer::open(path.as_ref()).expect("open recording");
     let mut procs = Vec::new();
     let mut raws = Vec::new();
@@ -30,6 +39,7 @@ fn main() {
             Frame::Event(_) => {}
         }
     }
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut total_records = 0u64;
     let mut total_events = 0u64;
     let start = Instant::now();
@@ -50,15 +60,23 @@ fn main() {
                 && let Some(e) = n.normalize(&rec)
             {
                 total_events += 1;
+                if json {
+                    serde_json::to_writer(&mut out, &e).expect("write");
+                    out.write_all(b"\n").expect("write");
+                }
                 std::hint::black_box(&e);
             }
         }
     }
     let secs = start.elapsed().as_secs_f64();
-    println!(
-        "{} records x {rounds} rounds: {total_records} records, {total_events} events in {secs:.3} s = {:.0} records/s, {:.0} events/s (one thread)",
-        raws.len(),
-        total_records as f64 / secs,
-        total_events as f64 / secs
-    );
+    if !json {
+        writeln!(
+            out,
+            "{} records x {rounds} rounds: {total_records} records, {total_events} events in {secs:.3} s = {:.0} records/s, {:.0} events/s (one thread)",
+            raws.len(),
+            total_records as f64 / secs,
+            total_events as f64 / secs
+        )
+        .expect("write");
+    }
 }

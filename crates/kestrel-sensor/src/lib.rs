@@ -38,6 +38,6 @@ pub mod recording;
 pub use loader::{AttachReport, DenyMode, LoadError, ProbeStatus, ProgramRunTime};
 pub use metadata::{Lookup, MetadataSource};
 pub use pipeline::{
-    DEFAULT_OPEN_PREFIXES, DenyError, Fallback, Replay, Sensor, SensorConfig, SensorError,
-    SensorHandle, StatsSnapshot,
+    DEFAULT_OPEN_PREFIXES, DEFAULT_OPEN_SUFFIXES, DEFAULT_OPEN_WRITE_PREFIXES, DenyError, ExeId,
+    Fallback, Replay, Sensor, SensorConfig, SensorError, SensorHandle, StatsSnapshot,
 };

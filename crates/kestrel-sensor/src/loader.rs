@@ -94,6 +94,12 @@ pub struct LoadOptions {
     pub env_bytes: u32,
     /// Opens of paths under these prefixes are reported (`""` reports every path).
     pub open_prefixes: Vec<String>,
+    /// Opens that may write (`O_WRONLY`, `O_RDWR`, `O_CREAT`, `O_TRUNC`, `O_APPEND`) of paths
+    /// under these prefixes are reported.
+    pub open_write_prefixes: Vec<String>,
+    /// Opens of paths ending with one of these (at most [`MAX_OPEN_SUFFIX`] bytes) are reported,
+    /// whatever the directory.
+    pub open_suffixes: Vec<String>,
     /// Opens with any of these flags are reported whatever the path (`O_WRONLY|O_RDWR`...).
     pub open_flags_mask: u32,
     /// Events of this process (the sensor itself) are not captured.
@@ -108,6 +114,14 @@ pub enum DenyMode {
     Kill,
     /// Report only: the exec event carries `enforcement: would_kill`.
     DryRun,
+}
+
+/// The deny maps' value, as `sensor.bpf.c` reads it.
+fn deny_value(mode: DenyMode) -> u32 {
+    match mode {
+        DenyMode::Kill => 1,
+        DenyMode::DryRun => 2,
+    }
 }
 
 /// The loaded and attached sensor. Dropping it detaches every program.
@@ -229,10 +243,24 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
         .override_global("cfg_env_bytes", &opts.env_bytes.min(4095), true)
         .override_global("cfg_cgroup_v1_pids", &cgroup_v1, true)
         .override_global("cfg_open_flags_mask", &opts.open_flags_mask, true)
+        .override_global(
+            "cfg_open_suffixes",
+            &u32::from(!opts.open_suffixes.is_empty()),
+            true,
+        )
         .load(OBJECT)
         .map_err(LoadError::Object)?;
 
-    fill_prefixes(&mut ebpf, &opts.open_prefixes)?;
+    fill_trie(
+        &mut ebpf,
+        "open_prefixes",
+        prefix_entries(&opts.open_prefixes, &opts.open_write_prefixes)?,
+    )?;
+    fill_trie(
+        &mut ebpf,
+        "open_suffixes",
+        suffix_entries(&opts.open_suffixes)?,
+    )?;
 
     let names: Vec<String> = ebpf.programs().map(|(n, _)| n.to_owned()).collect();
     for name in names {
@@ -306,30 +334,79 @@ fn attach_one(name: &str, prog: &mut Program, btf: &Btf) -> (String, Result<(), 
     )
 }
 
-fn fill_prefixes(ebpf: &mut Ebpf, prefixes: &[String]) -> Result<(), LoadError> {
-    let map = ebpf.map_mut("open_prefixes").ok_or(LoadError::Map {
-        map: "open_prefixes",
+/// Values of the open filter tries (`OPEN_ANY`, `OPEN_WRITE` in `sensor.bpf.c`).
+const OPEN_ANY: u8 = 1;
+const OPEN_WRITE: u8 = 2;
+/// Longest path prefix the kernel compares (its key buffer is 256 bytes, NUL included).
+const MAX_OPEN_PREFIX: usize = 255;
+/// Longest suffix: the kernel reverses at most this many trailing bytes of a path.
+pub const MAX_OPEN_SUFFIX: usize = 64;
+
+/// The `open_prefixes` trie: report-all prefixes, then write-only ones. The kernel takes the
+/// longest match, so a write-only prefix under a report-all one is left out (it would hide the
+/// reads the shorter prefix asks for).
+fn prefix_entries(any: &[String], write: &[String]) -> Result<BTreeMap<Vec<u8>, u8>, LoadError> {
+    let mut entries = BTreeMap::new();
+    for (list, value) in [(any, OPEN_ANY), (write, OPEN_WRITE)] {
+        for p in list {
+            if p.len() > MAX_OPEN_PREFIX {
+                return Err(LoadError::Map {
+                    map: "open_prefixes",
+                    message: format!("prefix {p:?} is longer than {MAX_OPEN_PREFIX} bytes"),
+                });
+            }
+            if value == OPEN_WRITE && any.iter().any(|a| p.starts_with(a.as_str())) {
+                continue;
+            }
+            *entries.entry(p.as_bytes().to_vec()).or_default() |= value;
+        }
+    }
+    Ok(entries)
+}
+
+/// The `open_suffixes` trie: each suffix reversed, so that the kernel's longest-prefix match of
+/// the reversed path tail finds it.
+fn suffix_entries(suffixes: &[String]) -> Result<BTreeMap<Vec<u8>, u8>, LoadError> {
+    let mut entries = BTreeMap::new();
+    for s in suffixes {
+        let bad = |why: String| LoadError::Map {
+            map: "open_suffixes",
+            message: format!("suffix {s:?} {why}"),
+        };
+        if s.is_empty() {
+            return Err(bad(
+                "is empty: it would report every open (use an open prefix of \"\" for that)".into(),
+            ));
+        }
+        if s.len() > MAX_OPEN_SUFFIX {
+            return Err(bad(format!("is longer than {MAX_OPEN_SUFFIX} bytes")));
+        }
+        entries.insert(s.bytes().rev().collect(), OPEN_ANY);
+    }
+    Ok(entries)
+}
+
+fn fill_trie(
+    ebpf: &mut Ebpf,
+    name: &'static str,
+    entries: BTreeMap<Vec<u8>, u8>,
+) -> Result<(), LoadError> {
+    let map = ebpf.map_mut(name).ok_or(LoadError::Map {
+        map: name,
         message: "missing from the object".into(),
     })?;
     let mut trie: LpmTrie<&mut MapData, [u8; 256], u8> =
         LpmTrie::try_from(map).map_err(|e| LoadError::Map {
-            map: "open_prefixes",
+            map: name,
             message: e.to_string(),
         })?;
-    for p in prefixes {
-        let bytes = p.as_bytes();
-        if bytes.len() > 255 {
-            return Err(LoadError::Map {
-                map: "open_prefixes",
-                message: format!("prefix {p:?} is longer than 255 bytes"),
-            });
-        }
+    for (bytes, value) in entries {
         let mut data = [0u8; 256];
-        data[..bytes.len()].copy_from_slice(bytes);
-        trie.insert(&Key::new(bytes.len() as u32 * 8, data), 1, 0)
+        data[..bytes.len()].copy_from_slice(&bytes);
+        trie.insert(&Key::new(bytes.len() as u32 * 8, data), value, 0)
             .map_err(|e| LoadError::Map {
-                map: "open_prefixes",
-                message: format!("inserting {p:?}: {e}"),
+                map: name,
+                message: format!("inserting {:?}: {e}", String::from_utf8_lossy(&bytes)),
             })?;
     }
     Ok(())
@@ -364,11 +441,7 @@ impl Loaded {
     /// Adds an executable to the deny list by the file's `stat(2)` device and inode.
     pub fn deny_exec(&mut self, dev: u64, ino: u64, mode: DenyMode) -> Result<(), LoadError> {
         let mut map = self.deny_map()?;
-        let action: u32 = match mode {
-            DenyMode::Kill => 1,
-            DenyMode::DryRun => 2,
-        };
-        map.insert([dev_to_kernel(dev), ino], action, 0)
+        map.insert([dev_to_kernel(dev), ino], deny_value(mode), 0)
             .map_err(|e| LoadError::Map {
                 map: "exec_deny",
                 message: e.to_string(),
@@ -386,6 +459,40 @@ impl Loaded {
                 message: e.to_string(),
             }),
         }
+    }
+
+    /// Adds a process name (the task's 15-byte `comm` after exec) to the deny list.
+    pub fn deny_exec_comm(&mut self, comm: [u8; 16], mode: DenyMode) -> Result<(), LoadError> {
+        let mut map = self.deny_comm_map()?;
+        map.insert(comm, deny_value(mode), 0)
+            .map_err(|e| LoadError::Map {
+                map: "exec_deny_comm",
+                message: e.to_string(),
+            })
+    }
+
+    /// Removes a process name from the deny list; `false` when it was not there.
+    pub fn allow_exec_comm(&mut self, comm: [u8; 16]) -> Result<bool, LoadError> {
+        let mut map = self.deny_comm_map()?;
+        match map.remove(&comm) {
+            Ok(()) => Ok(true),
+            Err(aya::maps::MapError::KeyNotFound) => Ok(false),
+            Err(e) => Err(LoadError::Map {
+                map: "exec_deny_comm",
+                message: e.to_string(),
+            }),
+        }
+    }
+
+    fn deny_comm_map(&mut self) -> Result<BpfHashMap<&mut MapData, [u8; 16], u32>, LoadError> {
+        let map = self.ebpf.map_mut("exec_deny_comm").ok_or(LoadError::Map {
+            map: "exec_deny_comm",
+            message: "missing from the object".into(),
+        })?;
+        BpfHashMap::try_from(map).map_err(|e| LoadError::Map {
+            map: "exec_deny_comm",
+            message: e.to_string(),
+        })
     }
 
     fn deny_map(&mut self) -> Result<BpfHashMap<&mut MapData, [u64; 2], u32>, LoadError> {
@@ -473,5 +580,59 @@ impl DropCounters {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn open_filter_entries() {
+        let any = strings(&["/etc/", "/proc/sys/", "/x/"]);
+        let write = strings(&["/proc/", "/etc/cron.d/", "/x/", "/var/log/"]);
+        let got: Vec<(String, u8)> = prefix_entries(&any, &write)
+            .unwrap()
+            .into_iter()
+            .map(|(k, v)| (String::from_utf8(k).unwrap(), v))
+            .collect();
+        // /etc/cron.d/ and /x/ are covered by report-all prefixes: a write-only entry there
+        // would be the longest match and hide reads.
+        let want = [
+            ("/etc/", OPEN_ANY),
+            ("/proc/", OPEN_WRITE),
+            ("/proc/sys/", OPEN_ANY),
+            ("/var/log/", OPEN_WRITE),
+            ("/x/", OPEN_ANY),
+        ]
+        .map(|(k, v)| (k.to_owned(), v));
+        assert_eq!(got, want);
+        // "" reports everything, so no write-only entry survives.
+        let all = prefix_entries(&strings(&[""]), &write).unwrap();
+        assert_eq!(
+            all.into_iter().collect::<Vec<_>>(),
+            [(Vec::new(), OPEN_ANY)]
+        );
+
+        let long = "/".repeat(256);
+        let e = prefix_entries(&[], &[long]).unwrap_err().to_string();
+        assert!(e.contains("longer than 255 bytes"), "{e}");
+    }
+
+    #[test]
+    fn suffixes_are_reversed_and_bounded() {
+        let got = suffix_entries(&strings(&["release_agent", ".aws/config"])).unwrap();
+        let keys: Vec<&[u8]> = got.keys().map(Vec::as_slice).collect();
+        assert_eq!(keys, [&b"gifnoc/swa."[..], b"tnega_esaeler"]);
+        assert!(got.values().all(|v| *v == OPEN_ANY));
+        let e = suffix_entries(&strings(&[""])).unwrap_err().to_string();
+        assert!(e.contains("is empty"), "{e}");
+        let e = suffix_entries(&["x".repeat(65)]).unwrap_err().to_string();
+        assert!(e.contains("longer than 64 bytes"), "{e}");
+        assert!(suffix_entries(&["x".repeat(64)]).is_ok());
     }
 }

@@ -5,7 +5,7 @@
 //! exec, fork and exit records. The same code runs live and on replay; only the clock offset and
 //! whether `/proc` may be consulted for a process the table never saw differ.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,10 +17,10 @@ use kestrel_event::{
 };
 
 use crate::metadata::{Lookup, MetadataSource};
-use crate::proctable::{ProcessTable, scan_process, select_env};
+use crate::proctable::{ProcessTable, scan_process};
 use crate::record::{
     Body, Kind, ProcBody, Record, SockTuple, SyscallRecord, dev_to_user, exe_flags,
-    join_components, split_nul,
+    join_components, lossy, select_env_block, split_nul,
 };
 
 /// `sub` values of `bpf/sensor.h`.
@@ -31,6 +31,9 @@ mod sub {
 }
 
 const AT_REMOVEDIR: u64 = 0x200;
+
+/// How many distinct cgroup paths [`Normalizer`] remembers.
+const RECENT_CGROUPS: usize = 16;
 
 /// Settings of the normalizer.
 #[derive(Debug, Clone)]
@@ -60,6 +63,9 @@ pub struct Normalizer {
     containers: HashMap<ContainerId, Arc<ContainerInfo>>,
     /// What the cgroup path said about each container seen, for metadata lookups.
     identities: HashMap<ContainerId, kestrel_container::CgroupIdentity>,
+    /// The last few cgroup paths seen at exec and fork (as the kernel sent them) and what they
+    /// identify: consecutive processes mostly share one, and a compare is cheaper than a parse.
+    recent_cgroups: VecDeque<(Box<[u8]>, Option<kestrel_container::CgroupIdentity>)>,
     metadata: Option<Arc<dyn MetadataSource>>,
     stats: NormalizeStats,
 }
@@ -81,6 +87,7 @@ impl Normalizer {
             cfg,
             containers: HashMap::new(),
             identities: HashMap::new(),
+            recent_cgroups: VecDeque::with_capacity(RECENT_CGROUPS),
             metadata: None,
             stats: NormalizeStats::default(),
         }
@@ -129,7 +136,7 @@ impl Normalizer {
     }
 
     /// One record in, at most one event out.
-    pub fn normalize(&mut self, rec: &Record) -> Option<Event> {
+    pub fn normalize(&mut self, rec: &Record<'_>) -> Option<Event> {
         let ts = (rec.hdr.ts_boot_ns as i64 + self.cfg.boot_to_unix_ns).max(0) as u64;
         let pid = rec.hdr.tgid;
         let (kind, process) = match &rec.body {
@@ -144,10 +151,9 @@ impl Normalizer {
             } => {
                 let mut exe_path = join_components(exe_path);
                 if exe_path == "/" {
-                    exe_path = String::from_utf8_lossy(filename).into_owned();
+                    exe_path = lossy(filename);
                 }
-                let cgroup_path = join_components(cgroup);
-                let ident = kestrel_container::identify_cgroup(&cgroup_path);
+                let ident = self.identify_cgroup(cgroup);
                 let enforcement = if proc.flags & exe_flags::KILLED != 0 {
                     Some(EnforcementAction::Killed)
                 } else if proc.flags & exe_flags::WOULD_KILL != 0 {
@@ -167,7 +173,7 @@ impl Normalizer {
                 };
                 info.args = split_nul(argv);
                 info.cwd = join_components(cwd);
-                info.env = select_env(&split_nul(env), &self.cfg.env_names);
+                info.env = select_env_block(env, &self.cfg.env_names);
                 info.container_id = ident.as_ref().map(|i| i.container_id.clone());
                 if let Some(i) = &ident {
                     self.note_container(i);
@@ -181,26 +187,36 @@ impl Normalizer {
                 cgroup,
             } => {
                 let parent = self.process(pid);
-                let ident = kestrel_container::identify_cgroup(&join_components(cgroup));
+                let ident = self.identify_cgroup(cgroup);
                 if let Some(i) = &ident {
                     self.note_container(i);
                 }
-                let mut info = match &parent {
+                let container_id = ident.map(|i| i.container_id);
+                // The child runs the parent's image until it execs; its identity is its own.
+                // The table links it to the parent by `ppid`, sharing the parent's cut ancestry.
+                let info = match &parent {
                     Some(p) => ProcessInfo {
+                        pid: *child_tgid,
+                        ppid: pid,
+                        name: child.comm(),
+                        exe: p.exe.clone(),
+                        args: p.args.clone(),
+                        cwd: p.cwd.clone(),
+                        env: p.env.clone(),
+                        creds: creds(child),
+                        caps: caps(child),
+                        tty: p.tty,
+                        ns: namespaces(child),
+                        start_time: child.start_boottime,
+                        container_id,
                         parent: None,
-                        ..(**p).clone()
                     },
-                    None => base_process(*child_tgid, child),
+                    None => ProcessInfo {
+                        ppid: pid,
+                        container_id,
+                        ..base_process(*child_tgid, child)
+                    },
                 };
-                info.pid = *child_tgid;
-                info.ppid = pid;
-                info.name = child.comm.clone();
-                info.creds = creds(child);
-                info.caps = caps(child);
-                info.ns = namespaces(child);
-                info.start_time = child.start_boottime;
-                info.container_id = ident.map(|i| i.container_id);
-                info.parent = parent.clone();
                 self.table.insert(info);
                 (
                     EventKind::Fork {
@@ -242,6 +258,28 @@ impl Normalizer {
         let info = scan_process(&root, pid, &self.cfg.env_names)?;
         self.stats.proc_scans += 1;
         Some(self.table.insert(info))
+    }
+
+    /// The container a cgroup path (components leaf first) names, if any.
+    fn identify_cgroup(&mut self, leaf_first: &[u8]) -> Option<kestrel_container::CgroupIdentity> {
+        if let Some(i) = self
+            .recent_cgroups
+            .iter()
+            .position(|(path, _)| **path == *leaf_first)
+        {
+            if i != 0 {
+                let hit = self.recent_cgroups.remove(i).expect("index in range");
+                self.recent_cgroups.push_front(hit);
+            }
+            return self.recent_cgroups[0].1.clone();
+        }
+        let ident = kestrel_container::identify_cgroup(&join_components(leaf_first));
+        if self.recent_cgroups.len() == RECENT_CGROUPS {
+            self.recent_cgroups.pop_back();
+        }
+        self.recent_cgroups
+            .push_front((leaf_first.into(), ident.clone()));
+        ident
     }
 
     fn note_container(&mut self, ident: &kestrel_container::CgroupIdentity) {
@@ -310,17 +348,12 @@ impl Normalizer {
         Some(info)
     }
 
-    fn syscall_kind(&mut self, kind: Kind, sc: &SyscallRecord) -> Option<EventKind> {
-        let blob_str = |i: usize| -> String {
-            sc.blobs
-                .get(i)
-                .map(|b| String::from_utf8_lossy(b).into_owned())
-                .unwrap_or_default()
-        };
+    fn syscall_kind(&mut self, kind: Kind, sc: &SyscallRecord<'_>) -> Option<EventKind> {
+        let blob_str = |i: usize| -> String { sc.blobs.get(i).map(lossy).unwrap_or_default() };
         let blob_path = |i: usize| -> String {
             sc.blobs
                 .get(i)
-                .map(|b| join_components(b))
+                .map(join_components)
                 .unwrap_or_default()
         };
         let a = &sc.args;
@@ -406,7 +439,7 @@ impl Normalizer {
                 remote: sc
                     .blobs
                     .first()
-                    .map(|b| parse_sockaddr(b))
+                    .map(parse_sockaddr)
                     .unwrap_or(SockAddr::Other(0)),
                 result,
             },
@@ -423,7 +456,7 @@ impl Normalizer {
                 local: sc
                     .blobs
                     .first()
-                    .map(|b| parse_sockaddr(b))
+                    .map(parse_sockaddr)
                     .unwrap_or(SockAddr::Other(0)),
                 result,
             },
@@ -441,7 +474,7 @@ impl Normalizer {
                 result,
             },
             Kind::DnsSend | Kind::DnsRecv => {
-                let payload = sc.blobs.first().map(Vec::as_slice).unwrap_or_default();
+                let payload = sc.blobs.first().unwrap_or_default();
                 let server = match sc.blobs.get(1) {
                     Some(b) if b.len() >= 8 => parse_sockaddr(b),
                     _ => tuple_remote(&sc.sk).unwrap_or(SockAddr::Other(sc.sk.family)),
@@ -514,7 +547,7 @@ impl Normalizer {
     }
 }
 
-fn creds(p: &ProcBody) -> Credentials {
+fn creds(p: &ProcBody<'_>) -> Credentials {
     Credentials {
         uid: p.uid,
         gid: p.gid,
@@ -524,7 +557,7 @@ fn creds(p: &ProcBody) -> Credentials {
     }
 }
 
-fn caps(p: &ProcBody) -> Capabilities {
+fn caps(p: &ProcBody<'_>) -> Capabilities {
     Capabilities {
         effective: p.cap_eff,
         permitted: p.cap_prm,
@@ -532,7 +565,7 @@ fn caps(p: &ProcBody) -> Capabilities {
     }
 }
 
-fn namespaces(p: &ProcBody) -> Namespaces {
+fn namespaces(p: &ProcBody<'_>) -> Namespaces {
     let [pid, mnt, net, uts, ipc, user, cgroup] = p.ns;
     Namespaces {
         pid,
@@ -545,11 +578,11 @@ fn namespaces(p: &ProcBody) -> Namespaces {
     }
 }
 
-fn base_process(pid: u32, p: &ProcBody) -> ProcessInfo {
+fn base_process(pid: u32, p: &ProcBody<'_>) -> ProcessInfo {
     ProcessInfo {
         pid,
         ppid: p.ppid,
-        name: p.comm.clone(),
+        name: p.comm(),
         creds: creds(p),
         caps: caps(p),
         // The encoding /proc/PID/stat uses for tty_nr.
@@ -703,7 +736,7 @@ mod tests {
         let p = ProcBody {
             ppid,
             uid: 0,
-            comm: comm.into(),
+            comm: comm.as_bytes(),
             exe_dev: (259 << 20) | 2,
             exe_ino: 77,
             flags: exe_flags::HAS_TTY | exe_flags::WOULD_KILL,
@@ -777,7 +810,7 @@ mod tests {
             format!("/kubepods/besteffort/pod3ff4e486-5a28-4fbb-a3a0-b49d9427886b/libpod-{CID}");
         let mut fork = Builder::header(2, 6, 100, 100);
         fork.proc(&ProcBody {
-            comm: "sh".into(),
+            comm: b"sh",
             start_boottime: 9,
             ..Default::default()
         })

@@ -11,7 +11,7 @@
 //! draining, the ring buffer fills and the kernel counts drops per kind, which the stats thread
 //! reports in-band as `sensor` events. Nothing is dropped silently in user space.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use kestrel_event::{Event, EventKind, Sensor as SensorEvent};
+use kestrel_event::{ContainerId, Event, EventKind, Sensor as SensorEvent};
 
 use crate::loader::{self, AttachReport, DenyMode, LoadError, LoadOptions, Loaded};
 use crate::metadata::MetadataSource;
@@ -37,6 +37,12 @@ pub struct SensorConfig {
     pub env_names: Vec<String>,
     /// Opens under these path prefixes are reported; `""` reports all.
     pub open_prefixes: Vec<String>,
+    /// Opens that may write (`O_WRONLY`, `O_RDWR`, `O_CREAT`, `O_TRUNC`, `O_APPEND`) under these
+    /// path prefixes are reported.
+    pub open_write_prefixes: Vec<String>,
+    /// Opens of paths ending with one of these (at most 64 bytes) are reported, whatever the
+    /// directory.
+    pub open_suffixes: Vec<String>,
     /// Opens with any of these `open(2)` flags are reported whatever the path.
     pub open_flags_mask: u32,
     pub process_table_capacity: usize,
@@ -65,10 +71,21 @@ impl Default for SensorConfig {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
+            open_write_prefixes: DEFAULT_OPEN_WRITE_PREFIXES
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            open_suffixes: DEFAULT_OPEN_SUFFIXES
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             open_flags_mask: 0,
             process_table_capacity: 32_768,
             ancestry_depth: 8,
-            channel_capacity: 65_536,
+            // The channel's slots are allocated and touched up front (136 bytes each),
+            // so this is resident memory: 65,536 slots cost 9 MB. Bursts are absorbed by the
+            // kernel ring and the raw batches in flight (up to 32,768 records) instead.
+            channel_capacity: 4_096,
             record: None,
             hold_unresolved: Duration::from_millis(500),
             drop_alert_intervals: 3,
@@ -79,24 +96,61 @@ impl Default for SensorConfig {
     }
 }
 
-/// Paths whose opens matter to the default rules: credentials, configuration, binaries,
-/// service-account tokens.
+/// Paths every open of which matters to the default rules: credentials, configuration,
+/// service-account tokens, kubelet state, cron tables. (`kestrel-config` keeps the same lists
+/// as the `[sensor]` defaults; `docs/sensor.md` says which rule needs which entry.)
 pub const DEFAULT_OPEN_PREFIXES: &[&str] = &[
     "/etc/",
     "/root/",
     "/home/",
     "/var/run/secrets/",
     "/run/secrets/",
+    "/var/lib/kubelet/",
+    "/var/spool/cron/",
     "/boot/",
+    "/proc/sys/",
+    "/sys/kernel/",
+    "/dev/mem",
+    "/dev/kmem",
+];
+
+/// Paths only whose opens for writing matter to the default rules. Reads there are constant
+/// (`ps` reads `/proc` all the time, log shippers read `/var/log`) and are not reported.
+pub const DEFAULT_OPEN_WRITE_PREFIXES: &[&str] = &[
+    "/proc/",
+    "/var/log/",
+    "/dev/log",
     "/bin/",
     "/sbin/",
     "/usr/bin/",
     "/usr/sbin/",
     "/usr/local/bin/",
-    "/proc/sys/",
-    "/sys/kernel/",
-    "/dev/mem",
-    "/dev/kmem",
+    "/usr/local/sbin/",
+    "/usr/lib/systemd/system/",
+    "/lib/systemd/system/",
+];
+
+/// File names the default rules look for in any directory: container-escape, history,
+/// SSH-key, shell-profile and cloud-credential files.
+pub const DEFAULT_OPEN_SUFFIXES: &[&str] = &[
+    "release_agent",
+    "core_pattern",
+    "bash_history",
+    "zsh_history",
+    ".ash_history",
+    "authorized_keys",
+    "authorized_keys2",
+    ".bashrc",
+    ".bash_profile",
+    ".profile",
+    ".zshrc",
+    ".aws/credentials",
+    ".aws/config",
+    ".config/gcloud/credentials.db",
+    ".config/gcloud/access_tokens.db",
+    ".config/gcloud/application_default_credentials.json",
+    ".azure/accessTokens.json",
+    ".azure/msal_token_cache.json",
 ];
 
 /// Whether to fall back to `/proc` polling when eBPF is unavailable.
@@ -200,9 +254,55 @@ impl SharedStats {
 }
 
 enum Msg {
-    Raw(Vec<Vec<u8>>),
+    Raw(RawBatch),
     /// A ready event (sensor health, fallback process events).
     Ready(Event),
+}
+
+/// Records drained from the ring buffer in one go, copied back to back: one buffer per batch
+/// instead of one allocation per record, and the buffers go back to the reader for reuse.
+#[derive(Debug, Default)]
+struct RawBatch {
+    data: Vec<u8>,
+    /// End offset of each record in `data`.
+    ends: Vec<usize>,
+}
+
+/// A batch is handed over at this many records or bytes, whichever comes first.
+const BATCH_RECORDS: usize = 512;
+const BATCH_BYTES: usize = 256 << 10;
+/// Batches in flight between the reader and the enrich thread. With the bytes per batch this
+/// bounds what user space buffers (16 MiB) when the enrich thread falls behind; past it the
+/// kernel ring fills and the kernel counts drops.
+const BATCHES_IN_FLIGHT: usize = 64;
+
+impl RawBatch {
+    fn push(&mut self, record: &[u8]) {
+        self.data.extend_from_slice(record);
+        self.ends.push(self.data.len());
+    }
+
+    fn is_full(&self) -> bool {
+        self.ends.len() >= BATCH_RECORDS || self.data.len() >= BATCH_BYTES
+    }
+
+    fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    fn clear(&mut self) {
+        self.data.clear();
+        self.ends.clear();
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        let mut start = 0;
+        self.ends.iter().map(move |&end| {
+            let r = &self.data[start..end];
+            start = end;
+            r
+        })
+    }
 }
 
 /// The running sensor. Dropping it stops the threads and detaches every program.
@@ -248,6 +348,8 @@ impl Sensor {
                 ring_buffer_bytes: cfg.ring_buffer_bytes,
                 env_bytes: if cfg.env_names.is_empty() { 0 } else { 4095 },
                 open_prefixes: cfg.open_prefixes.clone(),
+                open_write_prefixes: cfg.open_write_prefixes.clone(),
+                open_suffixes: cfg.open_suffixes.clone(),
                 open_flags_mask: cfg.open_flags_mask,
                 self_tgid: std::process::id(),
             };
@@ -312,7 +414,10 @@ fn start_ebpf(
     let drops = loaded.take_drops()?;
     let stop = Arc::new(AtomicBool::new(false));
     let stats = Arc::new(SharedStats::default());
-    let (raw_tx, raw_rx) = mpsc::sync_channel::<Msg>(1024);
+    let (raw_tx, raw_rx) = mpsc::sync_channel::<Msg>(BATCHES_IN_FLIGHT);
+    // Emptied batches go back to the reader; when none is waiting it allocates a new one. A few
+    // spares suffice; keeping more would hold on to a burst's memory.
+    let (spare_tx, spare_rx) = mpsc::sync_channel::<RawBatch>(4);
     let (ev_tx, ev_rx) = mpsc::sync_channel::<Event>(cfg.channel_capacity.max(1));
     // One offset for the live events and the recording, so that a replay reproduces them.
     let clock_offset = boot_to_unix_ns();
@@ -328,11 +433,11 @@ fn start_ebpf(
         let tx = raw_tx.clone();
         threads.push(spawn("reader", move || {
             use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+            let mut batch = RawBatch::default();
             while !stop.load(Ordering::Relaxed) {
-                let mut batch = Vec::new();
                 while let Some(item) = ring.next() {
-                    batch.push(item.to_vec());
-                    if batch.len() >= 512 {
+                    batch.push(&item);
+                    if batch.is_full() {
                         break;
                     }
                 }
@@ -341,7 +446,11 @@ fn start_ebpf(
                     let _ = poll(&mut fds, PollTimeout::from(100u16));
                     continue;
                 }
-                if tx.send(Msg::Raw(batch)).is_err() {
+                let next = spare_rx.try_recv().unwrap_or_default();
+                if tx
+                    .send(Msg::Raw(std::mem::replace(&mut batch, next)))
+                    .is_err()
+                {
                     break;
                 }
             }
@@ -436,7 +545,9 @@ fn start_ebpf(
         let stats = stats.clone();
         let hold = cfg.hold_unresolved;
         threads.push(spawn("enrich", move || {
-            enrich_loop(normalizer, raw_rx, ev_tx, stats, recorder, hold, true);
+            enrich_loop(
+                normalizer, raw_rx, spare_tx, ev_tx, stats, recorder, hold, true,
+            );
         })?);
     }
     Ok(SensorHandle {
@@ -470,9 +581,11 @@ struct Held {
     event: Event,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn enrich_loop(
     mut n: Normalizer,
     rx: Receiver<Msg>,
+    spare: SyncSender<RawBatch>,
     tx: SyncSender<Event>,
     stats: Arc<SharedStats>,
     mut recorder: Option<Recorder>,
@@ -495,6 +608,9 @@ fn enrich_loop(
         }
     }
     let mut held: VecDeque<Held> = VecDeque::new();
+    // How many held events each container has, so that a later event of the same container
+    // queues behind them (order is kept per container) without a walk of the queue.
+    let mut held_per_container: HashMap<ContainerId, usize> = HashMap::new();
     let send = |e: Event| -> bool {
         stats.events_out.fetch_add(1, Ordering::Relaxed);
         tx.send(e).is_ok()
@@ -506,16 +622,16 @@ fn enrich_loop(
             Err(RecvTimeoutError::Disconnected) => break,
         };
         match msg {
-            Some(Msg::Raw(batch)) => {
-                for raw in batch {
+            Some(Msg::Raw(mut batch)) => {
+                for raw in batch.iter() {
                     if let Some(r) = recorder.as_mut()
-                        && let Err(e) = r.record(&raw)
+                        && let Err(e) = r.record(raw)
                     {
                         tracing::error!("recording stopped: {e}");
                         stats.record_errors.fetch_add(1, Ordering::Relaxed);
                         recorder = None;
                     }
-                    let rec = match record::decode(&raw) {
+                    let rec = match record::decode(raw) {
                         Ok(r) => r,
                         Err(e) => {
                             tracing::debug!("undecodable record: {e}");
@@ -528,12 +644,12 @@ fn enrich_loop(
                         continue;
                     };
                     let pending = event.container.as_ref().is_some_and(|c| {
-                        n.container_pending(&c.id)
-                            || held
-                                .iter()
-                                .any(|h| h.event.container.as_ref().is_some_and(|hc| hc.id == c.id))
+                        held_per_container.contains_key(&c.id) || n.container_pending(&c.id)
                     });
                     if pending {
+                        if let Some(c) = &event.container {
+                            *held_per_container.entry(c.id.clone()).or_default() += 1;
+                        }
                         held.push_back(Held {
                             until: Instant::now() + hold,
                             event,
@@ -543,6 +659,9 @@ fn enrich_loop(
                         return;
                     }
                 }
+                batch.clear();
+                // The reader has enough spares when this fails; the batch is freed.
+                let _ = spare.try_send(batch);
             }
             Some(Msg::Ready(event)) => {
                 if let Some(r) = recorder.as_mut() {
@@ -570,6 +689,14 @@ fn enrich_loop(
                 break;
             }
             let mut h = held.pop_front().expect("front exists");
+            if let Some(c) = &h.event.container
+                && let Some(count) = held_per_container.get_mut(&c.id)
+            {
+                *count -= 1;
+                if *count == 0 {
+                    held_per_container.remove(&c.id);
+                }
+            }
             n.refresh_container(&mut h.event);
             if !send(h.event) {
                 return;
@@ -643,6 +770,38 @@ impl SensorHandle {
         l.allow_exec(md.dev(), md.ino()).map_err(DenyError::Map)
     }
 
+    /// Adds an executable identified by device and inode to the kernel deny list.
+    pub fn deny_exe(&self, id: ExeId, mode: DenyMode) -> Result<(), DenyError> {
+        let loaded = self.loaded.as_ref().ok_or(DenyError::NoEbpf)?;
+        let mut l = loaded.lock().expect("loader lock");
+        l.deny_exec(id.dev, id.ino, mode).map_err(DenyError::Map)
+    }
+
+    /// Removes an executable identified by device and inode; `false` when it was not there.
+    /// Unlike [`SensorHandle::allow_exec`] this works after the file was removed.
+    pub fn allow_exe(&self, id: ExeId) -> Result<bool, DenyError> {
+        let loaded = self.loaded.as_ref().ok_or(DenyError::NoEbpf)?;
+        let mut l = loaded.lock().expect("loader lock");
+        l.allow_exec(id.dev, id.ino).map_err(DenyError::Map)
+    }
+
+    /// Adds a process name to the kernel deny list: an exec whose new task name (`comm`, which
+    /// is what `proc.name` reports) equals `name` is killed, or flagged in a dry run.
+    pub fn deny_exec_name(&self, name: &str, mode: DenyMode) -> Result<(), DenyError> {
+        let key = comm_key(name)?;
+        let loaded = self.loaded.as_ref().ok_or(DenyError::NoEbpf)?;
+        let mut l = loaded.lock().expect("loader lock");
+        l.deny_exec_comm(key, mode).map_err(DenyError::Map)
+    }
+
+    /// Removes a process name from the deny list; `false` when it was not there.
+    pub fn allow_exec_name(&self, name: &str) -> Result<bool, DenyError> {
+        let key = comm_key(name)?;
+        let loaded = self.loaded.as_ref().ok_or(DenyError::NoEbpf)?;
+        let mut l = loaded.lock().expect("loader lock");
+        l.allow_exec_comm(key).map_err(DenyError::Map)
+    }
+
     /// Per-program `bpf_stats` (when `run_time_stats` was set).
     pub fn program_run_times(&self) -> Vec<loader::ProgramRunTime> {
         self.loaded
@@ -697,6 +856,51 @@ impl Drop for SensorHandle {
     }
 }
 
+/// An executable as the exec deny list keys it: the file's `stat(2)` device and inode, so that
+/// a rename or another path to the same file is still denied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ExeId {
+    pub dev: u64,
+    pub ino: u64,
+}
+
+impl ExeId {
+    /// The device and inode of the file at `path` (symbolic links followed, as exec does).
+    pub fn of(path: &std::path::Path) -> Result<ExeId, DenyError> {
+        use std::os::unix::fs::MetadataExt;
+        let md = std::fs::metadata(path).map_err(|source| DenyError::Stat {
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(ExeId {
+            dev: md.dev(),
+            ino: md.ino(),
+        })
+    }
+}
+
+/// The kernel's task name is at most 15 bytes and NUL-terminated in 16; the key is NUL-padded.
+fn comm_key(name: &str) -> Result<[u8; 16], DenyError> {
+    let bad = |reason: &'static str| DenyError::Name {
+        name: name.to_owned(),
+        reason,
+    };
+    if name.is_empty() {
+        return Err(bad("it is empty"));
+    }
+    if name.len() > 15 {
+        return Err(bad(
+            "it is longer than the 15 bytes of a kernel task name, so no process can have it",
+        ));
+    }
+    if name.contains('\0') {
+        return Err(bad("it contains a NUL byte"));
+    }
+    let mut key = [0u8; 16];
+    key[..name.len()].copy_from_slice(name.as_bytes());
+    Ok(key)
+}
+
 /// Errors of the enforcement API.
 #[derive(Debug, thiserror::Error)]
 pub enum DenyError {
@@ -705,6 +909,8 @@ pub enum DenyError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot deny the process name {name:?}: {reason}")]
+    Name { name: String, reason: &'static str },
     #[error("exec enforcement needs the eBPF sensor; it is running in /proc fallback mode")]
     NoEbpf,
     #[error(transparent)]

@@ -20,19 +20,32 @@ use std::sync::Arc;
 
 use kestrel_event::{Capabilities, Credentials, ExeInfo, Namespaces, ProcessInfo};
 use lru::LruCache;
+use rustc_hash::FxBuildHasher;
 
 /// The bounded table of live processes.
 #[derive(Debug)]
 pub struct ProcessTable {
-    procs: LruCache<u32, Arc<ProcessInfo>>,
+    procs: LruCache<u32, Entry, FxBuildHasher>,
     ancestry_depth: usize,
     evictions: u64,
+}
+
+#[derive(Debug)]
+struct Entry {
+    info: Arc<ProcessInfo>,
+    /// `info` with its ancestry cut to what a child may inherit (`ancestry_depth - 1`), made at
+    /// the first child and shared by the next ones: cutting a full-length chain copies every
+    /// entry in it, and a shell or a build tool starts many children (each a fork and an exec).
+    as_parent: Option<Arc<ProcessInfo>>,
 }
 
 impl ProcessTable {
     pub fn new(capacity: usize, ancestry_depth: usize) -> Self {
         ProcessTable {
-            procs: LruCache::new(NonZeroUsize::new(capacity.max(16)).expect("at least 16")),
+            procs: LruCache::with_hasher(
+                NonZeroUsize::new(capacity.max(16)).expect("at least 16"),
+                FxBuildHasher,
+            ),
             ancestry_depth: ancestry_depth.max(1),
             evictions: 0,
         }
@@ -52,19 +65,29 @@ impl ProcessTable {
     }
 
     pub fn get(&mut self, pid: u32) -> Option<Arc<ProcessInfo>> {
-        self.procs.get(&pid).cloned()
+        self.procs.get(&pid).map(|e| e.info.clone())
     }
 
     /// Inserts `info`, linking it to its parent (by `ppid`) when the table knows it.
     pub fn insert(&mut self, mut info: ProcessInfo) -> Arc<ProcessInfo> {
-        if info.parent.is_none() && info.ppid != 0 && info.ppid != info.pid {
-            info.parent = self.procs.get(&info.ppid).cloned();
-        }
+        let depth = self.ancestry_depth - 1;
         if let Some(p) = info.parent.take() {
-            info.parent = Some(cut_chain(&p, self.ancestry_depth - 1));
+            info.parent = Some(cut_chain(&p, depth));
+        } else if info.ppid != 0
+            && info.ppid != info.pid
+            && let Some(parent) = self.procs.get_mut(&info.ppid)
+        {
+            let cut = parent
+                .as_parent
+                .get_or_insert_with(|| cut_chain(&parent.info, depth));
+            info.parent = Some(cut.clone());
         }
         let info = Arc::new(info);
-        if let Some((old_pid, _)) = self.procs.push(info.pid, info.clone())
+        let entry = Entry {
+            info: info.clone(),
+            as_parent: None,
+        };
+        if let Some((old_pid, _)) = self.procs.push(info.pid, entry)
             && old_pid != info.pid
         {
             self.evictions += 1;
@@ -73,12 +96,12 @@ impl ProcessTable {
     }
 
     pub fn remove(&mut self, pid: u32) -> Option<Arc<ProcessInfo>> {
-        self.procs.pop(&pid)
+        self.procs.pop(&pid).map(|e| e.info)
     }
 
     /// All entries, for recordings.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Arc<ProcessInfo>> {
-        self.procs.iter().map(|(_, v)| v)
+        self.procs.iter().map(|(_, e)| &e.info)
     }
 
     /// Adds every process of `proc_root` (normally `/proc`), parents before children.

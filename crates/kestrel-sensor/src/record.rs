@@ -169,7 +169,7 @@ pub struct Header {
 
 /// `struct proc_body`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ProcBody {
+pub struct ProcBody<'a> {
     pub ppid: u32,
     pub uid: u32,
     pub gid: u32,
@@ -188,7 +188,15 @@ pub struct ProcBody {
     /// Kernel-internal `dev_t` (`MAJOR << 20 | MINOR`).
     pub exe_dev: u64,
     pub exe_ino: u64,
-    pub comm: String,
+    /// `comm` up to its first NUL, as the kernel wrote it (not necessarily UTF-8).
+    pub comm: &'a [u8],
+}
+
+impl ProcBody<'_> {
+    /// `comm` as text (invalid UTF-8 replaced).
+    pub fn comm(&self) -> String {
+        lossy(self.comm)
+    }
 }
 
 /// `struct sock_tuple`.
@@ -203,46 +211,89 @@ pub struct SockTuple {
     pub raddr: [u8; 16],
 }
 
+/// The blobs trailing a syscall record, checked at decode time and borrowed from the record.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+pub struct Blobs<'a> {
+    /// `{ u16 len, bytes[len] }*`, every length already known to fit.
+    raw: &'a [u8],
+}
+
+impl<'a> Blobs<'a> {
+    /// Every blob, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let mut rest = self.raw;
+        std::iter::from_fn(move || {
+            let (len, tail) = rest.split_first_chunk::<2>()?;
+            let (b, tail) = tail.split_at(u16::from_le_bytes(*len) as usize);
+            rest = tail;
+            Some(b)
+        })
+    }
+
+    pub fn get(&self, i: usize) -> Option<&'a [u8]> {
+        self.iter().nth(i)
+    }
+
+    pub fn first(&self) -> Option<&'a [u8]> {
+        self.get(0)
+    }
+
+    pub fn len(&self) -> usize {
+        self.iter().count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.raw.is_empty()
+    }
+}
+
+impl fmt::Debug for Blobs<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
 /// `struct sc_body` and its trailing blobs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SyscallRecord {
+pub struct SyscallRecord<'a> {
     pub sub: u32,
     pub ret: i64,
     pub args: [u64; 6],
     pub sk: SockTuple,
     pub file_dev: u64,
     pub file_ino: u64,
-    pub blobs: Vec<Vec<u8>>,
+    pub blobs: Blobs<'a>,
 }
 
-/// One decoded kernel record.
+/// One decoded kernel record. Variable-length fields borrow from the buffer it was decoded
+/// from: decoding allocates nothing, and the normalizer copies only what an event keeps.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Body {
+pub enum Body<'a> {
     Exec {
-        proc: ProcBody,
-        filename: Vec<u8>,
+        proc: ProcBody<'a>,
+        filename: &'a [u8],
         /// Path components, leaf first.
-        exe_path: Vec<u8>,
-        argv: Vec<u8>,
-        env: Vec<u8>,
-        cwd: Vec<u8>,
-        cgroup: Vec<u8>,
+        exe_path: &'a [u8],
+        argv: &'a [u8],
+        env: &'a [u8],
+        cwd: &'a [u8],
+        cgroup: &'a [u8],
     },
     Fork {
-        child: ProcBody,
+        child: ProcBody<'a>,
         child_tgid: u32,
-        cgroup: Vec<u8>,
+        cgroup: &'a [u8],
     },
     Exit {
         status: i32,
     },
-    Syscall(SyscallRecord),
+    Syscall(SyscallRecord<'a>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Record {
+pub struct Record<'a> {
     pub hdr: Header,
-    pub body: Body,
+    pub body: Body<'a>,
 }
 
 struct Reader<'a> {
@@ -268,41 +319,38 @@ impl<'a> Reader<'a> {
         self.pos += n;
         Ok(s)
     }
-    fn u16(&mut self) -> Result<u16, DecodeError> {
-        let b = self.bytes(2)?;
-        Ok(u16::from_le_bytes([b[0], b[1]]))
-    }
-    fn u32(&mut self) -> Result<u32, DecodeError> {
-        let b = self.bytes(4)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-    fn u64(&mut self) -> Result<u64, DecodeError> {
-        let b = self.bytes(8)?;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(b);
-        Ok(u64::from_le_bytes(a))
-    }
-    fn arr16(&mut self) -> Result<[u8; 16], DecodeError> {
-        let mut a = [0u8; 16];
-        a.copy_from_slice(self.bytes(16)?);
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
+        let mut a = [0u8; N];
+        a.copy_from_slice(self.bytes(N)?);
         Ok(a)
     }
-    fn blob(&mut self) -> Result<Vec<u8>, DecodeError> {
+    fn u16(&mut self) -> Result<u16, DecodeError> {
+        Ok(u16::from_le_bytes(self.array()?))
+    }
+    fn u32(&mut self) -> Result<u32, DecodeError> {
+        Ok(u32::from_le_bytes(self.array()?))
+    }
+    fn u64(&mut self) -> Result<u64, DecodeError> {
+        Ok(u64::from_le_bytes(self.array()?))
+    }
+    fn blob(&mut self) -> Result<&'a [u8], DecodeError> {
         self.what = "blob";
         let n = self.u16()? as usize;
-        Ok(self.bytes(n)?.to_vec())
+        self.bytes(n)
     }
     /// Blobs until the end of the record.
-    fn rest_blobs(&mut self) -> Result<Vec<Vec<u8>>, DecodeError> {
-        let mut v = Vec::new();
+    fn rest_blobs(&mut self) -> Result<Blobs<'a>, DecodeError> {
+        let start = self.pos;
         while self.pos < self.buf.len() {
-            v.push(self.blob()?);
+            self.blob()?;
         }
-        Ok(v)
+        Ok(Blobs {
+            raw: &self.buf[start..],
+        })
     }
 }
 
-fn proc_body(r: &mut Reader<'_>) -> Result<ProcBody, DecodeError> {
+fn proc_body<'a>(r: &mut Reader<'a>) -> Result<ProcBody<'a>, DecodeError> {
     r.what = "process body";
     r.need(PROC_LEN)?;
     let ppid = r.u32()?;
@@ -327,8 +375,7 @@ fn proc_body(r: &mut Reader<'_>) -> Result<ProcBody, DecodeError> {
     let exe_dev = r.u64()?;
     let exe_ino = r.u64()?;
     let comm = r.bytes(16)?;
-    let comm =
-        String::from_utf8_lossy(comm.split(|b| *b == 0).next().unwrap_or_default()).into_owned();
+    let comm = comm.split(|b| *b == 0).next().unwrap_or_default();
     Ok(ProcBody {
         ppid,
         uid,
@@ -351,7 +398,7 @@ fn proc_body(r: &mut Reader<'_>) -> Result<ProcBody, DecodeError> {
 }
 
 /// Decodes one record as delivered by the ring buffer (or stored in a recording).
-pub fn decode(buf: &[u8]) -> Result<Record, DecodeError> {
+pub fn decode(buf: &[u8]) -> Result<Record<'_>, DecodeError> {
     let mut r = Reader {
         buf,
         pos: 0,
@@ -424,8 +471,8 @@ pub fn decode(buf: &[u8]) -> Result<Record, DecodeError> {
             let lport = r.u16()?;
             let rport = r.u16()?;
             r.bytes(6)?;
-            let laddr = r.arr16()?;
-            let raddr = r.arr16()?;
+            let laddr = r.array()?;
+            let raddr = r.array()?;
             let file_dev = r.u64()?;
             let file_ino = r.u64()?;
             Body::Syscall(SyscallRecord {
@@ -464,19 +511,42 @@ pub fn dev_to_kernel(udev: u64) -> u64 {
     (major << 20) | minor
 }
 
-/// Joins path components that the kernel sent leaf first (`ls\0bin\0usr\0`) into `/usr/bin/ls`.
-pub fn join_components(leaf_first: &[u8]) -> String {
-    let parts: Vec<&[u8]> = leaf_first
-        .split(|b| *b == 0)
-        .filter(|p| !p.is_empty())
-        .collect();
-    if parts.is_empty() {
-        return "/".to_owned();
+/// Bytes the kernel copied as text: UTF-8 as is, anything else with U+FFFD replacements.
+pub fn lossy(b: &[u8]) -> String {
+    // `from_utf8` validates whole words at a time; the lossy decoder walks byte by byte and is
+    // only needed for the rare invalid input.
+    match std::str::from_utf8(b) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(b).into_owned(),
     }
-    let mut s = String::new();
-    for p in parts.iter().rev() {
+}
+
+/// Joins path components that the kernel sent leaf first (`ls\0bin\0usr\0`) into `/usr/bin/ls`.
+/// Empty components are skipped; no components at all is `/`.
+pub fn join_components(leaf_first: &[u8]) -> String {
+    let mut s = String::with_capacity(leaf_first.len() + 1);
+    // NUL is ASCII, so the components of valid UTF-8 are valid UTF-8: one check for the path.
+    match std::str::from_utf8(leaf_first) {
+        Ok(text) => {
+            let mut end = text.len();
+            for nul in memchr::memrchr_iter(0, leaf_first).chain([usize::MAX]) {
+                let start = nul.wrapping_add(1);
+                if start < end {
+                    s.push('/');
+                    s.push_str(&text[start..end]);
+                }
+                end = nul;
+            }
+        }
+        Err(_) => {
+            for c in leaf_first.rsplit(|b| *b == 0).filter(|c| !c.is_empty()) {
+                s.push('/');
+                s.push_str(&String::from_utf8_lossy(c));
+            }
+        }
+    }
+    if s.is_empty() {
         s.push('/');
-        s.push_str(&String::from_utf8_lossy(p));
     }
     s
 }
@@ -487,9 +557,61 @@ pub fn split_nul(block: &[u8]) -> Vec<String> {
     if block.is_empty() {
         return Vec::new();
     }
+    let mut v = Vec::with_capacity(memchr::memchr_iter(0, block).count() + 1);
+    match std::str::from_utf8(block) {
+        Ok(text) => v.extend(text.split('\0').map(str::to_owned)),
+        Err(_) => v.extend(block.split(|b| *b == 0).map(lossy)),
+    }
+    v
+}
+
+/// The `NAME=value` entries of a NUL-separated environment block whose name is in `names`, as
+/// [`split_nul`] followed by [`crate::proctable::select_env`] would return them, without
+/// converting the entries that are not kept.
+pub fn select_env_block(block: &[u8], names: &[String]) -> Vec<String> {
+    let block = block.strip_suffix(&[0]).unwrap_or(block);
+    if block.is_empty() || names.is_empty() {
+        return Vec::new();
+    }
+    // An entry's name ends at its first '=': a name that is empty or holds '=', NUL or U+FFFD
+    // (which only a lossy conversion produces) takes the entry-by-entry path.
+    let plain = |n: &String| !n.is_empty() && !n.contains(['=', '\0', char::REPLACEMENT_CHARACTER]);
+    if !names.iter().all(plain) {
+        return select_env_slow(block, names);
+    }
+    // The environment is up to 4 KiB of which a few entries are kept: search for the names
+    // (vectorised) instead of splitting every entry.
+    let mut starts = Vec::new();
+    for n in names {
+        let n = n.as_bytes();
+        for i in memchr::memmem::find_iter(block, n) {
+            let at_entry_start = i == 0 || block[i - 1] == 0;
+            let name_ends = matches!(block.get(i + n.len()), None | Some(b'=') | Some(0));
+            if at_entry_start && name_ends {
+                starts.push(i);
+            }
+        }
+    }
+    starts.sort_unstable();
+    starts.dedup();
+    starts
+        .into_iter()
+        .map(|i| {
+            let len = memchr::memchr(0, &block[i..]).unwrap_or(block.len() - i);
+            lossy(&block[i..i + len])
+        })
+        .collect()
+}
+
+fn select_env_slow(block: &[u8], names: &[String]) -> Vec<String> {
     block
         .split(|b| *b == 0)
-        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .filter(|kv| {
+            let name = kv.split(|b| *b == b'=').next().unwrap_or_default();
+            let name = String::from_utf8_lossy(name);
+            names.iter().any(|n| *n == name)
+        })
+        .map(lossy)
         .collect()
 }
 
@@ -526,7 +648,7 @@ pub(crate) mod tests {
         pub fn blob(&mut self, v: &[u8]) -> &mut Self {
             self.u16(v.len() as u16).raw(v)
         }
-        pub fn proc(&mut self, p: &ProcBody) -> &mut Self {
+        pub fn proc(&mut self, p: &ProcBody<'_>) -> &mut Self {
             self.u32(p.ppid)
                 .u32(p.uid)
                 .u32(p.gid)
@@ -548,8 +670,7 @@ pub(crate) mod tests {
                 .u64(p.exe_dev)
                 .u64(p.exe_ino);
             let mut comm = [0u8; 16];
-            comm[..p.comm.len().min(15)]
-                .copy_from_slice(&p.comm.as_bytes()[..p.comm.len().min(15)]);
+            comm[..p.comm.len().min(15)].copy_from_slice(&p.comm[..p.comm.len().min(15)]);
             self.raw(&comm)
         }
         pub fn syscall(&mut self, sub: u32, ret: i64, args: [u64; 6], sk: SockTuple) -> &mut Self {
@@ -590,7 +711,7 @@ pub(crate) mod tests {
             ns: [1, 2, 3, 4, 5, 6, 7],
             exe_dev: (8 << 20) | 1,
             exe_ino: 42,
-            comm: "ls".into(),
+            comm: b"ls",
             ..Default::default()
         };
         let mut b = Builder::header(1, 99, 10, 10);
@@ -601,7 +722,8 @@ pub(crate) mod tests {
             .blob(b"LD_PRELOAD=/x.so\0")
             .blob(b"tmp\0")
             .blob(b"");
-        let rec = decode(&b.finish()).unwrap();
+        let raw = b.finish();
+        let rec = decode(&raw).unwrap();
         assert_eq!(rec.hdr.kind, Kind::Exec);
         assert_eq!(rec.hdr.ts_boot_ns, 99);
         let Body::Exec {
@@ -615,9 +737,10 @@ pub(crate) mod tests {
             panic!("not an exec")
         };
         assert_eq!(proc, p);
-        assert_eq!(join_components(&exe_path), "/usr/bin/ls");
-        assert_eq!(split_nul(&argv), ["ls", "-l"]);
-        assert_eq!(split_nul(&env), ["LD_PRELOAD=/x.so"]);
+        assert_eq!(proc.comm(), "ls");
+        assert_eq!(join_components(exe_path), "/usr/bin/ls");
+        assert_eq!(split_nul(argv), ["ls", "-l"]);
+        assert_eq!(split_nul(env), ["LD_PRELOAD=/x.so"]);
     }
 
     #[test]
@@ -661,8 +784,115 @@ pub(crate) mod tests {
     #[test]
     fn path_components() {
         assert_eq!(join_components(b""), "/");
+        assert_eq!(join_components(b"\0\0"), "/");
         assert_eq!(join_components(b"passwd\0etc\0"), "/etc/passwd");
+        // Empty components (a kernel that stopped at the depth limit) are skipped.
+        assert_eq!(join_components(b"a\0\0b"), "/b/a");
+        // Invalid UTF-8 is replaced per component; the valid components are untouched.
+        assert_eq!(
+            join_components(b"f\xffo\0d\xc3\xa9j\xc3\0"),
+            "/d\u{e9}j\u{fffd}/f\u{fffd}o"
+        );
         assert_eq!(split_nul(b""), Vec::<String>::new());
+        assert_eq!(split_nul(b"\0"), Vec::<String>::new());
+        assert_eq!(split_nul(b"\0\0"), ["", ""]);
         assert_eq!(split_nul(b"a\0\0b\0"), ["a", "", "b"]);
+        assert_eq!(split_nul(b"a\0\0b"), ["a", "", "b"]);
+        assert_eq!(split_nul(b"x\xff\0\xc3\xa9"), ["x\u{fffd}", "\u{e9}"]);
+        assert_eq!(lossy(b"caf\xc3\xa9"), "caf\u{e9}");
+        assert_eq!(lossy(b"\xc3("), "\u{fffd}(");
+    }
+
+    #[test]
+    fn env_block_selection_matches_split_then_select() {
+        let fast = [
+            "LD_PRELOAD".to_owned(),
+            "EMPTY".to_owned(),
+            "PRELOAD".to_owned(),
+        ];
+        let slow = [
+            "LD_PRELOAD".to_owned(),
+            "P\u{fffd}".to_owned(),
+            "EMPTY".to_owned(),
+        ];
+        let odd = ["".to_owned(), "A=B".to_owned(), "N\0".to_owned()];
+        for block in [
+            &b""[..],
+            b"\0",
+            b"HOME=/root\0LD_PRELOAD=/x.so\0",
+            b"LD_PRELOAD=/a\0LD_PRELOAD=/b\0LD_PRELOADX=1\0LD_PRELOAD",
+            b"EMPTY\0EMPTY=\0=LD_PRELOAD\0",
+            b"LD_PRELOAD=\xff\xfe\0P\xff=1\0P\xef\xbf\xbd=2\0",
+            b"XLD_PRELOAD=1\0LD_PRELOAD\0PRELOAD=2\0EMPTY=LD_PRELOAD=3",
+            b"\0\0=x\0A=B=c\0N\0",
+        ] {
+            for names in [&fast[..], &slow, &odd] {
+                let expected = crate::proctable::select_env(&split_nul(block), names);
+                assert_eq!(
+                    select_env_block(block, names),
+                    expected,
+                    "{block:?} {names:?}"
+                );
+            }
+            assert!(select_env_block(block, &[]).is_empty());
+        }
+    }
+
+    #[test]
+    fn syscall_blobs_are_checked_and_borrowed() {
+        let args = [1, 2, 3, 4, 5, 6];
+        let mut b = Builder::header(11, 1, 2, 3);
+        b.syscall(2, 0, args, SockTuple::default())
+            .blob(b"/old")
+            .blob(b"")
+            .blob(b"/new");
+        let raw = b.finish();
+        let rec = decode(&raw).unwrap();
+        let Body::Syscall(sc) = rec.body else {
+            panic!("not a syscall record")
+        };
+        assert_eq!(sc.args, args);
+        assert_eq!(sc.blobs.len(), 3);
+        assert_eq!(sc.blobs.first(), Some(&b"/old"[..]));
+        assert_eq!(sc.blobs.get(1), Some(&b""[..]));
+        assert_eq!(sc.blobs.get(2), Some(&b"/new"[..]));
+        assert_eq!(sc.blobs.get(3), None);
+        assert_eq!(
+            format!("{:?}", sc.blobs),
+            "[[47, 111, 108, 100], [], [47, 110, 101, 119]]"
+        );
+
+        // No blobs at all is fine; a blob whose length runs past the record is not.
+        let mut b = Builder::header(11, 1, 2, 3);
+        b.syscall(2, 0, args, SockTuple::default());
+        let raw = b.finish();
+        let Body::Syscall(sc) = decode(&raw).unwrap().body else {
+            panic!("not a syscall record")
+        };
+        assert!(sc.blobs.is_empty());
+        assert_eq!(sc.blobs.first(), None);
+        let mut b = Builder::header(11, 1, 2, 3);
+        b.syscall(2, 0, args, SockTuple::default())
+            .blob(b"/ok")
+            .u16(9)
+            .raw(b"/tr");
+        assert_eq!(
+            decode(&b.finish()),
+            Err(DecodeError::Truncated {
+                what: "blob",
+                need: 24 + SC_LEN + 5 + 2 + 9,
+                len: 24 + SC_LEN + 5 + 5,
+            })
+        );
+        // A lone length byte is a truncated blob header too.
+        let mut b = Builder::header(11, 1, 2, 3);
+        b.syscall(2, 0, args, SockTuple::default()).raw(&[1]);
+        let mut raw = b.finish();
+        let size = (24 + SC_LEN + 1) as u32;
+        raw[20..24].copy_from_slice(&size.to_le_bytes());
+        assert!(matches!(
+            decode(&raw),
+            Err(DecodeError::Truncated { what: "blob", .. })
+        ));
     }
 }

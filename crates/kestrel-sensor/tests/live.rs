@@ -293,6 +293,51 @@ os.memfd_create('kestrel-memfd', 0)
     assert_eq!((file.dev, file.ino), (md.dev(), md.ino()));
 }
 
+/// The kernel's open filter: report-all prefixes, write-only prefixes (a write-only prefix
+/// below a report-all one does not hide reads) and suffixes in any directory.
+#[test]
+fn open_filter_prefixes_write_prefixes_and_suffixes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap().to_owned();
+    let h = start(SensorConfig {
+        open_prefixes: vec![format!("{d}/all/"), format!("{d}/w/all/")],
+        open_write_prefixes: vec![format!("{d}/w/"), format!("{d}/all/w/")],
+        open_suffixes: vec![".kestrel-sfx".to_owned()],
+        ..SensorConfig::default()
+    });
+    let script = format!(
+        "import os
+def touch(p): os.close(os.open(p, os.O_WRONLY | os.O_CREAT, 0o600))
+def read(p): os.close(os.open(p, os.O_RDONLY))
+for sub in ('all/w', 'w/all', 'other'): os.makedirs('{d}/' + sub)
+for p in ('w/f', 'w/all/g', 'all/w/h', 'other/p', 'other/q.kestrel-sfx', 'other/q.kestrel-sfx.not'):
+    touch('{d}/' + p); read('{d}/' + p)
+"
+    );
+    let pid = run(&mut py(&script));
+    let opens: Vec<(String, bool)> = events_of(&h, pid)
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            EventKind::Open { path, flags, .. } => path
+                .strip_prefix(&format!("{d}/"))
+                .map(|p| (p.to_owned(), flags.is_write())),
+            _ => None,
+        })
+        .collect();
+    let expected = [
+        ("w/f", true),
+        ("w/all/g", true),
+        ("w/all/g", false),
+        ("all/w/h", true),
+        ("all/w/h", false),
+        ("other/q.kestrel-sfx", true),
+        ("other/q.kestrel-sfx", false),
+    ]
+    .map(|(p, w)| (p.to_owned(), w));
+    assert_eq!(opens, expected);
+    h.stop();
+}
+
 #[test]
 fn network_events() {
     let h = start(SensorConfig::default());

@@ -28,6 +28,14 @@ fn alert(n: usize) -> Value {
 
 #[tokio::main]
 async fn main() {
+    // Server errors (a 500's cause) go to standard error.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
     let args: Vec<String> = std::env::args().collect();
     let dir = tempfile::tempdir().expect("temp dir");
     let database = args
@@ -85,7 +93,12 @@ async fn main() {
                     .send()
                     .await
                     .unwrap();
-                assert!(r.status().is_success(), "{}", r.status());
+                let status = r.status();
+                assert!(
+                    status.is_success(),
+                    "{status}: {}",
+                    r.text().await.unwrap_or_default()
+                );
             }
         }));
     }

@@ -138,6 +138,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/ingest/posture", post(ingest_posture))
         .route("/api/v1/ingest/attack-paths", post(ingest_paths))
         .route("/api/v1/ingest/health", post(ingest_health))
+        .route("/api/v1/ingest/cluster", get(ingest_cluster))
         .layer(DefaultBodyLimit::max(MAX_BODY));
     Router::new()
         .route("/healthz", get(healthz))
@@ -177,9 +178,9 @@ pub fn router(state: AppState) -> Router {
     paths(
         healthz, readyz, metrics, openapi, whoami, overview, alerts, workloads, workload, vulnerabilities, posture,
         attack_paths, attack_path, sensors, list_tokens, create_token, revoke_token, create_enrollment,
-        dead_letters, ingest_alerts, ingest_workloads, ingest_vulns, ingest_posture, ingest_paths, ingest_health
+        dead_letters, ingest_alerts, ingest_workloads, ingest_vulns, ingest_posture, ingest_paths, ingest_health, ingest_cluster
     ),
-    components(schemas(ErrorBody, Whoami, WorkloadDetail, CreateToken, CreateEnrollment, VulnSort, Order)),
+    components(schemas(ErrorBody, Whoami, AgentCluster, WorkloadDetail, CreateToken, CreateEnrollment, VulnSort, Order)),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
 )]
@@ -590,6 +591,20 @@ async fn ingest_paths(
     let r = s.store.replace_attack_paths(&snap).await?;
     count_records(&s, "attack_path", r.accepted);
     Ok(Json(r))
+}
+
+/// The cluster an enrollment token belongs to.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AgentCluster {
+    pub cluster: String,
+}
+
+/// Lets a one-shot uploader (`kestrel scan k8s --server`) name the cluster its token enrolls
+/// instead of asking the user to repeat it.
+#[utoipa::path(get, path = "/api/v1/ingest/cluster",
+    responses((status = 200, body = AgentCluster), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn ingest_cluster(a: Agent) -> Json<AgentCluster> {
+    Json(AgentCluster { cluster: a.cluster })
 }
 
 #[utoipa::path(post, path = "/api/v1/ingest/health", request_body = SensorHealth,

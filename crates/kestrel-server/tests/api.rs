@@ -158,6 +158,12 @@ async fn api_scenario(h: Harness) {
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     assert!(v["error"].as_str().unwrap().contains("unknown"), "{v}");
 
+    // An enrollment token names its cluster (for one-shot uploaders); only to agents.
+    let (s, v) = h.get("/api/v1/ingest/cluster", Some(&other_agent)).await;
+    assert_eq!((s, v), (StatusCode::OK, json!({"cluster": "staging"})));
+    let (s, _) = h.get("/api/v1/ingest/cluster", Some(&reader)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "an API token has no cluster");
+
     // Wrong role.
     let (s, v) = h.get("/api/v1/alerts", Some(&agent)).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "an agent token cannot read: {v}");
@@ -405,6 +411,7 @@ async fn api_scenario(h: Harness) {
         /api/v1/enrollment-tokens
         /api/v1/ingest/alerts
         /api/v1/ingest/attack-paths
+        /api/v1/ingest/cluster
         /api/v1/ingest/health
         /api/v1/ingest/posture
         /api/v1/ingest/vulnerabilities

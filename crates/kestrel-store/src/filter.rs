@@ -31,21 +31,60 @@ pub struct AlertFilter {
     pub offset: Option<u64>,
 }
 
+/// An [`AlertFilter`] with its times and priority parsed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct AlertBounds {
+    /// Unix nanoseconds, inclusive.
+    pub since: Option<i64>,
+    /// Unix nanoseconds, exclusive.
+    pub until: Option<i64>,
+    pub min_rank: Option<i64>,
+}
+
 impl AlertFilter {
-    pub(crate) fn to_where(&self) -> Result<Where> {
+    pub(crate) fn bounds(&self) -> Result<AlertBounds> {
+        let since = self
+            .since
+            .as_deref()
+            .map(|s| parse_time(s, "since"))
+            .transpose()?;
+        let until = self
+            .until
+            .as_deref()
+            .map(|s| parse_time(s, "until"))
+            .transpose()?;
+        let min_rank = self
+            .priority
+            .as_deref()
+            .map(|p| {
+                p.parse::<kestrel_event::Priority>()
+                    .map(crate::priority_rank)
+                    .map_err(|e| crate::StoreError::invalid("priority", e.to_string()))
+            })
+            .transpose()?;
+        Ok(AlertBounds {
+            since,
+            until,
+            min_rank,
+        })
+    }
+
+    /// The WHERE clause over `alerts` with the time range replaced by `[since, until)`.
+    pub(crate) fn where_between(
+        &self,
+        since: Option<i64>,
+        until: Option<i64>,
+        min_rank: Option<i64>,
+    ) -> Where {
         let mut w = Where::default();
-        if let Some(s) = &self.since {
-            w.cond("time_ns >= ?", Arg::I(parse_time(s, "since")?));
+        if let Some(s) = since {
+            w.cond("time_ns >= ?", Arg::I(s));
         }
-        if let Some(s) = &self.until {
-            w.cond("time_ns < ?", Arg::I(parse_time(s, "until")?));
+        if let Some(u) = until {
+            w.cond("time_ns < ?", Arg::I(u));
         }
-        if let Some(p) = &self.priority {
-            let p: kestrel_event::Priority =
-                p.parse().map_err(|e: kestrel_event::UnknownPriority| {
-                    crate::StoreError::invalid("priority", e.to_string())
-                })?;
-            w.cond("priority_rank >= ?", Arg::I(crate::priority_rank(p)));
+        if let Some(r) = min_rank {
+            w.cond("priority_rank >= ?", Arg::I(r));
         }
         text(&mut w, "rule = ?", &self.rule);
         text(&mut w, "cluster = ?", &self.cluster);
@@ -53,7 +92,38 @@ impl AlertFilter {
         text(&mut w, "namespace = ?", &self.namespace);
         text(&mut w, "pod = ?", &self.pod);
         text(&mut w, "workload = ?", &self.workload);
-        Ok(w)
+        w
+    }
+
+    /// The WHERE clause over `alert_counts` for whole hours `[first_hour, end_hour)`, or `None`
+    /// when the filter names a column the rollup does not keep (node, namespace, pod,
+    /// workload).
+    pub(crate) fn rollup_where(
+        &self,
+        first_hour: Option<i64>,
+        end_hour: Option<i64>,
+        min_rank: Option<i64>,
+    ) -> Option<Where> {
+        if self.node.is_some()
+            || self.namespace.is_some()
+            || self.pod.is_some()
+            || self.workload.is_some()
+        {
+            return None;
+        }
+        let mut w = Where::default();
+        if let Some(h) = first_hour {
+            w.cond("hour >= ?", Arg::I(h));
+        }
+        if let Some(h) = end_hour {
+            w.cond("hour < ?", Arg::I(h));
+        }
+        if let Some(r) = min_rank {
+            w.cond("priority_rank >= ?", Arg::I(r));
+        }
+        text(&mut w, "rule = ?", &self.rule);
+        text(&mut w, "cluster = ?", &self.cluster);
+        Some(w)
     }
 }
 

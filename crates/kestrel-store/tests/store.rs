@@ -741,3 +741,220 @@ async fn bad_urls_are_named() {
         .unwrap_err();
     assert!(e.to_string().contains("127.0.0.1:1"), "{e}");
 }
+
+/// Page totals come from the hourly rollup plus the partial hours at the edges of a time range;
+/// they must equal the alerts actually matching, for every filter shape (whole hours, ranges
+/// starting or ending mid-hour, both ends in one hour, empty ranges, columns the rollup lacks)
+/// and after duplicate deliveries.
+async fn alert_totals(store: Store) {
+    const RULES: [&str; 3] = ["Terminal shell", "Read sensitive file", "Drop and execute"];
+    const PRIOS: [Priority; 4] = [
+        Priority::Notice,
+        Priority::Warning,
+        Priority::Critical,
+        Priority::Informational,
+    ];
+    // 240 alerts every 173 s from 09:58:20: about 11.5 hours, not aligned to hours.
+    let start: jiff::Timestamp = "2026-11-27T09:58:20Z".parse().unwrap();
+    let mut input = Vec::new();
+    for n in 0..240i64 {
+        let t = start + jiff::SignedDuration::from_secs(n * 173);
+        let cluster = if n % 5 == 0 { "staging" } else { "prod" };
+        let a = alert(
+            &format!("t-{n}"),
+            &t.to_string(),
+            RULES[(n % 3) as usize],
+            PRIOS[(n % 4) as usize],
+            if n % 2 == 0 { "shop" } else { "billing" },
+            &format!("web-{}", n % 7),
+        );
+        input.push((cluster, t, a));
+    }
+    for cluster in ["prod", "staging"] {
+        let batch: Vec<AlertIn> = input
+            .iter()
+            .filter(|(c, ..)| *c == cluster)
+            .map(|(.., a)| a.clone())
+            .collect();
+        // Half of the batch is delivered twice: duplicates must not be counted.
+        let (first, _) = batch.split_at(batch.len() / 2);
+        store.ingest_alerts(cluster, "node-1", first).await.unwrap();
+        let r = store
+            .ingest_alerts(cluster, "node-1", &batch)
+            .await
+            .unwrap();
+        assert_eq!(r.duplicates, first.len() as u64);
+    }
+
+    let check = |f: AlertFilter| {
+        let store = store.clone();
+        let input = &input;
+        async move {
+            let since: Option<jiff::Timestamp> = f.since.as_deref().map(|s| s.parse().unwrap());
+            let until: Option<jiff::Timestamp> = f.until.as_deref().map(|s| s.parse().unwrap());
+            let min: Option<Priority> = f.priority.as_deref().map(|p| p.parse().unwrap());
+            let expected = input
+                .iter()
+                .filter(|(c, t, a)| {
+                    since.is_none_or(|s| *t >= s)
+                        && until.is_none_or(|u| *t < u)
+                        && min.is_none_or(|m| {
+                            kestrel_store::priority_rank(a.alert.priority)
+                                >= kestrel_store::priority_rank(m)
+                        })
+                        && f.rule.as_ref().is_none_or(|r| &a.alert.rule == r)
+                        && f.cluster.as_deref().is_none_or(|x| x == *c)
+                        && f.namespace.as_ref().is_none_or(|ns| {
+                            a.alert.output_fields["k8s.ns.name"].as_str() == Some(ns)
+                        })
+                })
+                .count() as u64;
+            let page = store
+                .list_alerts(&AlertFilter {
+                    limit: Some(1000),
+                    ..f.clone()
+                })
+                .await
+                .unwrap();
+            assert_eq!(page.total, expected, "total for {f:?}");
+            assert_eq!(page.items.len() as u64, expected, "listed for {f:?}");
+        }
+    };
+    let s = |v: &str| Some(v.to_owned());
+    let cases = [
+        AlertFilter::default(),
+        AlertFilter {
+            priority: s("warning"),
+            ..Default::default()
+        },
+        AlertFilter {
+            rule: s("Terminal shell"),
+            cluster: s("prod"),
+            ..Default::default()
+        },
+        // Whole hours only.
+        AlertFilter {
+            since: s("2026-11-27T11:00:00Z"),
+            until: s("2026-11-27T15:00:00Z"),
+            ..Default::default()
+        },
+        // Both ends mid-hour.
+        AlertFilter {
+            since: s("2026-11-27T10:17:31Z"),
+            until: s("2026-11-27T16:42:05.5Z"),
+            priority: s("critical"),
+            ..Default::default()
+        },
+        // Both ends within one hour.
+        AlertFilter {
+            since: s("2026-11-27T12:10:00Z"),
+            until: s("2026-11-27T12:50:00Z"),
+            ..Default::default()
+        },
+        // Across exactly one hour boundary.
+        AlertFilter {
+            since: s("2026-11-27T12:10:00Z"),
+            until: s("2026-11-27T13:50:00Z"),
+            rule: s("Read sensitive file"),
+            ..Default::default()
+        },
+        // Open-ended on one side.
+        AlertFilter {
+            since: s("2026-11-27T18:30:00Z"),
+            ..Default::default()
+        },
+        AlertFilter {
+            until: s("2026-11-27T10:30:00Z"),
+            cluster: s("staging"),
+            ..Default::default()
+        },
+        // Empty and inverted ranges.
+        AlertFilter {
+            since: s("2026-11-27T13:00:00Z"),
+            until: s("2026-11-27T12:00:00Z"),
+            ..Default::default()
+        },
+        AlertFilter {
+            until: s("2026-11-27T09:00:00Z"),
+            ..Default::default()
+        },
+        // A column the rollup does not keep.
+        AlertFilter {
+            namespace: s("shop"),
+            since: s("2026-11-27T11:15:00Z"),
+            ..Default::default()
+        },
+    ];
+    for f in cases {
+        check(f).await;
+    }
+
+    // The overview's timeline: the last 24 hours per hour and priority, from the rollup.
+    let now = jiff::Timestamp::now();
+    let two_hours_ago = now - jiff::SignedDuration::from_hours(2);
+    let recent = [
+        ("r-1", two_hours_ago, Priority::Warning),
+        ("r-2", two_hours_ago, Priority::Warning),
+        ("r-3", two_hours_ago, Priority::Critical),
+        (
+            "r-4",
+            now - jiff::SignedDuration::from_hours(30),
+            Priority::Critical,
+        ),
+    ];
+    let batch: Vec<AlertIn> = recent
+        .iter()
+        .map(|(id, t, p)| alert(id, &t.to_string(), "Recent", *p, "shop", "web-0"))
+        .collect();
+    store.ingest_alerts("prod", "node-1", &batch).await.unwrap();
+    let overview = store.overview().await.unwrap();
+    assert_eq!(overview.alerts, (input.len() + recent.len()) as u64);
+    assert_eq!(overview.timeline.len(), 24);
+    let hour_start =
+        jiff::Timestamp::from_second(two_hours_ago.as_second().div_euclid(3600) * 3600)
+            .unwrap()
+            .to_string();
+    let bucket = overview
+        .timeline
+        .iter()
+        .find(|b| b.start == hour_start)
+        .unwrap_or_else(|| panic!("no bucket {hour_start} in {:?}", overview.timeline));
+    assert_eq!(
+        bucket.counts,
+        BTreeMap::from([("Critical".to_owned(), 1), ("Warning".to_owned(), 2)])
+    );
+    let in_timeline: u64 = overview
+        .timeline
+        .iter()
+        .flat_map(|b| b.counts.values())
+        .sum();
+    let window_start: jiff::Timestamp = overview.timeline[0].start.parse().unwrap();
+    let window_end = overview.timeline[23]
+        .start
+        .parse::<jiff::Timestamp>()
+        .unwrap()
+        + jiff::SignedDuration::from_hours(1);
+    let times = input
+        .iter()
+        .map(|(_, t, _)| *t)
+        .chain(recent.iter().map(|(_, t, _)| *t));
+    let expected = times
+        .filter(|t| *t >= window_start && *t < window_end)
+        .count() as u64;
+    assert_eq!(in_timeline, expected);
+}
+
+#[tokio::test]
+async fn alert_totals_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("k.db").to_str().unwrap())
+        .await
+        .unwrap();
+    alert_totals(store).await;
+}
+
+#[tokio::test]
+async fn alert_totals_postgres() {
+    let url = kestrel_store::test_support::fresh_postgres_database().await;
+    alert_totals(Store::open(&url).await.unwrap()).await;
+}

@@ -111,7 +111,7 @@ fn main() -> ExitCode {
         Command::Sbom(a) => cmd::sbom::run(a),
         Command::Version(c) => cmd::version::run(c),
         Command::Db(c) => cmd::db::run(c, &config),
-        Command::Scan(ScanCmd::K8s(a)) => cmd::scan_k8s::run(a),
+        Command::Scan(ScanCmd::K8s(a)) => cmd::scan_k8s::run(a, &config),
         Command::Scan(ScanCmd::Image(a)) => cmd::scan_image::run(a, &config),
         Command::Rules(c) => cmd::rules::run(c, &config),
         Command::Paths(a) => cmd::paths::run(a),

@@ -86,8 +86,32 @@ impl Drop for PodmanService {
     }
 }
 
-/// The cluster objects around the Pod: its namespace marked production and a LoadBalancer
-/// Service selecting it.
+/// Waits until `kestrel risk` says the sensor is attached and observing (attaching takes seconds,
+/// more on a loaded machine), so that the Pod is observed from its start; returns the thread
+/// collecting the rest of its stderr.
+fn wait_until_observing(child: &mut std::process::Child) -> std::thread::JoinHandle<String> {
+    use std::io::BufRead;
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr).lines() {
+            let line = line.unwrap_or_default();
+            if line.contains("observing for") {
+                let _ = tx.send(());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    rx.recv_timeout(Duration::from_secs(120))
+        .expect("kestrel risk never started observing");
+    reader
+}
+
+/// The cluster objects around the Pod: its namespace marked production, a LoadBalancer Service
+/// selecting it, and a ClusterIP Service behind a Gateway API HTTPRoute on a shared Gateway.
 const CLUSTER: &str = r#"
 apiVersion: v1
 kind: Namespace
@@ -97,6 +121,31 @@ apiVersion: v1
 kind: Service
 metadata: {name: shop-lb, namespace: shop}
 spec: {type: LoadBalancer, selector: {app: shop}, ports: [{port: 443, targetPort: 8080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: shop-web, namespace: shop}
+spec: {selector: {app: shop}, ports: [{port: 8080}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: public, namespace: infra}
+spec:
+  gatewayClassName: example
+  listeners:
+  - name: https
+    protocol: HTTPS
+    port: 443
+    hostname: "*.example.com"
+    allowedRoutes: {namespaces: {from: All}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: shop, namespace: shop}
+spec:
+  parentRefs: [{name: public, namespace: infra}]
+  hostnames: [shop.example.com]
+  rules: [{backendRefs: [{name: shop-web, port: 8080}]}]
 "#;
 
 #[test]
@@ -111,7 +160,7 @@ fn ranks_loaded_packages_above_installed_ones() {
     std::fs::write(&cluster, CLUSTER).unwrap();
 
     // The sensor must be attached before the Pod starts, so that the apps' imports are seen.
-    let risk = Command::new(BIN)
+    let mut risk = Command::new(BIN)
         .args([
             "risk",
             "--observe",
@@ -132,10 +181,10 @@ fn ranks_loaded_packages_above_installed_ones() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_secs(5));
+    let stderr_lines = wait_until_observing(&mut risk);
     let pod = kestrel_testenv::TestPod::start(&image).expect("test pod");
     let out = risk.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = stderr_lines.join().unwrap();
     assert!(out.status.success(), "kestrel risk failed: {stderr}");
     let doc: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("bad JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
@@ -161,6 +210,14 @@ fn ranks_loaded_packages_above_installed_ones() {
             .unwrap()
             .iter()
             .any(|r| r.as_str().unwrap().contains("via LoadBalancer shop-lb")),
+        "{:#}",
+        py[0]
+    );
+    assert!(
+        py[0]["reasons"].as_array().unwrap().iter().any(|r| r
+            .as_str()
+            .unwrap()
+            .contains("exposed on 443 via Gateway infra/public (HTTPRoute shop/shop)")),
         "{:#}",
         py[0]
     );

@@ -1,20 +1,23 @@
-//! `kestrel agent`: runs the sensor and the rule engine on this node and ships alerts and sensor
-//! health to a Kestrel server through the buffered [`kestrel_agent::AgentClient`].
+//! `kestrel agent`: runs the sensor and the rule engine on this node and ships alerts, sensor
+//! health and runtime risk to a Kestrel server through the buffered
+//! [`kestrel_agent::AgentClient`].
 //!
-//! What it ships today: alerts (sensor events evaluated by the Falco-syntax rules of
-//! `[detection]`) and sensor health (events, drops, events per second, degradation, the agent's
-//! buffer). Workload inventory, vulnerability findings, posture findings and attack paths have
-//! ingest APIs and client methods (`ship_inventory`, `ship_findings`, `ship_posture`,
-//! `ship_attack_paths`) but are not produced by this command yet.
+//! What it ships: alerts (sensor events evaluated by the Falco-syntax rules of `[detection]`),
+//! sensor health (events, drops, events per second, degradation, the agent's buffer), and every
+//! `[agent] risk_interval_secs` a `kestrel_assess` assessment of the node: its workloads
+//! (`ship_inventory`) and their vulnerabilities ranked by runtime risk (`ship_findings`), with
+//! in-use evidence from the same live sensor that feeds detection. Posture findings and attack
+//! paths come from cluster scans, not from the agent.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use clap::Args;
 use kestrel_agent::{AgentClient, Identity, Limits};
+use kestrel_assess::{Assessor, MissingDatabase, Observation, Settings};
 use kestrel_config::Config;
 use kestrel_store::model::{SensorHealth, SensorStatus};
 
@@ -95,6 +98,17 @@ impl Detection {
         config: &Config,
         interval: Duration,
     ) -> anyhow::Result<Detection> {
+        Detection::start_observing(client, config, interval, None)
+    }
+
+    /// Like [`Detection::start`]; with `observation`, every event and alert is also folded
+    /// into it for risk assessment, and the sensor reports every file open.
+    pub fn start_observing(
+        client: Arc<AgentClient>,
+        config: &Config,
+        interval: Duration,
+        observation: Option<Arc<Mutex<Observation>>>,
+    ) -> anyhow::Result<Detection> {
         let rules = load_rules(config)?;
         let min: kestrel_event::Priority = config
             .detection
@@ -102,13 +116,36 @@ impl Detection {
             .parse()
             .context("[detection] min_priority")?;
         let node = client.identity().node.clone();
+        let mut intel = kestrel_intel::start(
+            &config.detection.intel_files,
+            Duration::from_secs(config.detection.reload_interval_secs),
+            &node,
+        )?;
         let mut engine = kestrel_rules::Engine::new(Arc::new(rules))
             .hostname(node)
             .min_priority(min);
+        let sensor_config = kestrel_sensor::SensorConfig {
+            // Interpreters load their modules with open(2), anywhere in the file system: the
+            // in-use evidence of risk assessment needs every open, not only the rules' paths.
+            open_prefixes: match &observation {
+                Some(_) => vec![String::new()],
+                None => kestrel_sensor::SensorConfig::default().open_prefixes,
+            },
+            ..Default::default()
+        };
         let sensor =
-            kestrel_sensor::Sensor::start(Default::default()).context("cannot start the sensor")?;
-        if let Some(why) = sensor.degraded() {
-            tracing::warn!("sensor degraded: {why}");
+            kestrel_sensor::Sensor::start(sensor_config).context("cannot start the sensor")?;
+        match (sensor.degraded(), &observation) {
+            (Some(why), _) => tracing::warn!(
+                "sensor degraded: {why}; risk assessment will not judge any package unused"
+            ),
+            // From now on every process start and file use is seen.
+            (None, Some(obs)) => obs.lock().expect("observation lock").start(
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos() as u64),
+            ),
+            (None, None) => {}
         }
         let stop = Arc::new(AtomicBool::new(false));
         let shared = Arc::new(Mutex::new(Shared::default()));
@@ -127,6 +164,16 @@ impl Detection {
                         match sensor.events().recv_timeout(Duration::from_millis(200)) {
                             Ok(ev) => {
                                 engine.evaluate(&ev, &mut out);
+                                out.extend(intel.as_mut().and_then(|m| m.observe(&ev)));
+                                if let Some(obs) = &observation {
+                                    let mut obs = obs.lock().expect("observation lock");
+                                    if let Some(c) = &ev.container {
+                                        for a in &out {
+                                            obs.record_alert(c.id.as_str(), &a.rule, a.priority);
+                                        }
+                                    }
+                                    obs.record_event(&ev);
+                                }
                                 for a in out.drain(..) {
                                     alerts_total.fetch_add(1, Ordering::Relaxed);
                                     if tx.blocking_send(a).is_err() {
@@ -253,11 +300,28 @@ pub fn run(args: AgentArgs, config: &Config) -> anyhow::Result<std::process::Exi
             limits,
             http,
         )?);
-        let detection = Detection::start(
+        let risk = match cfg.risk_interval_secs {
+            0 => None,
+            _ => Some((
+                assessor(config).await?,
+                Arc::new(Mutex::new(Observation::default())),
+            )),
+        };
+        let detection = Detection::start_observing(
             client.clone(),
             config,
             Duration::from_secs(args.health_interval.max(1)),
+            risk.as_ref().map(|(_, o)| o.clone()),
         )?;
+        let risk = risk.map(|(assessor, observation)| {
+            tokio::spawn(assess_periodically(
+                assessor,
+                observation,
+                client.clone(),
+                Duration::from_secs(cfg.risk_first_delay_secs),
+                Duration::from_secs(cfg.risk_interval_secs),
+            ))
+        });
         println!(
             "kestrel agent shipping to {server} as {}/{} (buffer {})",
             identity.cluster,
@@ -266,10 +330,79 @@ pub fn run(args: AgentArgs, config: &Config) -> anyhow::Result<std::process::Exi
         );
         super::server::terminated().await;
         tracing::info!("stopping");
+        if let Some(task) = risk {
+            task.abort();
+            let _ = task.await;
+        }
         detection.stop().await;
         if let Ok(client) = Arc::try_unwrap(client) {
             client.shutdown().await;
         }
         Ok(std::process::ExitCode::SUCCESS)
     })
+}
+
+/// The node assessment of `[agent]`, `[risk]`, `[db]` and `[container]`.
+async fn assessor(config: &Config) -> anyhow::Result<Assessor> {
+    let mut k8s = kestrel_k8s::Inventory::new();
+    for p in &config.agent.k8s_files {
+        kestrel_k8s::load::load_path(&mut k8s, p)
+            .with_context(|| format!("[agent] k8s_files: {}", p.display()))?;
+    }
+    let settings = Settings {
+        proc_root: config.container.proc_root.clone(),
+        database: config.db.path.clone(),
+        missing_database: MissingDatabase::WarnOnce,
+        containers: Vec::new(),
+        environments: kestrel_risk::EnvironmentMap::from_config(
+            &config.risk.environment_labels,
+            &config.risk.environment_words,
+        )
+        .map_err(anyhow::Error::msg)?,
+        min_observation: Duration::from_secs(config.risk.min_observation_secs),
+        resolve_timeout: Duration::from_secs(3),
+    };
+    let (resolver, _hold) = kestrel_container::ContainerResolver::start(&config.container).await;
+    Ok(Assessor::new(settings, resolver, k8s))
+}
+
+/// Assesses the node after `first`, then every `every`, and ships its workloads and (when the
+/// advisory database exists) its ranked vulnerabilities. A failed assessment is logged and
+/// retried at the next tick.
+async fn assess_periodically(
+    mut assessor: Assessor,
+    observation: Arc<Mutex<Observation>>,
+    client: Arc<AgentClient>,
+    first: Duration,
+    every: Duration,
+) {
+    tokio::time::sleep(first).await;
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let started = std::time::Instant::now();
+        match assessor.assess(&observation).await {
+            Ok(a) => {
+                tracing::info!(
+                    workloads = a.workloads.len(),
+                    findings = a.findings.len(),
+                    matched = a.matched,
+                    took = ?started.elapsed(),
+                    "risk assessment shipped"
+                );
+                client
+                    .ship_inventory(kestrel_assess::report::workloads(&a.workloads))
+                    .await;
+                // Without advisories, an empty findings report would erase the server's last
+                // known findings for this node: send none instead.
+                if a.matched {
+                    client
+                        .ship_findings(kestrel_assess::report::findings(&a.findings))
+                        .await;
+                }
+            }
+            Err(e) => tracing::warn!("risk assessment failed: {e}"),
+        }
+    }
 }

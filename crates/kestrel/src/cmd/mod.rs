@@ -12,5 +12,6 @@ pub mod scan_image;
 pub mod scan_k8s;
 pub mod server;
 pub mod up;
+pub mod upload;
 pub mod version;
 pub mod watch;

@@ -32,6 +32,8 @@ pub struct PathsArgs {
     /// Exit with this code when at least one path is found.
     #[arg(long, value_name = "N", default_value_t = 0)]
     exit_code: u8,
+    #[command(flatten)]
+    upload: super::upload::UploadArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -72,6 +74,7 @@ pub fn run(args: PathsArgs) -> anyhow::Result<ExitCode> {
         Format::Dot => output::to_dot(&report),
     };
     print!("{out}");
+    super::upload::attack_paths(&args.upload, &report.paths)?;
     if !report.paths.is_empty() && args.exit_code != 0 {
         return Ok(ExitCode::from(args.exit_code));
     }

@@ -84,7 +84,27 @@ pub fn run(cmd: RulesCmd, config: &Config) -> anyhow::Result<ExitCode> {
                     for err in &e.errors {
                         println!("error: {err}");
                     }
-                    println!("{} errors: nothing loaded", e.errors.len());
+                    // What would load without the failing rules, for rule files written for
+                    // Falco: Kestrel itself never runs a partial rule set.
+                    let (partial, errors) = RuleSet::from_sources_partial(&srcs);
+                    let blocked: std::collections::BTreeSet<&str> = errors
+                        .iter()
+                        .filter_map(|e| match e {
+                            kestrel_rules::RuleError::Invalid { object, .. }
+                                if object.starts_with("rule ") =>
+                            {
+                                Some(object.as_str())
+                            }
+                            _ => None,
+                        })
+                        .collect();
+                    let loaded = partial.rules().len();
+                    println!(
+                        "{} errors: nothing loaded ({loaded} of {} rules compile; {} blocked)",
+                        e.errors.len(),
+                        loaded + blocked.len(),
+                        blocked.len()
+                    );
                     Ok(ExitCode::from(1))
                 }
             }

@@ -1,14 +1,16 @@
 //! `kestrel scan k8s`: posture of Kubernetes manifests, a cluster dump or a live cluster.
 
-use std::io::{IsTerminal, Read};
-use std::path::PathBuf;
+use std::collections::BTreeSet;
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
+use kestrel_config::Config;
 use kestrel_k8s::live::ClusterOptions;
 use kestrel_k8s::{Inventory, load};
-use kestrel_posture::{Exceptions, Severity, output};
+use kestrel_posture::{Exceptions, Severity, catalog, output};
 
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("input").required(true).args(["paths", "snapshot", "cluster"]))]
@@ -32,15 +34,68 @@ pub struct K8sArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
-    /// Report only findings of this severity or higher (low, medium, high, critical).
-    #[arg(long, default_value = "low", value_parser = parse_severity)]
-    severity: Severity,
-    /// Exceptions file (YAML): accepted risks with a reason and an optional expiry date.
+    /// Report only findings of this severity or higher (low, medium, high, critical)
+    /// [default: `[posture] min_severity`, else low].
+    #[arg(long, value_parser = parse_severity)]
+    severity: Option<Severity>,
+    /// Exceptions file (YAML): accepted risks with a reason and an optional expiry date
+    /// [default: `[posture] exceptions`].
     #[arg(long, value_name = "FILE")]
     exceptions: Option<PathBuf>,
-    /// Exit with this code when findings remain after filtering and exceptions.
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    /// Never report this check (repeatable); replaces `[posture] disabled_checks`.
+    #[arg(long = "disable-check", value_name = "CHECK_ID")]
+    disable_checks: Vec<String>,
+    /// Exit with this code when findings remain after filtering and exceptions
+    /// [default: `[posture] exit_code`, else 0].
+    #[arg(long, value_name = "N")]
+    exit_code: Option<u8>,
+    #[command(flatten)]
+    upload: super::upload::UploadArgs,
+}
+
+/// The scan's settings once flags and `[posture]` are merged: a flag wins over the file.
+struct Settings {
+    severity: Severity,
+    exceptions: Option<PathBuf>,
+    disabled: BTreeSet<&'static str>,
     exit_code: u8,
+}
+
+impl Settings {
+    fn resolve(args: &K8sArgs, config: &Config) -> anyhow::Result<Settings> {
+        let posture = &config.posture;
+        let severity = match args.severity {
+            Some(s) => s,
+            None => posture
+                .min_severity
+                .parse()
+                .map_err(|e| anyhow::anyhow!("[posture] min_severity: {e}"))?,
+        };
+        let (ids, origin) = if args.disable_checks.is_empty() {
+            (&posture.disabled_checks, "[posture] disabled_checks")
+        } else {
+            (&args.disable_checks, "--disable-check")
+        };
+        let disabled = ids
+            .iter()
+            .map(|id| {
+                catalog::by_id(id).map(|c| c.id).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{origin}: unknown check id {id:?} (see `docs/posture.md` for the list)"
+                    )
+                })
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Settings {
+            severity,
+            exceptions: args
+                .exceptions
+                .clone()
+                .or_else(|| posture.exceptions.clone()),
+            disabled,
+            exit_code: args.exit_code.unwrap_or(posture.exit_code),
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -55,8 +110,12 @@ fn parse_severity(s: &str) -> Result<Severity, String> {
     s.parse()
 }
 
-pub fn run(args: K8sArgs) -> anyhow::Result<ExitCode> {
-    let inv = read_input(&args)?;
+pub fn run(args: K8sArgs, config: &Config) -> anyhow::Result<ExitCode> {
+    let settings = Settings::resolve(&args, config)?;
+    let mut inv = read_input(&args)?;
+    if !args.cluster {
+        load_encryption_configs(&mut inv)?;
+    }
     for i in &inv.ignored {
         tracing::debug!(
             "ignored {} {} {:?} in {} document {}",
@@ -74,8 +133,9 @@ pub fn run(args: K8sArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let mut report = kestrel_posture::scan(&inv);
-    report.filter_severity(args.severity);
-    let exceptions = match &args.exceptions {
+    report.filter_severity(settings.severity);
+    report.disable_checks(&settings.disabled);
+    let exceptions = match &settings.exceptions {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read exceptions file {}", path.display()))?;
@@ -93,19 +153,87 @@ pub fn run(args: K8sArgs) -> anyhow::Result<ExitCode> {
             e.reason
         );
     }
-    let out = match args.format {
-        Format::Table => output::to_table(&report),
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    match args.format {
+        Format::Table => stdout.write_all(output::to_table(&report).as_bytes())?,
         Format::Json => {
-            serde_json::to_string_pretty(&output::to_json(&report, &exceptions.items))? + "\n"
+            serde_json::to_writer_pretty(
+                &mut stdout,
+                &output::to_json(&report, &exceptions.items),
+            )?;
+            stdout.write_all(b"\n")?;
         }
-        Format::Sarif => serde_json::to_string_pretty(&output::to_sarif(&report))? + "\n",
-        Format::Junit => output::to_junit(&report),
-    };
-    print!("{out}");
-    if !report.findings.is_empty() && args.exit_code != 0 {
-        return Ok(ExitCode::from(args.exit_code));
+        Format::Sarif => {
+            serde_json::to_writer_pretty(&mut stdout, &output::to_sarif(&report))?;
+            stdout.write_all(b"\n")?;
+        }
+        Format::Junit => stdout.write_all(output::to_junit(&report).as_bytes())?,
+    }
+    stdout.flush().context("cannot write the report")?;
+    super::upload::posture(&args.upload, &report.findings)?;
+    if !report.findings.is_empty() && settings.exit_code != 0 {
+        return Ok(ExitCode::from(settings.exit_code));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Reads the `--encryption-provider-config` files the scanned API server static pods name,
+/// unless they were among the inputs. The path is the node's (through the pod's hostPath
+/// mounts); a manifest read from `ROOT/etc/kubernetes/manifests/` is a copy of a node's files,
+/// so `ROOT` + path is tried before the path itself.
+fn load_encryption_configs(inv: &mut Inventory) -> anyhow::Result<()> {
+    let refs = kestrel_posture::components::encryption_config_references(inv);
+    let mut loaded: BTreeSet<PathBuf> = inv
+        .encryption_configs
+        .iter()
+        .filter_map(|l| std::fs::canonicalize(&*l.origin.source).ok())
+        .collect();
+    for r in refs {
+        let candidates = encryption_config_candidates(&r.origin.source, &r.host_path);
+        let Some(found) = candidates.iter().find(|p| p.is_file()) else {
+            tracing::warn!(
+                "{} names --encryption-provider-config={}, which is not among the inputs and not found at {}: its providers are not assessed",
+                r.pod,
+                r.container_path,
+                candidates
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            );
+            continue;
+        };
+        let canonical = std::fs::canonicalize(found)
+            .with_context(|| format!("cannot resolve {}", found.display()))?;
+        if loaded.insert(canonical) {
+            tracing::info!(
+                "reading {} (--encryption-provider-config of {})",
+                found.display(),
+                r.pod
+            );
+            load::load_path(inv, found)?;
+        }
+    }
+    Ok(())
+}
+
+fn encryption_config_candidates(manifest: &str, host_path: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let manifest = Path::new(manifest);
+    if let Some(dir) = manifest.parent()
+        && dir.ends_with("etc/kubernetes/manifests")
+        && let Some(root) = dir.ancestors().nth(3)
+        && root != Path::new("/")
+    {
+        let root = if root.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            root
+        };
+        out.push(root.join(host_path.trim_start_matches('/')));
+    }
+    out.push(PathBuf::from(host_path));
+    out
 }
 
 fn read_input(args: &K8sArgs) -> anyhow::Result<Inventory> {

@@ -4,6 +4,7 @@
 //! SIGINT and SIGTERM are blocked in every thread and taken by one waiter thread, so that an
 //! interrupt stops the pipeline cleanly and every program is detached before exit.
 
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,9 +14,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
-use kestrel_config::{Config, SensorFallback};
+use kestrel_config::{Config, EnforcementMode, SensorFallback};
 use kestrel_event::{Alert, Event, EventKind, OpenFlags};
-use kestrel_sensor::{DenyMode, Fallback, Replay, Sensor, SensorConfig};
+use kestrel_intel::IntelMatcher;
+use kestrel_rules::{Enforcement, KillTargets};
+use kestrel_sensor::{DenyMode, ExeId, Fallback, Replay, Sensor, SensorConfig, SensorHandle};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -25,9 +28,17 @@ pub enum Format {
     Json,
 }
 
-/// What to show, shared by `watch` and `replay`.
+/// What to evaluate and show, shared by `watch` and `replay`.
 #[derive(Debug, Args)]
 pub struct OutputArgs {
+    /// Rule file loaded after the built-in rules and `[detection] rules_files` (repeatable;
+    /// later files append to and override earlier ones).
+    #[arg(long = "rules", value_name = "FILE")]
+    rules_files: Vec<PathBuf>,
+    /// Threat-intelligence feed: IP, CIDR and domain indicators, one per line or CSV
+    /// (repeatable). Adds to `[detection] intel_files`; reloaded when the file changes.
+    #[arg(long = "intel", value_name = "FILE")]
+    intel_files: Vec<PathBuf>,
     /// Print every normalized event, not only alerts and sensor health.
     #[arg(long)]
     events: bool,
@@ -37,7 +48,7 @@ pub struct OutputArgs {
     /// its name.
     #[arg(long, value_name = "ID|NAME")]
     container: Option<String>,
-    /// Do not evaluate detection rules (no alerts).
+    /// Do not evaluate detection rules (threat-intel feeds still raise alerts).
     #[arg(long)]
     no_rules: bool,
     /// Stop after this many printed lines.
@@ -59,8 +70,13 @@ pub struct WatchArgs {
     /// `[sensor] deny_exec`.
     #[arg(long, value_name = "PATH")]
     deny_exec: Vec<PathBuf>,
-    /// With deny lists: report `would_kill` instead of killing.
+    /// Enforce `action: kill` rules: the kernel kills a matching exec before the new program
+    /// runs, and the alert records `killed`. Overrides `[detection] enforcement`.
     #[arg(long)]
+    enforce: bool,
+    /// Report `would_kill` instead of killing, for the deny list and for `action: kill` rules
+    /// (turns rule enforcement on in dry-run mode).
+    #[arg(long, conflicts_with = "enforce")]
     dry_run: bool,
     /// Stop after this many seconds.
     #[arg(long, value_name = "SECONDS")]
@@ -108,50 +124,203 @@ pub fn sensor_config(config: &Config) -> anyhow::Result<SensorConfig> {
     })
 }
 
-fn rule_engine(config: &Config, out: &OutputArgs) -> anyhow::Result<Option<kestrel_rules::Engine>> {
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".to_owned())
+}
+
+/// The rules of `[detection]` and `--rules`, loaded once; `None` when there are none or rules
+/// are off. The reloader's shared cell feeds the engine.
+fn rule_reloader(
+    config: &Config,
+    out: &OutputArgs,
+) -> anyhow::Result<Option<kestrel_rules::Reloader>> {
     if out.no_rules {
         return Ok(None);
     }
-    let mut sources = Vec::new();
-    if config.detection.builtin_rules {
-        sources.extend(kestrel_rules::default_sources());
-    }
-    for path in &config.detection.rules_files {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read rules file {}", path.display()))?;
-        sources.push(kestrel_rules::RuleSource {
-            name: path.display().to_string(),
-            text,
-        });
-    }
-    if sources.is_empty() {
+    let files: Vec<PathBuf> = config
+        .detection
+        .rules_files
+        .iter()
+        .chain(&out.rules_files)
+        .cloned()
+        .collect();
+    if files.is_empty() && !config.detection.builtin_rules {
         return Ok(None);
     }
-    let rules = kestrel_rules::RuleSet::from_sources(&sources)?;
+    let reloader = kestrel_rules::Reloader::new(files, config.detection.builtin_rules)
+        .map_err(|e| anyhow::anyhow!("rules do not load:\n{e}"))?;
+    Ok(Some(reloader))
+}
+
+fn rule_engine(
+    config: &Config,
+    reloader: Option<&kestrel_rules::Reloader>,
+    enforcement: Enforcement,
+) -> anyhow::Result<Option<kestrel_rules::Engine>> {
+    let Some(reloader) = reloader else {
+        return Ok(None);
+    };
     let min: kestrel_event::Priority = config
         .detection
         .min_priority
         .parse()
         .context("[detection] min_priority")?;
     Ok(Some(
-        kestrel_rules::Engine::new(Arc::new(rules)).min_priority(min),
+        kestrel_rules::Engine::with_shared(reloader.shared())
+            .hostname(hostname())
+            .min_priority(min)
+            .enforcement(enforcement),
     ))
 }
 
-/// Blocks SIGINT and SIGTERM in this thread (and so in every thread started after) and sets
-/// `stop` when one arrives.
-fn catch_signals(stop: Arc<AtomicBool>) -> anyhow::Result<()> {
+/// Unix time minus boot time, in nanoseconds: process start times are on the boot clock.
+fn boot_clock_offset() -> anyhow::Result<i64> {
+    use nix::time::{ClockId, clock_gettime};
+    let ns = |id| -> anyhow::Result<i64> {
+        let t = clock_gettime(id).with_context(|| format!("reading clock {id}"))?;
+        Ok(t.tv_sec() * 1_000_000_000 + t.tv_nsec())
+    };
+    Ok(ns(ClockId::CLOCK_REALTIME)? - ns(ClockId::CLOCK_BOOTTIME)?)
+}
+
+/// Threat-intel feeds of `[detection] intel_files` and `--intel`, reloaded every
+/// `reload_every` (never when zero).
+fn intel_matcher(
+    config: &Config,
+    out: &OutputArgs,
+    reload_every: Duration,
+) -> anyhow::Result<Option<IntelMatcher>> {
+    let files: Vec<PathBuf> = config
+        .detection
+        .intel_files
+        .iter()
+        .chain(&out.intel_files)
+        .cloned()
+        .collect();
+    Ok(kestrel_intel::start(&files, reload_every, &hostname())?)
+}
+
+/// `[detection] enforcement` with `--enforce` and `--dry-run` applied.
+fn enforcement(args: &WatchArgs, config: &Config) -> Enforcement {
+    if args.dry_run {
+        return Enforcement::DryRun;
+    }
+    if args.enforce {
+        return Enforcement::Kill;
+    }
+    match config.detection.enforcement {
+        EnforcementMode::Off => Enforcement::Off,
+        EnforcementMode::DryRun => Enforcement::DryRun,
+        EnforcementMode::Kill => Enforcement::Kill,
+    }
+}
+
+/// Keeps the sensor's kill maps equal to the kill targets of the loaded rules, across reloads,
+/// without touching the entries of the static deny list (`--deny-exec`).
+struct Enforcer<'a> {
+    sensor: &'a SensorHandle,
+    mode: DenyMode,
+    static_ids: HashSet<ExeId>,
+    rule_ids: HashMap<ExeId, String>,
+    rule_names: BTreeSet<String>,
+}
+
+impl<'a> Enforcer<'a> {
+    fn new(sensor: &'a SensorHandle, mode: DenyMode, static_ids: HashSet<ExeId>) -> Self {
+        Enforcer {
+            sensor,
+            mode,
+            static_ids,
+            rule_ids: HashMap::new(),
+            rule_names: BTreeSet::new(),
+        }
+    }
+
+    /// Makes the kernel's rule-derived entries exactly `targets`. An executable path that does
+    /// not exist is reported and skipped: the kernel keys executables by inode, so there is
+    /// nothing to deny until the file exists (the rule still alerts).
+    fn apply(&mut self, targets: &KillTargets) -> anyhow::Result<()> {
+        let mut ids = HashMap::new();
+        for p in &targets.exe_paths {
+            match ExeId::of(p.as_ref()) {
+                Ok(id) => {
+                    ids.insert(id, p.clone());
+                }
+                Err(e) => tracing::warn!("kill rule target not enforced in the kernel: {e}"),
+            }
+        }
+        let names: BTreeSet<String> = targets.names.iter().cloned().collect();
+        for (id, path) in &self.rule_ids {
+            if !ids.contains_key(id) && !self.static_ids.contains(id) {
+                self.sensor
+                    .allow_exe(*id)
+                    .with_context(|| format!("removing kill target {path}"))?;
+                tracing::info!(path = %path, "kill target removed");
+            }
+        }
+        for n in self.rule_names.difference(&names) {
+            self.sensor
+                .allow_exec_name(n)
+                .with_context(|| format!("removing kill target {n:?}"))?;
+            tracing::info!(name = %n, "kill target removed");
+        }
+        for (id, path) in &ids {
+            self.sensor
+                .deny_exe(*id, self.mode)
+                .with_context(|| format!("kill rule target {path}"))?;
+            tracing::info!(path = %path, mode = ?self.mode, "kill rule target");
+        }
+        for n in &names {
+            self.sensor
+                .deny_exec_name(n, self.mode)
+                .with_context(|| format!("kill rule target {n:?}"))?;
+            tracing::info!(name = %n, mode = ?self.mode, "kill rule target");
+        }
+        self.rule_ids = ids;
+        self.rule_names = names;
+        Ok(())
+    }
+}
+
+/// What the kernel offers for enforcement, said once at start.
+fn log_enforcement_support(mode: Enforcement) {
+    let lsms = std::fs::read_to_string("/sys/kernel/security/lsm").unwrap_or_default();
+    let bpf_lsm = lsms.trim().split(',').any(|l| l == "bpf");
+    tracing::info!(
+        ?mode,
+        "enforcement: SIGKILL from kernel space at exec (bpf_send_signal); denying operations through BPF LSM is not available ({})",
+        if bpf_lsm {
+            "the kernel lists the bpf LSM, but this sensor has no LSM programs"
+        } else {
+            "the kernel does not run the bpf LSM"
+        }
+    );
+}
+
+/// Blocks SIGINT, SIGTERM and SIGHUP in this thread (and so in every thread started after);
+/// sets `stop` when one of the first two arrives and `reload` on SIGHUP.
+fn catch_signals(stop: Arc<AtomicBool>, reload: Arc<AtomicBool>) -> anyhow::Result<()> {
     use nix::sys::signal::{SigSet, Signal};
     let mut set = SigSet::empty();
     set.add(Signal::SIGINT);
     set.add(Signal::SIGTERM);
-    set.thread_block().context("cannot block SIGINT/SIGTERM")?;
+    set.add(Signal::SIGHUP);
+    set.thread_block()
+        .context("cannot block SIGINT/SIGTERM/SIGHUP")?;
     std::thread::Builder::new()
         .name("kestrel-signals".into())
         .spawn(move || {
-            if let Ok(sig) = set.wait() {
+            while let Ok(sig) = set.wait() {
+                if sig == Signal::SIGHUP {
+                    tracing::info!("SIGHUP: reloading rules");
+                    reload.store(true, Ordering::Relaxed);
+                    continue;
+                }
                 tracing::info!("{sig}: stopping");
                 stop.store(true, Ordering::Relaxed);
+                break;
             }
         })
         .context("cannot start the signal thread")?;
@@ -164,19 +333,25 @@ struct Printer {
     events: bool,
     container: Option<String>,
     engine: Option<kestrel_rules::Engine>,
+    intel: Option<IntelMatcher>,
     alerts: Vec<Alert>,
     printed: u64,
     max: Option<u64>,
 }
 
 impl Printer {
-    fn new(args: &OutputArgs, engine: Option<kestrel_rules::Engine>) -> Printer {
+    fn new(
+        args: &OutputArgs,
+        engine: Option<kestrel_rules::Engine>,
+        intel: Option<IntelMatcher>,
+    ) -> Printer {
         Printer {
             out: BufWriter::new(std::io::stdout()),
             format: args.format,
             events: args.events,
             container: args.container.clone(),
             engine,
+            intel,
             alerts: Vec::new(),
             printed: 0,
             max: args.max_events,
@@ -215,7 +390,14 @@ impl Printer {
         }
         if let Some(engine) = self.engine.as_mut() {
             engine.evaluate(e, &mut self.alerts);
-            let alerts = std::mem::take(&mut self.alerts);
+        }
+        if let Some(intel) = self.intel.as_mut()
+            && let Some(a) = intel.observe(e)
+        {
+            self.alerts.push(a);
+        }
+        if !self.alerts.is_empty() {
+            let mut alerts = std::mem::take(&mut self.alerts);
             for a in &alerts {
                 self.line(|out, fmt| match fmt {
                     Format::Json => serde_json::to_writer(&mut *out, a).map_err(Into::into),
@@ -224,6 +406,8 @@ impl Printer {
                     }
                 })?;
             }
+            alerts.clear();
+            self.alerts = alerts;
         }
         Ok(())
     }
@@ -305,9 +489,17 @@ pub fn watch(args: WatchArgs, config: &Config) -> anyhow::Result<ExitCode> {
         cfg.fallback = Fallback::Never;
         return check(cfg, args.out.format);
     }
-    let engine = rule_engine(config, &args.out)?;
+    let enforcement = enforcement(&args, config);
+    let mut rules = rule_reloader(config, &args.out)?;
+    // Live events and this host's process start times share this boot.
+    let offset = boot_clock_offset()?;
+    let engine =
+        rule_engine(config, rules.as_ref(), enforcement)?.map(|e| e.boot_clock_offset(offset));
+    let reload_every = Duration::from_secs(config.detection.reload_interval_secs);
+    let intel = intel_matcher(config, &args.out, reload_every)?;
     let stop = Arc::new(AtomicBool::new(false));
-    catch_signals(stop.clone())?;
+    let reload = Arc::new(AtomicBool::new(false));
+    catch_signals(stop.clone(), reload.clone())?;
     // Container names, images and pods come from the container crate's resolver, whose
     // lookups run on this runtime (kept alive for the whole watch).
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -329,19 +521,55 @@ pub fn watch(args: WatchArgs, config: &Config) -> anyhow::Result<ExitCode> {
     } else {
         DenyMode::Kill
     };
+    let mut static_ids = HashSet::new();
     for p in config.sensor.deny_exec.iter().chain(&args.deny_exec) {
+        let id = ExeId::of(p).with_context(|| format!("deny list entry {}", p.display()))?;
         sensor
-            .deny_exec(p, mode)
+            .deny_exe(id, mode)
             .with_context(|| format!("deny list entry {}", p.display()))?;
+        static_ids.insert(id);
         tracing::info!(path = %p.display(), ?mode, "exec deny list");
     }
-    let mut printer = Printer::new(&args.out, engine);
+    let mut enforcer = match (enforcement, &rules) {
+        (Enforcement::Off, _) | (_, None) => None,
+        (e, Some(r)) => {
+            log_enforcement_support(e);
+            let kill_mode = if e == Enforcement::Kill {
+                DenyMode::Kill
+            } else {
+                DenyMode::DryRun
+            };
+            let mut enf = Enforcer::new(&sensor, kill_mode, static_ids);
+            enf.apply(&r.shared().current().0.kill_targets())?;
+            Some(enf)
+        }
+    };
+    let mut printer = Printer::new(&args.out, engine, intel);
     let deadline = args
         .duration
         .map(|s| Instant::now() + Duration::from_secs(s));
+    let mut next_reload_check = Instant::now() + reload_every;
     while !stop.load(Ordering::Relaxed) && !printer.done() {
-        if deadline.is_some_and(|d| Instant::now() >= d) {
+        let now = Instant::now();
+        if deadline.is_some_and(|d| now >= d) {
             break;
+        }
+        let asked = reload.swap(false, Ordering::Relaxed);
+        let due = !reload_every.is_zero() && now >= next_reload_check;
+        if let Some(r) = rules.as_mut()
+            && (asked || due)
+        {
+            next_reload_check = now + reload_every;
+            let reloaded = if asked {
+                Some(r.reload())
+            } else {
+                r.reload_if_changed()
+            };
+            // A failed reload keeps the running rules (and their kill targets); the reloader
+            // logs why.
+            if let (Some(Ok(set)), Some(enf)) = (reloaded, enforcer.as_mut()) {
+                enf.apply(&set.kill_targets())?;
+            }
         }
         match sensor.events().recv_timeout(Duration::from_millis(100)) {
             Ok(e) => printer.handle(&e)?,
@@ -430,9 +658,13 @@ fn check(cfg: SensorConfig, format: Format) -> anyhow::Result<ExitCode> {
 
 pub fn replay(args: ReplayArgs, config: &Config) -> anyhow::Result<ExitCode> {
     let cfg = sensor_config(config)?;
-    let engine = rule_engine(config, &args.out)?;
+    let rules = rule_reloader(config, &args.out)?;
+    // A recording carries the kernel's verdicts; `Kill` reports exactly those and claims
+    // nothing the kernel did not do.
+    let engine = rule_engine(config, rules.as_ref(), Enforcement::Kill)?;
+    let intel = intel_matcher(config, &args.out, Duration::ZERO)?;
     let mut replay = Replay::open(&args.file, &cfg)?;
-    let mut printer = Printer::new(&args.out, engine);
+    let mut printer = Printer::new(&args.out, engine, intel);
     for e in replay.by_ref() {
         printer.handle(&e?)?;
         if printer.done() {

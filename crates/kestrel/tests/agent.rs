@@ -1,0 +1,305 @@
+//! `kestrel agent` end to end, as root: a real `kestrel server` on 127.0.0.1 with SQLite, an
+//! agent with the eBPF sensor and a small advisory database built from the repository's test
+//! data, and the real test Pod started under it. The server must end up holding the Pod's
+//! workload and its vulnerabilities ranked by runtime risk, with reasons, as the agent's
+//! periodic assessment ships them.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_kestrel");
+
+fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../kestrel-vulndb/testdata")
+}
+
+fn import_db(db: &Path) {
+    let d = testdata();
+    let out = Command::new(BIN)
+        .args(["db", "import", "--db"])
+        .arg(db)
+        .arg(d.join("osv/PyPI/all.zip"))
+        .arg(d.join("osv/PyPI-ghsa/all.zip"))
+        .arg(d.join("osv/npm/all.zip"))
+        .arg(d.join("kev/known_exploited_vulnerabilities.json"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "db import failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A child process killed on drop.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `cmd` with piped stdout and waits for a stdout line containing `marker`; returns the
+/// process and that line. Stdout is drained afterwards so the child never blocks on it.
+fn start_until(cmd: &mut Command, marker: &'static str) -> (Running, String) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let line = line.unwrap_or_default();
+            if line.contains(marker) {
+                let _ = tx.send(line);
+            }
+        }
+    });
+    let running = Running(child);
+    let line = rx
+        .recv_timeout(Duration::from_secs(120))
+        .unwrap_or_else(|e| panic!("no {marker:?} line from {cmd:?}: {e}"));
+    (running, line)
+}
+
+fn token(database: &str, role: &str) -> String {
+    let out = Command::new(BIN)
+        .args(["server", "--database", database, "token", "--role", role])
+        .args(if role == "agent" {
+            &["--cluster", "test"][..]
+        } else {
+            &[][..]
+        })
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// GET over HTTP/1.0 (the server then closes the connection after an unchunked body).
+fn get(addr: &str, path: &str, token: &str) -> Value {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.0\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\r\n"
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let (head, body) = resp.split_once("\r\n\r\n").unwrap();
+    assert!(
+        head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
+        "{head}\n{body}"
+    );
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+/// `podman system service` on a private socket, so that the agent resolves container names,
+/// images and the kubelet-style pod names of the test Pod.
+fn podman_service(socket: &Path) -> Running {
+    let child = Command::new("podman")
+        .env("CONTAINERS_CONF", kestrel_testenv::containers_conf())
+        .args(["system", "service", "--time=0"])
+        .arg(format!("unix://{}", socket.display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("podman system service");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !socket.exists() {
+        assert!(Instant::now() < deadline, "podman service did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Running(child)
+}
+
+/// The cluster objects the agent reads for exposure and environment.
+const CLUSTER: &str = r#"
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop, labels: {environment: production}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: shop-web, namespace: shop}
+spec: {selector: {app: shop}, ports: [{port: 8080}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: public, namespace: infra}
+spec:
+  gatewayClassName: example
+  listeners:
+  - {name: https, protocol: HTTPS, port: 443, allowedRoutes: {namespaces: {from: All}}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: shop, namespace: shop}
+spec:
+  parentRefs: [{name: public, namespace: infra}]
+  rules: [{backendRefs: [{name: shop-web, port: 8080}]}]
+"#;
+
+#[test]
+fn agent_ships_workloads_and_ranked_findings() {
+    let image = kestrel_testenv::TestImage::get().expect("test image");
+    let tmp = tempfile::tempdir().unwrap();
+    let advisories = tmp.path().join("advisories.db");
+    import_db(&advisories);
+    let database = format!("sqlite://{}", tmp.path().join("server.db").display());
+    let agent_token = token(&database, "agent");
+    let read_token = token(&database, "read");
+    let (_server, line) = start_until(
+        Command::new(BIN).args(["server", "--listen", "127.0.0.1:0", "--database", &database]),
+        "listening on",
+    );
+    let url = line.rsplit(' ').next().unwrap().to_owned();
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+
+    let socket = tmp.path().join("podman.sock");
+    let _podman = podman_service(&socket);
+    let cluster = tmp.path().join("cluster.yaml");
+    std::fs::write(&cluster, CLUSTER).unwrap();
+    let config = tmp.path().join("kestrel.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[agent]\nrisk_interval_secs = 5\nrisk_first_delay_secs = 1\nk8s_files = [{cluster:?}]\n\
+             [db]\npath = {advisories:?}\n[risk]\nmin_observation_secs = 5\n\
+             [container]\npodman_socket = {socket:?}\n"
+        ),
+    )
+    .unwrap();
+    // The sensor is attached when the agent prints its banner: the Pod is observed from its
+    // start, so packages it never loads can be judged "not in use".
+    let (_agent, _) = start_until(
+        Command::new(BIN)
+            .arg("--config")
+            .arg(&config)
+            .args(["agent", "--server", &url, "--token", &agent_token])
+            .args(["--cluster", "test", "--node", "node-1", "--buffer-dir"])
+            .arg(tmp.path().join("buffer")),
+        "kestrel agent shipping to",
+    );
+    let pod = kestrel_testenv::TestPod::start(&image).expect("test pod");
+
+    // Assessments run every 5 s; wait until one has seen the Pod long enough to tell unused
+    // packages (django) from used ones (requests).
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let (workloads, vulns) = loop {
+        let w = get(&addr, "/api/v1/workloads?namespace=shop", &read_token);
+        let v = get(
+            &addr,
+            "/api/v1/vulnerabilities?namespace=shop&limit=1000",
+            &read_token,
+        );
+        let settled = v["items"].as_array().unwrap().iter().any(|f| {
+            f["package"]["name"]
+                .as_str()
+                .unwrap()
+                .eq_ignore_ascii_case("django")
+                && f["in_use"] == "no"
+        });
+        if settled {
+            break (w, v);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server never received a settled ranking:\n{w:#}\n{v:#}"
+        );
+        std::thread::sleep(Duration::from_secs(2));
+    };
+
+    // The Pod is one workload with both containers' images, exposed through the Gateway.
+    let shop: Vec<&Value> = workloads["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["name"] == "shop-web")
+        .collect();
+    assert_eq!(shop.len(), 1, "{workloads:#}");
+    let w = shop[0];
+    assert_eq!(w["cluster"], "test");
+    assert_eq!(w["kind"], "Pod");
+    assert_eq!(w["environment"], "production");
+    assert_eq!(w["exposure"], "internet", "{w:#}");
+    assert!(
+        w["exposure_routes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "exposed on 443 via Gateway infra/public (HTTPRoute shop/shop)"),
+        "{w:#}"
+    );
+    assert!(w["images"].as_array().unwrap().len() >= 2, "{w:#}");
+
+    // Findings are ranked with reasons: requests is loaded by python, django never is, and
+    // every finding in a loaded package outranks every one in a package never loaded.
+    let items = vulns["items"].as_array().unwrap();
+    let of = |name: &str| -> Vec<&Value> {
+        items
+            .iter()
+            .filter(|f| {
+                f["package"]["name"]
+                    .as_str()
+                    .unwrap()
+                    .eq_ignore_ascii_case(name)
+            })
+            .collect()
+    };
+    let requests = of("requests");
+    assert!(!requests.is_empty(), "{vulns:#}");
+    for f in &requests {
+        assert_eq!(f["in_use"], "yes", "{f:#}");
+        assert_eq!(f["workload"]["name"], "shop-web");
+        let reasons: Vec<&str> = f["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap())
+            .collect();
+        assert!(reasons[0].contains("by python"), "{f:#}");
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r.contains("via Gateway infra/public")),
+            "{f:#}"
+        );
+    }
+    let django = of("django");
+    assert!(django.iter().all(|f| f["in_use"] == "no"), "{django:#?}");
+    // Per image (container), since alerts raised on one container raise only its scores.
+    let mut images: Vec<&str> = items.iter().map(|f| f["image"].as_str().unwrap()).collect();
+    images.sort();
+    images.dedup();
+    for image in images {
+        let scores = |state: &str| {
+            items
+                .iter()
+                .filter(|f| f["image"] == image && f["in_use"] == state)
+                .map(|f| f["score"].as_f64().unwrap())
+                .collect::<Vec<_>>()
+        };
+        let min_used = scores("yes").into_iter().fold(f64::INFINITY, f64::min);
+        let max_unused = scores("no").into_iter().fold(f64::NEG_INFINITY, f64::max);
+        assert!(min_used > max_unused, "{image}: {min_used} <= {max_unused}");
+    }
+    drop(pod);
+}

@@ -1,0 +1,268 @@
+//! Rule-driven enforcement in `kestrel watch` as a user runs it (root, real eBPF sensor): a
+//! forbidden program, named by `proc.name` or by `proc.exepath` in an `action: kill` rule, is
+//! killed by the kernel before it does anything; a dry run lets it run and reports `would_kill`;
+//! a rule reload moves the kill from one program to another.
+//!
+//! Each test forbids program names and files of its own: every running sensor sees every exec
+//! on the machine, so tests running at the same time must not forbid each other's programs.
+
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+const KESTREL: &str = env!("CARGO_BIN_EXE_kestrel");
+
+/// A running `kestrel watch --format json`, its alerts and its log.
+struct Watch {
+    child: Child,
+    alerts: mpsc::Receiver<Value>,
+    log: mpsc::Receiver<String>,
+    seen: Vec<Value>,
+    log_seen: Vec<String>,
+}
+
+impl Watch {
+    fn start(config: &Path, args: &[&str]) -> Watch {
+        let mut child = Command::new(KESTREL)
+            .arg("--config")
+            .arg(config)
+            .args(["watch", "--format", "json"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (atx, alerts) = mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let v: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("not JSON: {line}: {e}"));
+                if v.get("rule").is_some() && atx.send(v).is_err() {
+                    return;
+                }
+            }
+        });
+        let (ltx, log) = mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = ltx.send(line);
+            }
+        });
+        let mut w = Watch {
+            child,
+            alerts,
+            log,
+            seen: Vec::new(),
+            log_seen: Vec::new(),
+        };
+        w.wait_log(|l| l.contains("eBPF sensor attached"), "the sensor attached");
+        w
+    }
+
+    fn wait_log(&mut self, pred: impl Fn(&str) -> bool, what: &str) {
+        let mut i = 0;
+        loop {
+            if let Some(l) = self.log_seen.get(i) {
+                if pred(l) {
+                    // Consume it, so that waiting for the same line again waits for a new one.
+                    self.log_seen[i].insert_str(0, "(seen) ");
+                    return;
+                }
+                i += 1;
+                continue;
+            }
+            let line = self
+                .log
+                .recv_timeout(Duration::from_secs(120))
+                .unwrap_or_else(|_| panic!("watch never logged {what}: {:#?}", self.log_seen));
+            self.log_seen.push(line);
+        }
+    }
+
+    fn wait_alert(&mut self, rule: &str, exe: &Path) -> Value {
+        let pred = |a: &Value| {
+            a["rule"] == rule && a["output_fields"]["proc.exepath"] == exe.to_str().unwrap()
+        };
+        if let Some(a) = self.seen.iter().find(|a| pred(a)) {
+            return a.clone();
+        }
+        loop {
+            let a = self
+                .alerts
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "no alert {rule:?} for {}; alerts: {:#?}; log: {:#?}",
+                        exe.display(),
+                        self.seen,
+                        self.log.try_iter().collect::<Vec<_>>()
+                    )
+                });
+            self.seen.push(a.clone());
+            if pred(&a) {
+                return a;
+            }
+        }
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGINT,
+        );
+        let _ = self.child.wait();
+    }
+}
+
+/// A copy of `/bin/sh` at `dir/name`: a program of its own (inode) with its own task name.
+fn forbidden_copy(dir: &Path, name: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::copy("/bin/sh", &p).unwrap();
+    p
+}
+
+/// Runs `prog -c 'touch MARKER'`; returns how it ended and whether the marker exists.
+fn run_touch(prog: &Path, marker: &Path) -> (ExitStatus, bool) {
+    let status = Command::new(prog)
+        .arg("-c")
+        .arg(format!("touch {}", marker.display()))
+        .status()
+        .unwrap();
+    (status, marker.exists())
+}
+
+fn kill_rule(name: &str, condition: &str) -> String {
+    format!(
+        "- rule: {name}\n  desc: a program that must never run\n  condition: evt.type in (execve, execveat) and {condition}\n  output: \"forbidden program %proc.name (exe=%proc.exepath)\"\n  priority: CRITICAL\n  action: kill\n"
+    )
+}
+
+fn setup(dir: &Path, rules: &str) -> (PathBuf, PathBuf) {
+    let rules_file = dir.join("kill.yaml");
+    std::fs::write(&rules_file, rules).unwrap();
+    let cfg = dir.join("kestrel.toml");
+    std::fs::write(&cfg, "[detection]\nreload_interval_secs = 1\n").unwrap();
+    (rules_file, cfg)
+}
+
+#[test]
+fn enforce_kills_forbidden_programs_before_they_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let by_name = forbidden_copy(dir.path(), "evilkill");
+    let by_path = forbidden_copy(dir.path(), "sneaky");
+    // Another name for the same file: the kernel keys executables by inode.
+    let alias = dir.path().join("renamed");
+    std::fs::hard_link(&by_path, &alias).unwrap();
+    let innocent = forbidden_copy(dir.path(), "innocent");
+    let rules = kill_rule("Forbidden by name", "proc.name = evilkill")
+        + &kill_rule(
+            "Forbidden by path",
+            &format!("proc.exepath = \"{}\"", by_path.display()),
+        );
+    let (rules_file, cfg) = setup(dir.path(), &rules);
+    let mut w = Watch::start(&cfg, &["--rules", rules_file.to_str().unwrap(), "--enforce"]);
+    w.wait_log(
+        |l| l.contains("kill rule target") && l.contains("evilkill"),
+        "the name target",
+    );
+    w.wait_log(
+        |l| l.contains("kill rule target") && l.contains("sneaky"),
+        "the path target",
+    );
+
+    let (status, marker) = run_touch(&by_name, &dir.path().join("m1"));
+    assert_eq!(status.signal(), Some(9), "{status:?}");
+    assert!(!marker, "the killed program ran its command");
+    let a = w.wait_alert("Forbidden by name", &by_name);
+    assert_eq!(a["action"], "killed", "{a:#}");
+    assert_eq!(a["priority"], "Critical", "{a:#}");
+
+    let (status, marker) = run_touch(&by_path, &dir.path().join("m2"));
+    assert_eq!(status.signal(), Some(9), "{status:?}");
+    assert!(!marker, "the killed program ran its command");
+    let a = w.wait_alert("Forbidden by path", &by_path);
+    assert_eq!(a["action"], "killed", "{a:#}");
+
+    // The hard link is the same file: killed too, although no rule names its path (and so the
+    // rule, which matches paths, raises no alert for it).
+    let (status, marker) = run_touch(&alias, &dir.path().join("m3"));
+    assert_eq!(status.signal(), Some(9), "{status:?}");
+    assert!(!marker);
+
+    // A copy of the same program under another name and inode runs.
+    let (status, marker) = run_touch(&innocent, &dir.path().join("m4"));
+    assert!(status.success(), "{status:?}");
+    assert!(marker);
+}
+
+#[test]
+fn dry_run_reports_would_kill_and_lets_the_program_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let prog = forbidden_copy(dir.path(), "evildry");
+    let (rules_file, cfg) = setup(dir.path(), &kill_rule("Forbidden dry", "proc.name = evildry"));
+    let mut w = Watch::start(&cfg, &["--rules", rules_file.to_str().unwrap(), "--dry-run"]);
+    w.wait_log(
+        |l| l.contains("kill rule target") && l.contains("evildry"),
+        "the name target",
+    );
+    let (status, marker) = run_touch(&prog, &dir.path().join("m"));
+    assert!(status.success(), "{status:?}");
+    assert!(marker, "the program did not run its command");
+    let a = w.wait_alert("Forbidden dry", &prog);
+    assert_eq!(a["action"], "would_kill", "{a:#}");
+}
+
+#[test]
+fn without_enforcement_kill_rules_only_alert() {
+    let dir = tempfile::tempdir().unwrap();
+    let prog = forbidden_copy(dir.path(), "eviloff");
+    let (rules_file, cfg) = setup(dir.path(), &kill_rule("Forbidden off", "proc.name = eviloff"));
+    let mut w = Watch::start(&cfg, &["--rules", rules_file.to_str().unwrap()]);
+    let (status, marker) = run_touch(&prog, &dir.path().join("m"));
+    assert!(status.success(), "{status:?}");
+    assert!(marker);
+    let a = w.wait_alert("Forbidden off", &prog);
+    assert!(a.get("action").is_none(), "{a:#}");
+}
+
+#[test]
+fn rule_reload_moves_the_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = forbidden_copy(dir.path(), "evilfirst");
+    let second = forbidden_copy(dir.path(), "evilsecond");
+    let (rules_file, cfg) = setup(dir.path(), &kill_rule("Forbidden", "proc.name = evilfirst"));
+    let mut w = Watch::start(&cfg, &["--rules", rules_file.to_str().unwrap(), "--enforce"]);
+    w.wait_log(
+        |l| l.contains("kill rule target") && l.contains("evilfirst"),
+        "the first target",
+    );
+    let (status, _) = run_touch(&first, &dir.path().join("m1"));
+    assert_eq!(status.signal(), Some(9), "{status:?}");
+
+    std::fs::write(&rules_file, kill_rule("Forbidden", "proc.name = evilsecond")).unwrap();
+    w.wait_log(
+        |l| l.contains("kill target removed") && l.contains("evilfirst"),
+        "the first target removed",
+    );
+    w.wait_log(
+        |l| l.contains("kill rule target") && l.contains("evilsecond"),
+        "the second target",
+    );
+    let (status, marker) = run_touch(&first, &dir.path().join("m2"));
+    assert!(status.success(), "{status:?}");
+    assert!(marker);
+    let (status, marker) = run_touch(&second, &dir.path().join("m3"));
+    assert_eq!(status.signal(), Some(9), "{status:?}");
+    assert!(!marker);
+    let a = w.wait_alert("Forbidden", &second);
+    assert_eq!(a["action"], "killed", "{a:#}");
+}
