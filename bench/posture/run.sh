@@ -9,6 +9,10 @@
 # if present, else the library-only example with the same load/scan/JSON path
 # (`cargo build --release -p kestrel-posture --example scan`). Needs Checkov
 # (crates/kestrel-posture/tests/checkov/install.sh) for the comparison.
+#
+# With CALLGRIND=1 it also counts the instructions of the 10,000-object scan under
+# valgrind --tool=callgrind (stable on a shared machine, unlike wall time): in total, on the
+# main thread, and in the YAML parser threads.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -48,6 +52,15 @@ k_large=$(best3 "${scan[@]}" "$work/large.yaml" "${fmt[@]}")
 findings=$("${scan[@]}" "$work/large.yaml" "${fmt[@]}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["findings"])')
 echo "kestrel (${scan[0]##*/}) ${small} objects: ${k_small} s"
 echo "kestrel  ${large} objects: ${k_large} s (${findings} findings)"
+if [ "${CALLGRIND:-0}" = 1 ]; then
+    valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" \
+        "${scan[@]}" "$work/large.yaml" "${fmt[@]}" > /dev/null 2> "$work/cg.err"
+    total=$(sed -n 's/.*Collected : //p' "$work/cg.err")
+    threads=$(callgrind_annotate --inclusive=yes "$work/cg.out" 2> /dev/null |
+        awk '/pthread_create.c:start_thread/ {gsub(",", "", $1); print $1; exit}')
+    threads=${threads:-0}
+    echo "callgrind ${large} objects: ${total} instructions (${threads} in parser threads, $((total - threads)) on the main thread)"
+fi
 if [ -x "$checkov" ]; then
     c_small=$(secs "$checkov" -f "$work/small.yaml" --framework kubernetes -o json --quiet --compact --skip-download)
     echo "checkov  ${small} objects: ${c_small} s"

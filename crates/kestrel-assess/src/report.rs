@@ -176,3 +176,131 @@ fn convert(ranked: &[RiskFinding]) -> Vec<model::VulnFinding> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use kestrel_package::{Ecosystem, EcosystemKind};
+    use kestrel_risk::{
+        Attacked, EvidenceKind, Exploitability, ExposureRoute, ListenSocket, PackageKey, RiskInput,
+        UsageTracker, VulnFinding,
+    };
+
+    use super::*;
+
+    fn container(id: &str, name: &str, exposure: Exposure) -> Workload {
+        Workload {
+            container_id: id.into(),
+            container: name.into(),
+            pod: Some("shop-web".into()),
+            namespace: Some("shop".into()),
+            image: "localhost/kestrel-test:1".into(),
+            labels: [("app".to_owned(), "shop".to_owned())].into(),
+            environment: Environment::Production,
+            exposure,
+            attacked: Attacked::default(),
+        }
+    }
+
+    #[test]
+    fn containers_of_a_pod_become_one_workload_and_in_use_wins() {
+        let requests = PackageKey {
+            ecosystem: Ecosystem::new(EcosystemKind::PyPI),
+            name: "requests".into(),
+            version: "2.19.1".into(),
+        };
+        let vuln = VulnFinding {
+            id: "CVE-2018-18074".into(),
+            aliases: vec!["GHSA-x84v-xcm2-53pg".into()],
+            package: requests.clone(),
+            summary: None,
+            exploitability: Exploitability {
+                cvss: Some(9.8),
+                severity: Some("CRITICAL".into()),
+                fixed_versions: vec!["2.20.0".into()],
+                ..Default::default()
+            },
+        };
+        let python = container(
+            "py",
+            "python",
+            Exposure {
+                routes: vec![ExposureRoute::Gateway {
+                    gateway: "infra/public".into(),
+                    port: 443,
+                    route_kind: "HTTPRoute".into(),
+                    route: "shop/shop".into(),
+                    internet: true,
+                }],
+                ..Default::default()
+            },
+        );
+        let node = container(
+            "js",
+            "node",
+            Exposure {
+                listening: vec![ListenSocket {
+                    address: "0.0.0.0".into(),
+                    port: 3000,
+                    protocol: "tcp".into(),
+                }],
+                ..Default::default()
+            },
+        );
+        let mut usage = UsageTracker::new();
+        usage.start_observing("py", 0);
+        usage.start_observing("js", 0);
+        usage.record(
+            "py",
+            requests,
+            UsageTracker::seen(7, "python3", "/venv/requests/api.py", EvidenceKind::Open, 1),
+        );
+        let vulns = [vuln];
+        let ranked = kestrel_risk::rank(
+            &[
+                RiskInput {
+                    workload: &node,
+                    findings: &vulns,
+                },
+                RiskInput {
+                    workload: &python,
+                    findings: &vulns,
+                },
+            ],
+            &usage,
+            600 * 1_000_000_000,
+            60,
+        );
+        assert_eq!(ranked.len(), 2);
+
+        let w = workloads(&[node.clone(), python.clone()]);
+        assert_eq!(w.len(), 1);
+        assert_eq!(
+            (w[0].kind.as_str(), w[0].name.as_str()),
+            ("Pod", "shop-web")
+        );
+        assert_eq!(w[0].images, ["localhost/kestrel-test:1"]);
+        assert_eq!(w[0].exposure, model::ExposureLevel::Internet);
+        assert_eq!(
+            w[0].exposure_routes,
+            ["exposed on 443 via Gateway infra/public (HTTPRoute shop/shop)"]
+        );
+        assert_eq!(w[0].environment, model::Environment::Production);
+
+        let f = findings(&ranked);
+        assert_eq!(
+            f.len(),
+            1,
+            "one finding per (pod, image, vulnerability, package)"
+        );
+        assert_eq!(f[0].in_use, model::InUse::Yes);
+        assert_eq!(f[0].severity, model::Severity::Critical);
+        assert_eq!(f[0].package.ecosystem, "pypi");
+        assert_eq!(f[0].fixed_version.as_deref(), Some("2.20.0"));
+        assert!(
+            f[0].reasons[0].starts_with("read by python3 (pid 7)"),
+            "{:?}",
+            f[0].reasons
+        );
+        assert_eq!(f[0].exposure, model::ExposureLevel::Internet);
+    }
+}

@@ -196,8 +196,8 @@ pub struct SensorConfig {
     pub process_table_capacity: usize,
     /// Ancestors kept with each process.
     pub ancestry_depth: usize,
-    /// Without eBPF: `auto` falls back to /proc polling (degraded), `never` fails, `force`
-    /// always polls.
+    /// Without eBPF: `auto` falls back to the proc connector, else /proc polling (degraded),
+    /// `never` fails, `force` uses the fallback even when eBPF works.
     pub fallback: SensorFallback,
     /// Executables killed (SIGKILL from the kernel) when exec'd, by path (resolved to device and
     /// inode at start).
@@ -283,11 +283,11 @@ impl Default for SensorConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SensorFallback {
-    /// Poll /proc, reported as degraded.
+    /// The proc connector, else /proc polling, reported as degraded.
     Auto,
     /// Refuse to start.
     Never,
-    /// Poll /proc even when eBPF works.
+    /// The fallback even when eBPF works.
     Force,
 }
 

@@ -408,9 +408,7 @@ pub fn start(
     );
     let matcher = IntelMatcher::new(reloader.shared(), hostname);
     if !reload_every.is_zero() {
-        reloader
-            .watch(reload_every)
-            .map_err(IntelError::Thread)?;
+        reloader.watch(reload_every).map_err(IntelError::Thread)?;
     }
     Ok(Some(matcher))
 }

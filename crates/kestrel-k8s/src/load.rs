@@ -248,7 +248,7 @@ mod tests {
             err.to_string().starts_with(&format!(
                 "s.yaml: document {} (line {}) is not valid YAML",
                 n - 9,
-                1 + (n - 10) * 5
+                2 + (n - 10) * 5
             )),
             "{err}"
         );

@@ -1,5 +1,5 @@
 //! The library path of `kestrel scan k8s --format json` without the rest of the binary, for
-//! `bench/posture/run.sh`: read manifests, scan, serialise the JSON report.
+//! `bench/posture/run.sh`: read manifests, scan, serialise the JSON report to standard output.
 //!
 //! `cargo run --release -p kestrel-posture --example scan -- PATH...`
 
@@ -11,7 +11,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         kestrel_k8s::load::load_path(&mut inv, p.as_ref())?;
     }
     let report = kestrel_posture::scan(&inv);
-    let json = serde_json::to_string_pretty(&kestrel_posture::output::to_json(&report, &[]))?;
-    std::io::stdout().lock().write_all(json.as_bytes())?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    serde_json::to_writer_pretty(&mut out, &kestrel_posture::output::to_json(&report, &[]))?;
+    out.write_all(b"\n")?;
+    out.flush()?;
     Ok(())
 }

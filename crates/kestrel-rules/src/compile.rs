@@ -82,7 +82,13 @@ pub const ALL_TYPES: TypeMask = (1 << NCODES) - 1;
 
 /// The code of a syscall name, `None` for a name Kestrel never produces.
 pub fn type_code(name: &str) -> Option<u8> {
-    TYPE_NAMES.iter().find(|(n, _)| *n == name).map(|(_, c)| *c)
+    // Looked up for every event: a hash of a short name instead of a scan of the table.
+    static CODES: std::sync::OnceLock<HashMap<&'static str, u8, FnvBuild>> =
+        std::sync::OnceLock::new();
+    CODES
+        .get_or_init(|| TYPE_NAMES.iter().copied().collect())
+        .get(name)
+        .copied()
 }
 
 /// The canonical name of each code, for listings.
@@ -156,6 +162,9 @@ impl IpNet {
 #[derive(Debug, Clone)]
 pub struct Glob {
     pat: Vec<char>,
+    /// The pattern's bytes when it is ASCII: then ASCII text is matched byte by byte, without
+    /// collecting characters (paths and names nearly always are ASCII).
+    ascii: Option<Vec<u8>>,
     fold: bool,
 }
 
@@ -163,12 +172,22 @@ impl Glob {
     pub fn new(p: &str, fold: bool) -> Glob {
         let p = if fold { p.to_lowercase() } else { p.to_owned() };
         Glob {
+            ascii: p.is_ascii().then(|| p.as_bytes().to_vec()),
             pat: p.chars().collect(),
             fold,
         }
     }
 
     pub fn matches(&self, s: &str) -> bool {
+        if let Some(p) = &self.ascii
+            && s.is_ascii()
+        {
+            return if self.fold {
+                glob_match(p, s.as_bytes(), |b: u8| b.to_ascii_lowercase())
+            } else {
+                glob_match(p, s.as_bytes(), |b| b)
+            };
+        }
         let owned;
         let s = if self.fold {
             owned = s.to_lowercase();
@@ -177,68 +196,75 @@ impl Glob {
             s
         };
         let t: Vec<char> = s.chars().collect();
-        let p = &self.pat;
-        let (mut pi, mut ti) = (0, 0);
-        let mut star: Option<(usize, usize)> = None;
-        while ti < t.len() {
-            if pi < p.len() {
-                match p[pi] {
-                    '*' => {
-                        star = Some((pi, ti));
-                        pi += 1;
-                        continue;
-                    }
-                    '?' => {
-                        pi += 1;
-                        ti += 1;
-                        continue;
-                    }
-                    '[' => {
-                        if let Some((ok, next)) = class(p, pi, t[ti]) {
-                            if ok {
-                                pi = next;
-                                ti += 1;
-                                continue;
-                            }
-                        } else if t[ti] == '[' {
-                            pi += 1;
-                            ti += 1;
-                            continue;
-                        }
-                    }
-                    c if c == t[ti] => {
-                        pi += 1;
-                        ti += 1;
-                        continue;
-                    }
-                    _ => {}
-                }
-            }
-            match star {
-                Some((sp, st)) => {
-                    pi = sp + 1;
-                    ti = st + 1;
-                    star = Some((sp, st + 1));
-                }
-                None => return false,
-            }
-        }
-        p[pi..].iter().all(|&c| c == '*')
+        glob_match(&self.pat, &t, |c| c)
     }
 }
 
+/// Glob matching with `*`, `?` and `[...]` classes, over bytes or characters; `norm` maps each
+/// text unit before comparison (ASCII lower-casing for `iglob`).
+fn glob_match<T: Copy + Ord + From<u8>>(p: &[T], t: &[T], norm: impl Fn(T) -> T) -> bool {
+    let (star_c, any_c, open_c) = (T::from(b'*'), T::from(b'?'), T::from(b'['));
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        let c = norm(t[ti]);
+        if pi < p.len() {
+            let pc = p[pi];
+            if pc == star_c {
+                star = Some((pi, ti));
+                pi += 1;
+                continue;
+            }
+            if pc == any_c {
+                pi += 1;
+                ti += 1;
+                continue;
+            }
+            if pc == open_c {
+                if let Some((ok, next)) = class(p, pi, c) {
+                    if ok {
+                        pi = next;
+                        ti += 1;
+                        continue;
+                    }
+                } else if c == open_c {
+                    pi += 1;
+                    ti += 1;
+                    continue;
+                }
+            } else if pc == c {
+                pi += 1;
+                ti += 1;
+                continue;
+            }
+        }
+        match star {
+            Some((sp, st)) => {
+                pi = sp + 1;
+                ti = st + 1;
+                star = Some((sp, st + 1));
+            }
+            None => return false,
+        }
+    }
+    p[pi..].iter().all(|&c| c == star_c)
+}
+
 /// Matches `c` against the class starting at `p[i] == '['`: (matched, index after `]`).
-fn class(p: &[char], i: usize, c: char) -> Option<(bool, usize)> {
+fn class<T: Copy + Ord + From<u8>>(p: &[T], i: usize, c: T) -> Option<(bool, usize)> {
+    let (close, dash) = (T::from(b']'), T::from(b'-'));
     let mut j = i + 1;
-    let neg = matches!(p.get(j), Some('!' | '^'));
+    let neg = p
+        .get(j)
+        .is_some_and(|&x| x == T::from(b'!') || x == T::from(b'^'));
     if neg {
         j += 1;
     }
     let mut ok = false;
     let mut first = true;
-    while j < p.len() && (p[j] != ']' || first) {
+    while j < p.len() && (p[j] != close || first) {
         first = false;
-        if j + 2 < p.len() && p[j + 1] == '-' && p[j + 2] != ']' {
+        if j + 2 < p.len() && p[j + 1] == dash && p[j + 2] != close {
             ok |= p[j] <= c && c <= p[j + 2];
             j += 3;
         } else {
@@ -303,7 +329,9 @@ impl StrSet {
 #[derive(Debug, Clone)]
 pub enum StrTest {
     Eq(Box<str>),
-    Contains(Box<str>),
+    /// A substring search prepared once (SIMD `memmem`), since `contains` on command lines and
+    /// paths is the most common test of Falco rules.
+    Contains(memchr::memmem::Finder<'static>),
     IContains(Box<str>),
     StartsWith(Box<str>),
     EndsWith(Box<str>),
@@ -388,7 +416,7 @@ impl StrTest {
     fn test(&self, v: &str, ev: &kestrel_event::Event, cx: &Ctx<'_>) -> bool {
         match self {
             StrTest::Eq(x) => v == &**x,
-            StrTest::Contains(x) => v.contains(&**x),
+            StrTest::Contains(f) => f.find(v.as_bytes()).is_some(),
             StrTest::IContains(x) => contains_ignore_case(v, x),
             StrTest::StartsWith(x) => v.starts_with(&**x),
             StrTest::EndsWith(x) => v.ends_with(&**x),
@@ -710,7 +738,9 @@ impl Compiler<'_> {
                 let lower = tr == Transform::Lower;
                 let t = match base {
                     Op::Eq => StrTest::Eq(one()?.0.clone().into()),
-                    Op::Contains => StrTest::Contains(one()?.0.clone().into()),
+                    Op::Contains => StrTest::Contains(
+                        memchr::memmem::Finder::new(one()?.0.as_bytes()).into_owned(),
+                    ),
                     Op::IContains => StrTest::IContains(one()?.0.to_lowercase().into()),
                     Op::StartsWith => StrTest::StartsWith(one()?.0.clone().into()),
                     Op::EndsWith => StrTest::EndsWith(one()?.0.clone().into()),

@@ -88,8 +88,14 @@ mod tests {
         n.learn(10, &answer("v6.example", "AAAA", "2001:db8::1", 3600));
         let ip = "203.0.113.9".parse().unwrap();
         assert_eq!(n.get(ip, 11), Some("pool.minexmr.com"));
-        assert_eq!(n.get("::ffff:203.0.113.9".parse().unwrap(), 11), Some("pool.minexmr.com"));
-        assert_eq!(n.get("2001:db8::1".parse().unwrap(), 11), Some("v6.example"));
+        assert_eq!(
+            n.get("::ffff:203.0.113.9".parse().unwrap(), 11),
+            Some("pool.minexmr.com")
+        );
+        assert_eq!(
+            n.get("2001:db8::1".parse().unwrap(), 11),
+            Some("v6.example")
+        );
         // A 30 s TTL still holds the name for the five-minute minimum, not past it.
         assert_eq!(n.get(ip, 10 + MIN_TTL_NS), Some("pool.minexmr.com"));
         assert_eq!(n.get(ip, 11 + MIN_TTL_NS), None);

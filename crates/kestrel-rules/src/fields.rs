@@ -585,9 +585,24 @@ const SPECS: &[FieldSpec] = &[
         None,
         "Server's domain name, from the DNS answers seen on the node (passive DNS, kept for the TTL, at least 5 minutes)."
     ),
-    spec!("fd.cip.name", Str, None, "Client's domain name from DNS answers seen."),
-    spec!("fd.lip.name", Str, None, "Local address's domain name from DNS answers seen."),
-    spec!("fd.rip.name", Str, None, "Remote address's domain name from DNS answers seen."),
+    spec!(
+        "fd.cip.name",
+        Str,
+        None,
+        "Client's domain name from DNS answers seen."
+    ),
+    spec!(
+        "fd.lip.name",
+        Str,
+        None,
+        "Local address's domain name from DNS answers seen."
+    ),
+    spec!(
+        "fd.rip.name",
+        Str,
+        None,
+        "Remote address's domain name from DNS answers seen."
+    ),
     spec!(
         "container.id",
         Str,
@@ -1385,7 +1400,9 @@ pub fn extract<'e>(field: &Field, ev: &'e Event, cx: &'e Ctx<'_>) -> Option<Valu
             if p.ns.pid == INIT_PID_NS {
                 Some(Value::Int(i64::from(p.pid)))
             } else if p.ns.pid != 0
-                && p.parent.as_deref().is_some_and(|pp| pp.ns.pid != 0 && pp.ns.pid != p.ns.pid)
+                && p.parent
+                    .as_deref()
+                    .is_some_and(|pp| pp.ns.pid != 0 && pp.ns.pid != p.ns.pid)
             {
                 // The first process of a pid namespace is its pid 1.
                 Some(Value::Int(1))
@@ -1717,7 +1734,9 @@ mod tests {
     fn every_spec_resolves() {
         for (name, _, _) in field_docs() {
             let arg = match name {
-                "proc.apid" | "proc.acmdline" | "proc.aexepath" | "proc.aexe" | "evt.arg" => Some("1"),
+                "proc.apid" | "proc.acmdline" | "proc.aexepath" | "proc.aexe" | "evt.arg" => {
+                    Some("1")
+                }
                 "k8s.pod.label" => Some("app"),
                 _ => None,
             };

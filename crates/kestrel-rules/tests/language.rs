@@ -586,8 +586,9 @@ fn falco_compatibility_fields() {
     }
     let mut host_proc = shell().pid(77);
     host_proc.0.ns.pid = 0xEFFF_FFFC;
-    let java = proc_("/usr/bin/sh", &["sh"])
-        .parent(proc_("/bin/bash", &["bash"]).parent(proc_("/opt/jdk/bin/java", &["/opt/jdk/bin/java"])));
+    let java = proc_("/usr/bin/sh", &["sh"]).parent(
+        proc_("/bin/bash", &["bash"]).parent(proc_("/opt/jdk/bin/java", &["/opt/jdk/bin/java"])),
+    );
     let setuid = |uid: i64| EventKind::SetId {
         syscall: "setuid".into(),
         ids: vec![uid],
@@ -642,11 +643,20 @@ fn falco_compatibility_fields() {
   priority: INFO
 "#],
         &[
-            ("connect-before-dns", host(&shell(), connect("10.96.0.1:443", 0))),
+            (
+                "connect-before-dns",
+                host(&shell(), connect("10.96.0.1:443", 0)),
+            ),
             ("dns", host(&shell(), answer)),
-            ("connect-after-dns", host(&shell(), connect("10.96.0.1:443", 0))),
+            (
+                "connect-after-dns",
+                host(&shell(), connect("10.96.0.1:443", 0)),
+            ),
             ("refused", host(&shell(), connect("10.96.0.2:443", -111))),
-            ("traversal", host(&shell(), open("/srv/www/../../etc/passwd", RD))),
+            (
+                "traversal",
+                host(&shell(), open("/srv/www/../../etc/passwd", RD)),
+            ),
             ("one-dotdot", host(&shell(), open("/srv/../etc/passwd", RD))),
             ("ctr-init", host(&init, exec())),
             ("host-exec", host(&host_proc, exec())),
@@ -688,7 +698,9 @@ fn proc_duration_needs_the_boot_clock() {
 #[test]
 fn kill_targets_the_kernel_cannot_hold_are_refused() {
     let rule = |cond: &str| {
-        format!("- rule: K\n  desc: d\n  condition: evt.type=execve and {cond}\n  output: o\n  priority: CRITICAL\n  action: kill\n")
+        format!(
+            "- rule: K\n  desc: d\n  condition: evt.type=execve and {cond}\n  output: o\n  priority: CRITICAL\n  action: kill\n"
+        )
     };
     let err = load(&[&rule("proc.name = averyveryverylongname")]).unwrap_err();
     assert!(
@@ -696,7 +708,10 @@ fn kill_targets_the_kernel_cannot_hold_are_refused() {
         "{err}"
     );
     let err = load(&[&rule("proc.exepath = bin/evil")]).unwrap_err();
-    assert!(err.contains("\"bin/evil\" is not an absolute path"), "{err}");
+    assert!(
+        err.contains("\"bin/evil\" is not an absolute path"),
+        "{err}"
+    );
     let k = load(&[&rule("proc.name in (exactly15chars_, xmrig)")])
         .unwrap()
         .kill_targets();

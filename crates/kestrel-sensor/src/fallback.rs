@@ -77,7 +77,7 @@ impl FallbackMode {
     pub fn coverage(self) -> &'static str {
         match self {
             FallbackMode::ProcConnector => {
-                "exec, fork and exit (with exit codes) of every process, as they happen"
+                "exec, fork and exit, with exit codes, of every process as it happens"
             }
             FallbackMode::ProcPolling => "exec of processes alive at a 100 ms poll",
         }
@@ -173,6 +173,10 @@ fn spawn(
                 FallbackMode::ProcPolling => "kestrel-procpoll".into(),
             })
             .spawn(move || {
+                let mut table = ProcessTable::new(cfg.process_table_capacity, cfg.ancestry_depth);
+                table.bootstrap(Path::new("/proc"), &cfg.env_names);
+                // Announced once the table is filled: from here on events are handled as they
+                // arrive (the connector queued those of the bootstrap meanwhile).
                 let mut out = Emitter::new(tx, metadata, cfg.hold_unresolved);
                 if !out.send(sensor_event(SensorEvent::Health {
                     healthy: false,
@@ -180,8 +184,6 @@ fn spawn(
                 })) {
                     return;
                 }
-                let mut table = ProcessTable::new(cfg.process_table_capacity, cfg.ancestry_depth);
-                table.bootstrap(Path::new("/proc"), &cfg.env_names);
                 let known = match connector {
                     Some(cn) => match run_connector(cn, &cfg, &mut table, &mut out, &stop) {
                         Ok(()) => return,
@@ -376,19 +378,42 @@ fn handle(
             }
         }
         ProcEvent::Exec { ts: t, pid, tgid } => {
-            let scanned = scan_process(root, tgid, &cfg.env_names);
-            let info = match (scanned, table.get(tgid)) {
-                // Exited before it could be read: what its fork said, under its new name if
-                // the zombie still shows it.
-                (Some(s), Some(forked)) if s.exe.path.is_empty() && s.args.is_empty() => {
-                    ProcessInfo {
-                        name: s.name,
-                        parent: None,
-                        ..(*forked).clone()
-                    }
+            // The command line goes first: it is gone as soon as the process exits, while a
+            // zombie still shows the rest.
+            let args = std::fs::read(root.join(tgid.to_string()).join("cmdline"))
+                .map(|b| crate::record::split_nul(&b))
+                .unwrap_or_default();
+            let scanned = scan_process(root, tgid, &cfg.env_names).map(|mut s| {
+                if s.args.is_empty() {
+                    s.args = args;
                 }
-                (Some(s), _) => s,
+                s
+            });
+            let info = match (scanned, table.get(tgid)) {
+                (Some(s), _) if !s.args.is_empty() => s,
+                // Exited while being read (a zombie shows its name and ids, no command line):
+                // what exec does not change comes from its fork.
+                (Some(mut s), Some(forked)) => {
+                    if s.ns == Default::default() {
+                        s.ns = forked.ns;
+                    }
+                    if s.cwd.is_empty() {
+                        s.cwd = forked.cwd.clone();
+                    }
+                    if s.container_id.is_none() {
+                        s.container_id = forked.container_id.clone();
+                    }
+                    s
+                }
+                (Some(s), None) => s,
+                // Gone before it could be read: what its fork said (ids, namespaces, container,
+                // working directory), but not its parent's image: name, executable, arguments
+                // and environment stay empty.
                 (None, Some(forked)) => ProcessInfo {
+                    name: String::new(),
+                    exe: Default::default(),
+                    args: Vec::new(),
+                    env: Vec::new(),
                     parent: None,
                     ..(*forked).clone()
                 },

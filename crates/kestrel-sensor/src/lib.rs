@@ -11,7 +11,8 @@
 //!   `/proc` and bounded by an LRU.
 //! - [`pipeline`]: [`Sensor::start`] → [`SensorHandle`] (events, stats, enforcement), and
 //!   [`Replay`] of recordings made with [`recording`].
-//! - [`fallback`]: `/proc` polling when eBPF is unavailable, reported as degraded.
+//! - [`fallback`]: when eBPF is unavailable, process events from the proc connector (else
+//!   `/proc` polling), reported as degraded.
 //!
 //! ```no_run
 //! let sensor = kestrel_sensor::Sensor::start(Default::default())?;

@@ -153,7 +153,8 @@ pub const DEFAULT_OPEN_SUFFIXES: &[&str] = &[
     ".azure/msal_token_cache.json",
 ];
 
-/// Whether to fall back to `/proc` polling when eBPF is unavailable.
+/// Whether to fall back to the proc connector (else `/proc` polling, see [`crate::fallback`])
+/// when eBPF is unavailable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fallback {
     /// Fall back, with a health event saying what is lost.
@@ -911,7 +912,7 @@ pub enum DenyError {
     },
     #[error("cannot deny the process name {name:?}: {reason}")]
     Name { name: String, reason: &'static str },
-    #[error("exec enforcement needs the eBPF sensor; it is running in /proc fallback mode")]
+    #[error("exec enforcement needs the eBPF sensor; it is running in its degraded fallback mode")]
     NoEbpf,
     #[error(transparent)]
     Map(LoadError),

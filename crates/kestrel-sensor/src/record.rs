@@ -330,8 +330,13 @@ impl<'a> Reader<'a> {
     fn u32(&mut self) -> Result<u32, DecodeError> {
         Ok(u32::from_le_bytes(self.array()?))
     }
-    fn u64(&mut self) -> Result<u64, DecodeError> {
-        Ok(u64::from_le_bytes(self.array()?))
+    /// The next `N` bytes, for a fixed-size body read field by field without further checks.
+    fn fixed<const N: usize>(&mut self) -> Result<Fields<'a, N>, DecodeError> {
+        let b = self.bytes(N)?;
+        Ok(Fields {
+            b: b.try_into().expect("bytes returns N bytes"),
+            pos: 0,
+        })
     }
     fn blob(&mut self) -> Result<&'a [u8], DecodeError> {
         self.what = "blob";
@@ -350,32 +355,60 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Fields of a fixed-size body whose length was checked once: the offsets are constants after
+/// inlining, so the reads compile to plain loads.
+struct Fields<'a, const N: usize> {
+    b: &'a [u8; N],
+    pos: usize,
+}
+
+impl<'a, const N: usize> Fields<'a, N> {
+    fn bytes(&mut self, n: usize) -> &'a [u8] {
+        let s = &self.b[self.pos..self.pos + n];
+        self.pos += n;
+        s
+    }
+    fn array<const M: usize>(&mut self) -> [u8; M] {
+        self.bytes(M).try_into().expect("M bytes")
+    }
+    fn u16(&mut self) -> u16 {
+        u16::from_le_bytes(self.array())
+    }
+    fn u32(&mut self) -> u32 {
+        u32::from_le_bytes(self.array())
+    }
+    fn u64(&mut self) -> u64 {
+        u64::from_le_bytes(self.array())
+    }
+}
+
 fn proc_body<'a>(r: &mut Reader<'a>) -> Result<ProcBody<'a>, DecodeError> {
     r.what = "process body";
-    r.need(PROC_LEN)?;
-    let ppid = r.u32()?;
-    let uid = r.u32()?;
-    let gid = r.u32()?;
-    let euid = r.u32()?;
-    let egid = r.u32()?;
-    let loginuid = r.u32()?;
-    let tty_major = r.u32()?;
-    let tty_minor = r.u32()?;
-    let flags = r.u32()?;
-    r.u32()?; // alignment
-    let cap_eff = r.u64()?;
-    let cap_prm = r.u64()?;
-    let cap_inh = r.u64()?;
+    let mut f = r.fixed::<PROC_LEN>()?;
+    let ppid = f.u32();
+    let uid = f.u32();
+    let gid = f.u32();
+    let euid = f.u32();
+    let egid = f.u32();
+    let loginuid = f.u32();
+    let tty_major = f.u32();
+    let tty_minor = f.u32();
+    let flags = f.u32();
+    f.u32(); // alignment
+    let cap_eff = f.u64();
+    let cap_prm = f.u64();
+    let cap_inh = f.u64();
     let mut ns = [0u32; 7];
     for n in &mut ns {
-        *n = r.u32()?;
+        *n = f.u32();
     }
-    r.u32()?;
-    let start_boottime = r.u64()?;
-    let exe_dev = r.u64()?;
-    let exe_ino = r.u64()?;
-    let comm = r.bytes(16)?;
+    f.u32();
+    let start_boottime = f.u64();
+    let exe_dev = f.u64();
+    let exe_ino = f.u64();
+    let comm = f.bytes(16);
     let comm = comm.split(|b| *b == 0).next().unwrap_or_default();
+    debug_assert_eq!(f.pos, PROC_LEN);
     Ok(ProcBody {
         ppid,
         uid,
@@ -404,12 +437,12 @@ pub fn decode(buf: &[u8]) -> Result<Record<'_>, DecodeError> {
         pos: 0,
         what: "header",
     };
-    r.need(HDR_LEN)?;
-    let ts_boot_ns = r.u64()?;
-    let kind_raw = r.u32()?;
-    let tgid = r.u32()?;
-    let tid = r.u32()?;
-    let size = r.u32()?;
+    let mut f = r.fixed::<HDR_LEN>()?;
+    let ts_boot_ns = f.u64();
+    let kind_raw = f.u32();
+    let tgid = f.u32();
+    let tid = f.u32();
+    let size = f.u32();
     // The ring buffer rounds records up to 8 bytes; the header has the real size.
     if size as usize > buf.len() || (size as usize) < HDR_LEN {
         return Err(DecodeError::SizeMismatch {
@@ -457,24 +490,25 @@ pub fn decode(buf: &[u8]) -> Result<Record<'_>, DecodeError> {
         }
         _ => {
             r.what = "syscall body";
-            r.need(SC_LEN)?;
-            let sub = r.u32()?;
-            r.u32()?;
-            let ret = r.u64()? as i64;
+            let mut f = r.fixed::<SC_LEN>()?;
+            let sub = f.u32();
+            f.u32();
+            let ret = f.u64() as i64;
             let mut args = [0u64; 6];
             for a in &mut args {
-                *a = r.u64()?;
+                *a = f.u64();
             }
-            let family = r.u16()?;
-            let sock_type = r.u16()?;
-            let protocol = r.u16()?;
-            let lport = r.u16()?;
-            let rport = r.u16()?;
-            r.bytes(6)?;
-            let laddr = r.array()?;
-            let raddr = r.array()?;
-            let file_dev = r.u64()?;
-            let file_ino = r.u64()?;
+            let family = f.u16();
+            let sock_type = f.u16();
+            let protocol = f.u16();
+            let lport = f.u16();
+            let rport = f.u16();
+            f.bytes(6);
+            let laddr = f.array();
+            let raddr = f.array();
+            let file_dev = f.u64();
+            let file_ino = f.u64();
+            debug_assert_eq!(f.pos, SC_LEN);
             Body::Syscall(SyscallRecord {
                 sub,
                 ret,

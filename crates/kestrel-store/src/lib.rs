@@ -105,6 +105,10 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite has one writer at a time and its busy handler polls: under concurrent ingest a
+    /// waiting transaction can starve past the busy timeout ("database is locked"). Writers
+    /// of one process queue here instead, first come first served. Unused on PostgreSQL.
+    sqlite_writer: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// The URL without credentials, for messages.
     display: String,
 }
@@ -391,8 +395,18 @@ impl Store {
         Ok(Store {
             pool,
             backend,
+            sqlite_writer: Default::default(),
             display: shown,
         })
+    }
+
+    /// Waits for this process's turn to write to SQLite (see `sqlite_writer`); hold the guard
+    /// until the transaction is committed.
+    async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.backend {
+            Backend::Sqlite => Some(self.sqlite_writer.lock().await),
+            Backend::Postgres => None,
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -455,6 +469,7 @@ impl Store {
         // concurrent ingest transactions update rollup rows in the same order (no deadlock on
         // PostgreSQL's row locks).
         let mut counts: BTreeMap<(i64, &str, i64), (&'static str, i64)> = BTreeMap::new();
+        let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await.map_err(q("ingesting alerts"))?;
         for (i, (a, time)) in alerts.iter().zip(rows).enumerate() {
             let namespace = a
@@ -713,6 +728,7 @@ impl Store {
     /// Replaces the workloads `s.source` reported for `s.cluster`.
     pub async fn replace_workloads(&self, s: &Snapshot<Workload>) -> Result<IngestResult> {
         let generated = Self::check_snapshot(s)?;
+        let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await.map_err(q("storing workloads"))?;
         if !Self::begin_snapshot(
             &mut tx,
@@ -768,6 +784,7 @@ impl Store {
                 ));
             }
         }
+        let _turn = self.write_turn().await;
         let mut tx = self
             .pool
             .begin()
@@ -828,6 +845,7 @@ impl Store {
     /// Replaces the posture findings `s.source` reported for `s.cluster`.
     pub async fn replace_posture(&self, s: &Snapshot<PostureFinding>) -> Result<IngestResult> {
         let generated = Self::check_snapshot(s)?;
+        let _turn = self.write_turn().await;
         let mut tx = self
             .pool
             .begin()
@@ -896,6 +914,7 @@ impl Store {
                 ));
             }
         }
+        let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await.map_err(q("storing attack paths"))?;
         if !Self::begin_snapshot(
             &mut tx,

@@ -175,3 +175,62 @@ fn pod_serving_traffic_raises_nothing_at_warning_or_above() {
         "{alert:#}"
     );
 }
+
+/// What a node's container engine does all day: unpacking an image (pull, import) and deleting
+/// it again (garbage collection). The image holds files the rules watch — a cron job, a sudoers
+/// drop-in, ld.so.preload, a .bashrc, authorized_keys, a shell history, a setuid binary in
+/// /usr/bin, a link to /etc/shadow — and podman writes them on the host, chrooted into the layer
+/// directory so that the paths look like the host's own: none of it is an attack on the host.
+#[test]
+fn image_unpacked_and_removed_by_the_engine_raises_nothing_at_warning_or_above() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let mut w = Watch::start(&[]);
+    let root = w.dir().join("rootfs");
+    let files = [
+        ("etc/cron.d/backup", "0 3 * * * root /usr/bin/backup\n"),
+        ("etc/sudoers.d/ops", "ops ALL=(ALL) ALL\n"),
+        ("etc/ld.so.preload", ""),
+        ("root/.bashrc", "alias ll='ls -l'\n"),
+        ("root/.bash_history", "ls\n"),
+        (
+            "root/.ssh/authorized_keys",
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5 ops\n",
+        ),
+        ("usr/bin/backup", "#!/bin/sh\n"),
+    ];
+    for (path, text) in files {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+    }
+    std::fs::set_permissions(
+        root.join("usr/bin/backup"),
+        std::fs::Permissions::from_mode(0o4755),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("/etc/shadow", root.join("etc/shadow.link")).unwrap();
+    let tar = w.dir().join("rootfs.tar");
+    run(Command::new("tar")
+        .arg("-C")
+        .arg(&root)
+        .arg("-cf")
+        .arg(&tar)
+        .arg("."));
+
+    let name = format!("localhost/{}:1", unique("image"));
+    run(kestrel_testenv::podman().arg("import").arg(&tar).arg(&name));
+    run(kestrel_testenv::podman().args(["rmi", &name]));
+    w.barrier_host();
+
+    // Only podman's own processes (the CLI and its re-executed unpacker): this test writes
+    // the same files on the host itself to build the image, and other tests run beside it.
+    w.assert_no_alert(|a| {
+        let f = &a["output_fields"];
+        f["container.id"] == "host"
+            && f["proc.exepath"] == "/usr/bin/podman"
+            && WARNING_OR_ABOVE
+                .iter()
+                .any(|p| a["priority"].as_str() == Some(p))
+    });
+}

@@ -18,28 +18,47 @@ use std::process::{Command, Stdio};
 
 use common::*;
 
-/// One behaviour and what its alert must say (`output_fields`, or `priority`/`tags`).
+/// One behaviour and what its alert must say (`output_fields`, or `priority`/`tags`), or, for
+/// a normal workload's look-alike of the behaviour, that the rule stays silent on it.
 struct Case {
     rule: &'static str,
     what: &'static str,
     wants: Vec<(&'static str, Want)>,
+    fires: bool,
 }
 
+/// The behaviour raises `rule` with `wants`.
 fn case(rule: &'static str, what: &'static str, wants: Vec<(&'static str, Want)>) -> Case {
-    Case { rule, what, wants }
+    Case {
+        rule,
+        what,
+        wants,
+        fires: true,
+    }
 }
 
-/// Waits for every case's alert; fails listing each case whose alert did not come (with the
-/// alerts of its rule that did, to show which field differs).
+/// A normal workload: no alert of `rule` matches `wants` (which identify its processes).
+fn quiet(rule: &'static str, what: &'static str, wants: Vec<(&'static str, Want)>) -> Case {
+    Case {
+        rule,
+        what,
+        wants,
+        fires: false,
+    }
+}
+
+/// Waits for every firing case's alert and checks that no quiet case has one; fails listing
+/// every case that went wrong (with the alerts of its rule, to show which field differs). Call it
+/// after a barrier behind every behaviour: that is what makes the silence of quiet cases
+/// meaningful.
 fn check(w: &mut Watch, cases: &[Case]) {
-    let mut missing = Vec::new();
-    for c in cases {
-        if w
-            .find_alert(c.rule, |a| fields_match(a, &c.wants), ALERT_TIMEOUT)
+    let mut wrong = Vec::new();
+    for c in cases.iter().filter(|c| c.fires) {
+        if w.find_alert(c.rule, |a| fields_match(a, &c.wants), ALERT_TIMEOUT)
             .is_none()
         {
-            missing.push(format!(
-                "{:?} ({}): wanted {:?}; alerts of the rule: {:#?}",
+            wrong.push(format!(
+                "{:?} ({}): no alert with {:?}; alerts of the rule: {:#?}",
                 c.rule,
                 c.what,
                 c.wants,
@@ -47,12 +66,26 @@ fn check(w: &mut Watch, cases: &[Case]) {
             ));
         }
     }
+    w.seen();
+    for c in cases.iter().filter(|c| !c.fires) {
+        let bad: Vec<&serde_json::Value> = w
+            .seen_of(c.rule)
+            .into_iter()
+            .filter(|a| fields_match(a, &c.wants))
+            .collect();
+        if !bad.is_empty() {
+            wrong.push(format!(
+                "{:?} ({}): a normal workload raised it: {bad:#?}",
+                c.rule, c.what
+            ));
+        }
+    }
     assert!(
-        missing.is_empty(),
-        "{} of {} behaviours raised no matching alert:\n{}\nlog:\n{}",
-        missing.len(),
+        wrong.is_empty(),
+        "{} of {} cases went wrong:\n{}\nlog:\n{}",
+        wrong.len(),
         cases.len(),
-        missing.join("\n"),
+        wrong.join("\n"),
         w.log_text()
     );
 }
@@ -83,7 +116,10 @@ fn path(p: &Path) -> &str {
 #[test]
 fn host_behaviours() {
     let mut w = Watch::start(&[]);
-    let dir = tempfile::Builder::new().prefix("kt-detect").tempdir().unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("kt-detect")
+        .tempdir()
+        .unwrap();
     let d = dir.path();
     let mut cases = Vec::new();
 
@@ -167,9 +203,7 @@ fn host_behaviours() {
         .command(&[
             "/usr/bin/python3",
             "-c",
-            &format!(
-                "import socket  # {m}\nsocket.create_connection(('10.77.0.1', 3333)).close()"
-            ),
+            &format!("import socket  # {m}\nsocket.create_connection(('10.77.0.1', 3333)).close()"),
         ])
         .output()
         .unwrap();
@@ -258,6 +292,33 @@ c.recvfrom(512)"
         ],
     ));
 
+    // The classic Python TTY upgrade of a reverse shell: pty.spawn("/bin/sh"), a bare shell
+    // on a new terminal (told to exit through the terminal).
+    let m = unique("ptyshell");
+    let mut child = Command::new("/usr/bin/python3")
+        .args(["-c", &format!("import pty  # {m}\npty.spawn('/bin/sh')")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(b"exit\n").unwrap();
+    }
+    assert!(child.wait().unwrap().success());
+    cases.push(case(
+        "Interactive shell spawned by network tool",
+        "python3 pty.spawn('/bin/sh')",
+        vec![
+            ("proc.name", is("sh")),
+            ("proc.cmdline", is("sh")),
+            ("proc.pname", is("python3")),
+            ("proc.pcmdline", has(&m)),
+            host(),
+        ],
+    ));
+
     // Netcat remote code execution: nc given -e and --sh-exec.
     let nc_true = d.join("nc-true");
     std::fs::create_dir(&nc_true).unwrap();
@@ -285,7 +346,15 @@ c.recvfrom(512)"
 
     // Not netcat remote code execution: a health check whose host name holds "-e" and "-c".
     let m = unique("ncz");
-    let nc_benign = spawn_wait(&nc, &["-z", "-w", "1", &format!("db-east-cache.{m}"), "5432"]);
+    let pid = spawn_wait(
+        &nc,
+        &["-z", "-w", "1", &format!("db-east-cache.{m}"), "5432"],
+    );
+    cases.push(quiet(
+        "Netcat remote code execution",
+        "nc -z db-east-cache... (a health check)",
+        vec![("proc.pid", is(pid))],
+    ));
 
     // Decoded payload piped to shell.
     let m = unique("payload");
@@ -297,13 +366,19 @@ c.recvfrom(512)"
             .spawn()
             .and_then(|mut c| {
                 use std::io::Write;
-                c.stdin.take().unwrap().write_all(format!("echo {m}\n").as_bytes())?;
+                c.stdin
+                    .take()
+                    .unwrap()
+                    .write_all(format!("echo {m}\n").as_bytes())?;
                 c.wait_with_output()
             })
             .unwrap();
         String::from_utf8(out.stdout).unwrap()
     };
-    let pid = spawn_wait("/bin/bash", &["-c", &format!("echo {b64} | base64 -d | sh")]);
+    let pid = spawn_wait(
+        "/bin/bash",
+        &["-c", &format!("echo {b64} | base64 -d | sh")],
+    );
     cases.push(case(
         "Decoded payload piped to shell",
         "echo B64 | base64 -d | sh",
@@ -343,7 +418,11 @@ os.execv('/proc/self/fd/%d' % fd, ['ktmemfd', '{m}'])"
     // of our own.
     let tree = d.join(unique("keys"));
     std::fs::create_dir_all(tree.join(".ssh")).unwrap();
-    std::fs::write(tree.join(".ssh/id_rsa"), "-----BEGIN OPENSSH PRIVATE KEY-----\n").unwrap();
+    std::fs::write(
+        tree.join(".ssh/id_rsa"),
+        "-----BEGIN OPENSSH PRIVATE KEY-----\n",
+    )
+    .unwrap();
     let t = path(&tree);
     let pid = spawn_wait("grep", &["-rl", "BEGIN OPENSSH PRIVATE", t]);
     cases.push(case(
@@ -406,6 +485,20 @@ os.execv('/proc/self/fd/%d' % fd, ['ktmemfd', '{m}'])"
         vec![("proc.pid", is(pid)), ("proc.cmdline", has(&m)), host()],
     ));
 
+    // A miner under an innocent name, told its pool and wallet.
+    let disguised = renamed_copy("/bin/true", d, "kworkerds");
+    let m = unique("wallet");
+    let pid = spawn_wait(&disguised, &["-o", "xmr.pool.example:443", "-u", &m, "-k"]);
+    cases.push(case(
+        "Crypto miner launched",
+        "a renamed miner with -o POOL -u WALLET",
+        vec![
+            ("proc.pid", is(pid)),
+            ("proc.name", is("kworkerds")),
+            host(),
+        ],
+    ));
+
     // Read sensitive file untrusted: cat /etc/shadow (read only).
     let mut child = Command::new("cat")
         .arg("/etc/shadow")
@@ -425,17 +518,64 @@ os.execv('/proc/self/fd/%d' % fd, ['ktmemfd', '{m}'])"
         ],
     ));
 
-    check(&mut w, &cases);
+    // Normal workloads that look like the behaviours above.
+    // A build: gcc -o DIR/threadpool (the compiler's programs all carry -o and "pool").
+    let build = d.join(unique("build"));
+    std::fs::create_dir(&build).unwrap();
+    std::fs::write(build.join("threadpool.c"), "int main(void) { return 0; }\n").unwrap();
+    let out = Command::new("gcc")
+        .arg("-o")
+        .arg(build.join("threadpool"))
+        .arg(build.join("threadpool.c"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    cases.push(quiet(
+        "Crypto miner launched",
+        "gcc -o threadpool threadpool.c",
+        vec![("proc.cmdline", has(path(&build)))],
+    ));
+    // A health check with bash's /dev/tcp on loopback.
+    let local = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = local.local_addr().unwrap().port();
+    let pid = spawn_wait("/bin/bash", &["-c", &format!("</dev/tcp/127.0.0.1/{port}")]);
+    cases.push(quiet(
+        "Reverse shell connection",
+        "bash </dev/tcp/127.0.0.1/PORT",
+        vec![("proc.pid", is(pid))],
+    ));
+    // Decoding base64 into a file, not into a shell.
+    let pid = spawn_wait(
+        "/bin/bash",
+        &[
+            "-c",
+            &format!("echo aGVsbG8K | base64 -d > {}/hello", path(d)),
+        ],
+    );
+    cases.push(quiet(
+        "Decoded payload piped to shell",
+        "base64 -d > file",
+        vec![("proc.pid", is(pid))],
+    ));
+    // passwd reads /etc/shadow to report an account's status: its job.
+    let pid = spawn_wait("passwd", &["-S", "root"]);
+    cases.push(quiet(
+        "Read sensitive file untrusted",
+        "passwd -S root",
+        vec![("proc.pid", is(pid))],
+    ));
+
     w.barrier_host();
-    w.assert_no_alert(|a| {
-        a["rule"] == "Netcat remote code execution" && a["output_fields"]["proc.pid"] == nc_benign
-    });
+    check(&mut w, &cases);
 }
 
 #[test]
 fn container_behaviours() {
     let mut w = Watch::start(&[]);
-    let dir = tempfile::Builder::new().prefix("kt-detect").tempdir().unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("kt-detect")
+        .tempdir()
+        .unwrap();
     let tools = dir.path().join("tools");
     std::fs::create_dir(&tools).unwrap();
     renamed_copy("/bin/true", &tools, "nmap");
@@ -448,7 +588,12 @@ fn container_behaviours() {
     std::os::unix::fs::symlink("..2026_11_27_07_00_00.000000001", sa.join("..data")).unwrap();
     std::os::unix::fs::symlink("..data/token", sa.join("token")).unwrap();
     let ns = NetNs::new(&["10.96.0.1/32", "10.77.0.1/32", "169.254.169.254/32"]);
-    let _listen = ns.listen(&["10.96.0.1:443", "10.77.0.1:6443", "169.254.169.254:80"]);
+    let _listen = ns.listen(&[
+        "10.96.0.1:443",
+        "10.77.0.1:6443",
+        "10.77.0.1:9001",
+        "169.254.169.254:80",
+    ]);
     let _dns = ns.dns_server();
     let c = Container::start(
         "detect",
@@ -562,7 +707,10 @@ fn container_behaviours() {
         "cat the service account token",
         vec![
             ("proc.name", is("cat")),
-            ("fd.name", has("/secrets/kubernetes.io/serviceaccount/token")),
+            (
+                "fd.name",
+                has("/secrets/kubernetes.io/serviceaccount/token"),
+            ),
             ("priority", is("Warning")),
             ctr(),
         ],
@@ -571,7 +719,9 @@ fn container_behaviours() {
     // The same token where kubelet keeps it on the node (a projected volume under
     // /var/lib/kubelet/pods), as a container with that host path mounted sees it.
     let projected = "/var/lib/kubelet/pods/2f0c3a7e-5b1d-4c8e-9a6f-0d1e2f3a4b5c/volumes/kubernetes.io~projected/kube-api-access-x7k2p";
-    c.sh(&format!("mkdir -p {projected} && echo eyJ.test.token > {projected}/token"));
+    c.sh(&format!(
+        "mkdir -p {projected} && echo eyJ.test.token > {projected}/token"
+    ));
     c.sh(&format!("cat {projected}/token > /dev/null"));
     cases.push(case(
         "Read service account token by interactive tool",
@@ -604,7 +754,10 @@ fn container_behaviours() {
         "cat kubelet's client certificate and key",
         vec![
             ("proc.name", is("cat")),
-            ("fd.name", is("/var/lib/kubelet/pki/kubelet-client-current.pem")),
+            (
+                "fd.name",
+                is("/var/lib/kubelet/pki/kubelet-client-current.pem"),
+            ),
             ctr(),
         ],
     ));
@@ -672,5 +825,117 @@ fn container_behaviours() {
         ],
     ));
 
+    // Normal workloads that look like the behaviours above.
+    let m = unique("notty");
+    c.exec(&["bash", "-c", &format!("echo {m}")]);
+    cases.push(quiet(
+        "Terminal shell in container",
+        "podman exec without a terminal",
+        vec![("proc.cmdline", has(&m))],
+    ));
+    let m = unique("imagebin");
+    c.sh(&format!("/bin/true {m}"));
+    cases.push(quiet(
+        "Drop and execute new binary in container",
+        "a program of the image",
+        vec![("proc.cmdline", has(&m))],
+    ));
+    let m = unique("apptoken");
+    c.sh(&format!(
+        "python3 -c \"open('/var/run/secrets/kubernetes.io/serviceaccount/token').read()  # {m}\""
+    ));
+    cases.push(quiet(
+        "Read service account token by interactive tool",
+        "the application (python3) reads its token",
+        vec![("proc.cmdline", has(&m))],
+    ));
+    let m = unique("awssdk");
+    c.sh(&format!(
+        "python3 -c \"open('/root/.aws/credentials').read()  # {m}\""
+    ));
+    cases.push(quiet(
+        "Read cloud credential file",
+        "an SDK (python3) reads ~/.aws/credentials",
+        vec![("proc.cmdline", has(&m))],
+    ));
+    let m = unique("web443");
+    c.sh(&format!(
+        "python3 -c \"import socket  # {m}\nsocket.create_connection(('10.77.0.1', 9001)).close()\""
+    ));
+    cases.push(quiet(
+        "Contact K8S API server from container",
+        "a connection to another service",
+        vec![("proc.cmdline", has(&m))],
+    ));
+
+    w.barrier_in(&c);
+    check(&mut w, &cases);
+}
+
+/// Behaviours inside the test environment's Pod (`tests/env/pod.yaml`, kubelet-shaped cgroups):
+/// the alert names the Pod and its namespace, as `kubectl exec` into a workload would show.
+#[test]
+fn pod_behaviours() {
+    let mut w = Watch::start(&[]);
+    let pod = kestrel_testenv::TestPod::start(&image()).expect("the test Pod");
+    let python = pod.container("python").unwrap();
+    let exec = |podman_args: &[&str], args: &[&str]| {
+        let out = kestrel_testenv::podman()
+            .arg("exec")
+            .args(podman_args)
+            .arg(&python.podman_name)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    };
+    let short = &python.id.as_str()[..12];
+    let in_pod = || {
+        vec![
+            ("container.id", is(short)),
+            ("k8s.pod.name", is(pod.name())),
+            ("k8s.ns.name", is(pod.namespace())),
+        ]
+    };
+    let mut cases = Vec::new();
+
+    // kubectl exec -it shop-web -c python -- bash
+    let m = unique("podtty");
+    exec(&["-t"], &["bash", "-c", &format!("echo {m}")]);
+    let mut wants = in_pod();
+    wants.push(("proc.cmdline", has(&m)));
+    wants.push(("proc.name", is("bash")));
+    cases.push(case(
+        "Terminal shell in container",
+        "a terminal shell in the Pod",
+        wants,
+    ));
+
+    // The Pod talks to an API server port (a listener of its own on the Pod's loopback: the
+    // Pod has no other network).
+    let m = unique("podapi");
+    exec(
+        &[],
+        &[
+            "/usr/bin/python3",
+            "-c",
+            &format!(
+                "import socket  # {m}
+s = socket.socket(); s.bind(('127.0.0.1', 6443)); s.listen(1)
+socket.create_connection(('127.0.0.1', 6443)).close()"
+            ),
+        ],
+    );
+    let mut wants = in_pod();
+    wants.push(("proc.cmdline", has(&m)));
+    wants.push(("fd.name", has("127.0.0.1:6443")));
+    cases.push(case(
+        "Contact K8S API server from container",
+        "a connection to port 6443 from the Pod",
+        wants,
+    ));
+
+    w.barrier_in_container(short, |word| exec(&[], &["/bin/true", word]));
     check(&mut w, &cases);
 }

@@ -467,10 +467,11 @@ const CONTAINER_CASES: &[Case] = &[
     Case {
         rule: "Clear log activities",
         run: |c| {
+            // A log written the way programs write logs (appending), then emptied.
             let m = unique("log");
             contained(
                 &c.plain,
-                &format!("echo entry > /var/log/{m}.log && : > /var/log/{m}.log"),
+                &format!("echo entry >> /var/log/{m}.log && : > /var/log/{m}.log"),
                 &m,
                 vec![
                     ("priority", is("Warning")),
@@ -485,7 +486,7 @@ const CONTAINER_CASES: &[Case] = &[
             let m = unique("history");
             contained(
                 &c.plain,
-                &format!("echo ls > /root/.bash_history; : > /root/.bash_history # {m}"),
+                &format!("echo ls >> /root/.bash_history && : > /root/.bash_history # {m}"),
                 m,
                 vec![
                     ("priority", is("Warning")),
@@ -497,12 +498,33 @@ const CONTAINER_CASES: &[Case] = &[
     Case {
         rule: "Remove bulk data from disk",
         run: |c| {
+            // A new file system over a block device: a host loop device on an image file of
+            // the container, detached afterwards.
             let m = unique("mkfs");
             contained(
-                &c.plain,
-                &format!("truncate -s 4M /tmp/{m}.img && mke2fs -q /tmp/{m}.img"),
-                format!("mke2fs -q /tmp/{m}.img"),
+                &c.privileged,
+                &format!(
+                    "truncate -s 4M /tmp/{m}.img && dev=$(losetup --find --show /tmp/{m}.img) && \
+                     {{ mke2fs -q $dev; s=$?; losetup -d $dev; exit $s; }}"
+                ),
+                // The container is this test's own: the device names the behaviour.
+                "mke2fs -q /dev/loop",
                 vec![("priority", is("Critical")), ("proc.name", is("mke2fs"))],
+            )
+        },
+    },
+    Case {
+        rule: "Remove bulk data from disk",
+        run: |c| {
+            let m = unique("dd");
+            contained(
+                &c.privileged,
+                &format!(
+                    "truncate -s 4M /tmp/{m}.img && dev=$(losetup --find --show /tmp/{m}.img) && \
+                     {{ dd if=/dev/zero of=$dev bs=64k count=4 status=none; s=$?; losetup -d $dev; exit $s; }}"
+                ),
+                "dd if=/dev/zero of=/dev/loop",
+                vec![("priority", is("Critical")), ("proc.name", is("dd"))],
             )
         },
     },

@@ -41,8 +41,8 @@ impl Watch {
         let stdout = child.stdout.take().unwrap();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let v: Value = serde_json::from_str(&line)
-                    .unwrap_or_else(|e| panic!("not JSON: {line}: {e}"));
+                let v: Value =
+                    serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON: {line}: {e}"));
                 if v.get("rule").is_some() && atx.send(v).is_err() {
                     return;
                 }
@@ -62,7 +62,10 @@ impl Watch {
             seen: Vec::new(),
             log_seen: Vec::new(),
         };
-        w.wait_log(|l| l.contains("eBPF sensor attached"), "the sensor attached");
+        w.wait_log(
+            |l| l.contains("eBPF sensor attached"),
+            "the sensor attached",
+        );
         w
     }
 
@@ -169,7 +172,10 @@ fn enforce_kills_forbidden_programs_before_they_run() {
             &format!("proc.exepath = \"{}\"", by_path.display()),
         );
     let (rules_file, cfg) = setup(dir.path(), &rules);
-    let mut w = Watch::start(&cfg, &["--rules", rules_file.to_str().unwrap(), "--enforce"]);
+    let mut w = Watch::start(
+        &cfg,
+        &["--rules", rules_file.to_str().unwrap(), "--enforce"],
+    );
     w.wait_log(
         |l| l.contains("kill rule target") && l.contains("evilkill"),
         "the name target",
@@ -208,8 +214,14 @@ fn enforce_kills_forbidden_programs_before_they_run() {
 fn dry_run_reports_would_kill_and_lets_the_program_run() {
     let dir = tempfile::tempdir().unwrap();
     let prog = forbidden_copy(dir.path(), "evildry");
-    let (rules_file, cfg) = setup(dir.path(), &kill_rule("Forbidden dry", "proc.name = evildry"));
-    let mut w = Watch::start(&cfg, &["--rules", rules_file.to_str().unwrap(), "--dry-run"]);
+    let (rules_file, cfg) = setup(
+        dir.path(),
+        &kill_rule("Forbidden dry", "proc.name = evildry"),
+    );
+    let mut w = Watch::start(
+        &cfg,
+        &["--rules", rules_file.to_str().unwrap(), "--dry-run"],
+    );
     w.wait_log(
         |l| l.contains("kill rule target") && l.contains("evildry"),
         "the name target",
@@ -225,7 +237,10 @@ fn dry_run_reports_would_kill_and_lets_the_program_run() {
 fn without_enforcement_kill_rules_only_alert() {
     let dir = tempfile::tempdir().unwrap();
     let prog = forbidden_copy(dir.path(), "eviloff");
-    let (rules_file, cfg) = setup(dir.path(), &kill_rule("Forbidden off", "proc.name = eviloff"));
+    let (rules_file, cfg) = setup(
+        dir.path(),
+        &kill_rule("Forbidden off", "proc.name = eviloff"),
+    );
     let mut w = Watch::start(&cfg, &["--rules", rules_file.to_str().unwrap()]);
     let (status, marker) = run_touch(&prog, &dir.path().join("m"));
     assert!(status.success(), "{status:?}");
@@ -240,7 +255,10 @@ fn rule_reload_moves_the_kill() {
     let first = forbidden_copy(dir.path(), "evilfirst");
     let second = forbidden_copy(dir.path(), "evilsecond");
     let (rules_file, cfg) = setup(dir.path(), &kill_rule("Forbidden", "proc.name = evilfirst"));
-    let mut w = Watch::start(&cfg, &["--rules", rules_file.to_str().unwrap(), "--enforce"]);
+    let mut w = Watch::start(
+        &cfg,
+        &["--rules", rules_file.to_str().unwrap(), "--enforce"],
+    );
     w.wait_log(
         |l| l.contains("kill rule target") && l.contains("evilfirst"),
         "the first target",
@@ -248,7 +266,11 @@ fn rule_reload_moves_the_kill() {
     let (status, _) = run_touch(&first, &dir.path().join("m1"));
     assert_eq!(status.signal(), Some(9), "{status:?}");
 
-    std::fs::write(&rules_file, kill_rule("Forbidden", "proc.name = evilsecond")).unwrap();
+    std::fs::write(
+        &rules_file,
+        kill_rule("Forbidden", "proc.name = evilsecond"),
+    )
+    .unwrap();
     w.wait_log(
         |l| l.contains("kill target removed") && l.contains("evilfirst"),
         "the first target removed",

@@ -40,8 +40,8 @@ impl Watch {
         let stdout = child.stdout.take().unwrap();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let v: Value = serde_json::from_str(&line)
-                    .unwrap_or_else(|e| panic!("not JSON: {line}: {e}"));
+                let v: Value =
+                    serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON: {line}: {e}"));
                 if v.get("rule").is_some() && atx.send(v).is_err() {
                     return;
                 }
@@ -70,9 +70,10 @@ impl Watch {
             return;
         }
         loop {
-            let line = self.log.recv_timeout(Duration::from_secs(120)).unwrap_or_else(|_| {
-                panic!("watch never logged {what:?}: {:#?}", self.log_seen)
-            });
+            let line = self
+                .log
+                .recv_timeout(Duration::from_secs(120))
+                .unwrap_or_else(|_| panic!("watch never logged {what:?}: {:#?}", self.log_seen));
             let hit = line.contains(what);
             self.log_seen.push(line);
             if hit {
@@ -123,7 +124,11 @@ impl Drop for Watch {
 
 fn config(dir: &Path, extra: &str) -> std::path::PathBuf {
     let p = dir.join("kestrel.toml");
-    std::fs::write(&p, format!("[detection]\nreload_interval_secs = 1\n{extra}")).unwrap();
+    std::fs::write(
+        &p,
+        format!("[detection]\nreload_interval_secs = 1\n{extra}"),
+    )
+    .unwrap();
     p
 }
 
@@ -164,7 +169,12 @@ fn connections_to_listed_addresses_and_networks() {
     let cfg = config(dir.path(), "");
     let mut w = Watch::start(
         &cfg,
-        &["--intel", txt.to_str().unwrap(), "--intel", csv.to_str().unwrap()],
+        &[
+            "--intel",
+            txt.to_str().unwrap(),
+            "--intel",
+            csv.to_str().unwrap(),
+        ],
     );
 
     let clean = connect(Ipv4Addr::new(127, 0, 0, 78));
@@ -293,7 +303,10 @@ fn feed_reloads_while_watch_runs() {
     let listed = connect(Ipv4Addr::new(127, 0, 0, 96));
     w.wait_alert("the configured feed", to(RULE_IP, listed));
 
-    let mut f = std::fs::OpenOptions::new().append(true).open(&feed).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&feed)
+        .unwrap();
     f.write_all(b"127.0.0.97  # added while running\n").unwrap();
     drop(f);
     w.wait_log("intel feeds reloaded");

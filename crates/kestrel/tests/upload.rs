@@ -127,11 +127,16 @@ impl Server {
         s.read_to_string(&mut resp).unwrap();
         let (head, body) = resp.split_once("\r\n\r\n").expect("an HTTP response");
         assert!(
-            !head.to_ascii_lowercase().contains("transfer-encoding: chunked"),
+            !head
+                .to_ascii_lowercase()
+                .contains("transfer-encoding: chunked"),
             "{head}"
         );
         let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-        (status, serde_json::from_str(body).unwrap_or(Value::String(body.into())))
+        (
+            status,
+            serde_json::from_str(body).unwrap_or(Value::String(body.into())),
+        )
     }
 }
 
@@ -143,25 +148,33 @@ impl Drop for Server {
 }
 
 fn token(db: &Path, role: &str, cluster: Option<&str>) -> String {
-    let mut args = vec!["server", "--database", db.to_str().unwrap(), "token", "--role", role];
+    let mut args = vec![
+        "server",
+        "--database",
+        db.to_str().unwrap(),
+        "token",
+        "--role",
+        role,
+    ];
     if let Some(c) = cluster {
         args.extend(["--cluster", c]);
     }
     ok(&kestrel(&args)).trim().to_owned()
 }
 
-/// (check id, kind, namespace, name) of every finding, from `kestrel scan k8s --format json`
+/// (check id, kind, namespace, name, container, field path) of every finding, from `kestrel scan k8s --format json`
 /// or from the API.
 fn finding_keys<'a>(findings: impl Iterator<Item = &'a Value>) -> BTreeSet<String> {
     findings
         .map(|f| {
             format!(
-                "{} {} {}/{} {}",
+                "{} {} {}/{} {} {}",
                 f["check_id"].as_str().unwrap(),
                 f["resource"]["kind"].as_str().unwrap(),
                 f["resource"]["namespace"].as_str().unwrap_or(""),
                 f["resource"]["name"].as_str().unwrap(),
-                f["container"].as_str().unwrap_or("")
+                f["container"].as_str().unwrap_or(""),
+                f["path"].as_str().unwrap_or("")
             )
         })
         .collect()
@@ -197,15 +210,24 @@ fn scan_and_paths_upload_to_a_real_server() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let n = report["findings"].as_array().unwrap().len();
         assert!(
-            stderr.contains(&format!("uploaded {n} posture findings")) && stderr.contains("\"prod\""),
+            stderr.contains(&format!("uploaded {n} posture findings"))
+                && stderr.contains("\"prod\""),
             "the cluster comes from the token: {stderr}"
         );
-        finding_keys(report["findings"].as_array().unwrap().iter())
+        let keys = finding_keys(report["findings"].as_array().unwrap().iter());
+        assert_eq!(keys.len(), n, "the keys tell findings apart");
+        keys
     };
     let stored = || -> (u64, BTreeSet<String>) {
         let (status, page) = server.get("/api/v1/posture?limit=1000", &reader);
         assert_eq!(status, 200, "{page}");
-        assert!(page["items"].as_array().unwrap().iter().all(|i| i["cluster"] == "prod"));
+        assert!(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|i| i["cluster"] == "prod")
+        );
         (
             page["total"].as_u64().unwrap(),
             finding_keys(page["items"].as_array().unwrap().iter()),
@@ -215,7 +237,9 @@ fn scan_and_paths_upload_to_a_real_server() {
     // Posture: what the scan printed is what the server stores.
     let scanned = scan(&full);
     assert!(
-        scanned.iter().any(|k| k.contains("DaemonSet ops/node-agent")),
+        scanned
+            .iter()
+            .any(|k| k.contains("DaemonSet ops/node-agent")),
         "the privileged DaemonSet has findings: {scanned:?}"
     );
     assert_eq!(stored(), (scanned.len() as u64, scanned.clone()));
@@ -252,7 +276,10 @@ fn scan_and_paths_upload_to_a_real_server() {
         ids
     };
     let ids = upload_paths();
-    assert!(!ids.is_empty(), "the exposed cluster-admin Deployment is a path");
+    assert!(
+        !ids.is_empty(),
+        "the exposed cluster-admin Deployment is a path"
+    );
     for _ in 0..2 {
         let (status, page) = server.get("/api/v1/attack-paths", &reader);
         assert_eq!(status, 200, "{page}");
@@ -262,13 +289,19 @@ fn scan_and_paths_upload_to_a_real_server() {
             .map(|p| p["id"].as_str().unwrap().to_owned())
             .collect();
         stored.sort();
-        assert_eq!((page["total"].as_u64().unwrap(), &stored), (ids.len() as u64, &ids));
+        assert_eq!(
+            (page["total"].as_u64().unwrap(), &stored),
+            (ids.len() as u64, &ids)
+        );
         let web = items
             .iter()
             .find(|p| p["workload"]["name"] == "web")
             .unwrap_or_else(|| panic!("a path enters through shop/web: {page}"));
         assert_eq!(web["workload"]["namespace"], "shop");
-        assert_eq!(web["hops"].as_array().unwrap().last().unwrap()["to"]["kind"], "ClusterAdmin");
+        assert_eq!(
+            web["hops"].as_array().unwrap().last().unwrap()["to"]["kind"],
+            "ClusterAdmin"
+        );
         assert!(web["score"].as_f64().unwrap() > 0.0);
         // The single-path view the dashboard opens.
         let (status, one) = server.get(
@@ -299,12 +332,26 @@ fn scan_and_paths_upload_to_a_real_server() {
     );
     // A read token is not an enrollment token.
     let out = kestrel(&[
-        "scan", "k8s", web_only.to_str().unwrap(), "--server", &server.url, "--token", &reader,
+        "scan",
+        "k8s",
+        web_only.to_str().unwrap(),
+        "--server",
+        &server.url,
+        "--token",
+        &reader,
     ]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("cluster") && stderr.contains("403"), "{stderr}");
+    assert!(
+        stderr.contains("cluster") && stderr.contains("403"),
+        "{stderr}"
+    );
     // --server without a token is a usage error.
     let out = kestrel(&["paths", full.to_str().unwrap(), "--server", &server.url]);
-    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -113,7 +113,9 @@ fn parse_severity(s: &str) -> Result<Severity, String> {
 pub fn run(args: K8sArgs, config: &Config) -> anyhow::Result<ExitCode> {
     let settings = Settings::resolve(&args, config)?;
     let mut inv = read_input(&args)?;
-    if !args.cluster {
+    // Node files are followed only for manifests read from this machine's paths: a snapshot's
+    // mirror pods name files on some other cluster's nodes.
+    if !args.paths.is_empty() {
         load_encryption_configs(&mut inv)?;
     }
     for i in &inv.ignored {

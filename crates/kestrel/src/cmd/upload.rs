@@ -142,10 +142,8 @@ struct SpoolDir(PathBuf);
 impl SpoolDir {
     fn create() -> anyhow::Result<SpoolDir> {
         let nanos = jiff::Timestamp::now().as_nanosecond();
-        let dir = std::env::temp_dir().join(format!(
-            "kestrel-upload-{}-{nanos}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("kestrel-upload-{}-{nanos}", std::process::id()));
         std::fs::create_dir(&dir)
             .with_context(|| format!("cannot create the upload buffer {}", dir.display()))?;
         Ok(SpoolDir(dir))

@@ -597,10 +597,15 @@ fn check(cfg: SensorConfig, format: Format) -> anyhow::Result<ExitCode> {
         Ok(s) => s,
         Err(e) => {
             writeln!(o, "eBPF sensor: UNAVAILABLE: {e}")?;
+            let (mode, why_not) = kestrel_sensor::fallback::probe();
+            if let Some(why) = why_not {
+                writeln!(o, "proc connector: UNAVAILABLE: {why}")?;
+            }
             writeln!(
                 o,
-                "fallback: /proc polling (degraded), losing {}",
-                kestrel_sensor::fallback::LOST_COVERAGE
+                "fallback: {mode} (degraded), seeing {}; losing {}",
+                mode.coverage(),
+                mode.lost_coverage()
             )?;
             let _ = std::io::stdout().write_all(o.as_bytes());
             return Ok(ExitCode::from(1));
@@ -630,6 +635,14 @@ fn check(cfg: SensorConfig, format: Format) -> anyhow::Result<ExitCode> {
             )?;
             writeln!(o, "cgroups:       {}", report.cgroup_mode)?;
             writeln!(o, "ring buffer:   {} bytes", report.ring_buffer_bytes)?;
+            let (mode, why_not) = kestrel_sensor::fallback::probe();
+            match why_not {
+                None => writeln!(o, "fallback:      {mode} (if eBPF fails)")?,
+                Some(why) => writeln!(
+                    o,
+                    "fallback:      {mode} (if eBPF fails; proc connector: {why})"
+                )?,
+            }
             writeln!(
                 o,
                 "probes:        {} attached, {} not attached",

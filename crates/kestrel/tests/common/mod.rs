@@ -118,8 +118,9 @@ impl Watch {
         let stdout = child.stdout.take().unwrap();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let v: Value = serde_json::from_str(&line)
-                    .unwrap_or_else(|e| panic!("watch printed a line that is not JSON: {line}: {e}"));
+                let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+                    panic!("watch printed a line that is not JSON: {line}: {e}")
+                });
                 // Sensor health events are printed too; only alerts carry a rule.
                 if v.get("rule").is_some() && tx.send(v).is_err() {
                     return;
@@ -177,8 +178,13 @@ impl Watch {
     /// [`Watch::barrier`] with a marker exec inside `c`: also flushes that container's events,
     /// which the sensor may hold while it looks up the container's metadata.
     pub fn barrier_in(&mut self, c: &Container) {
-        let id = c.short_id().to_owned();
-        self.barrier_within(ALERT_TIMEOUT, Some(&id), |word| c.marker(word));
+        self.barrier_in_container(c.short_id(), |word| c.marker(word));
+    }
+
+    /// [`Watch::barrier`] for a container this harness did not start (the test Pod's):
+    /// `run(word)` execs the marker inside the container whose `container.id` is `short_id`.
+    pub fn barrier_in_container(&mut self, short_id: &str, run: impl Fn(&str)) {
+        self.barrier_within(ALERT_TIMEOUT, Some(short_id), run);
     }
 
     fn barrier_within(&mut self, timeout: Duration, container: Option<&str>, run: impl Fn(&str)) {
@@ -475,9 +481,7 @@ impl NetNs {
     }
 
     fn ip(&self, args: &[&str]) {
-        run(Command::new("ip")
-            .args(["-n", &self.name])
-            .args(args));
+        run(Command::new("ip").args(["-n", &self.name]).args(args));
     }
 
     /// The `podman run` argument that puts a container in this namespace.
