@@ -46,7 +46,8 @@ best3() {
 }
 
 fmt=()
-[ "${scan[0]##*/}" = kestrel ] && fmt=(--format json)
+# The binary needs --format json; the example always writes JSON.
+[ "${#scan[@]}" -gt 1 ] && fmt=(--format json)
 k_small=$(best3 "${scan[@]}" "$work/small.yaml" "${fmt[@]}")
 k_large=$(best3 "${scan[@]}" "$work/large.yaml" "${fmt[@]}")
 findings=$("${scan[@]}" "$work/large.yaml" "${fmt[@]}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["findings"])')

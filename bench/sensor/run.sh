@@ -20,7 +20,9 @@
 #
 # The sensor runs as `kestrel watch --no-rules` (override with WATCH_ARGS): the full pipeline
 # (ring buffer, decode, process table, container identity), output discarded, no rule
-# evaluation. Raw outputs land in $OUT (default /tmp/kestrel-sensor-bench).
+# evaluation. SENSOR_CMD=target/release/examples/sensor_run measures the sensor library alone
+# instead (overhead, bpfstats, rss; decode always records with kestrel watch). Raw outputs land
+# in $OUT (default /tmp/kestrel-sensor-bench).
 set -euo pipefail
 
 KESTREL=${KESTREL:-target/release/kestrel}
@@ -34,7 +36,11 @@ mkdir -p "$OUT"
 what=${1:-all}
 
 sensor_start() {
-  "$KESTREL" watch "${WATCH[@]}" "$@" >/dev/null 2>"$OUT/sensor.log" &
+  if [ -n "${SENSOR_CMD:-}" ] && [ $# -eq 0 ]; then
+    "$SENSOR_CMD" >/dev/null 2>"$OUT/sensor.log" &
+  else
+    "$KESTREL" watch "${WATCH[@]}" "$@" >/dev/null 2>"$OUT/sensor.log" &
+  fi
   SENSOR=$!
   # Wait until every probe is attached and the process table is bootstrapped.
   for _ in $(seq 1 120); do

@@ -28,7 +28,10 @@ fn peak_rss_kib() -> u64 {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let mode = args.get(1).map(String::as_str).unwrap_or("fold");
-    let events: u64 = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(1_000_000);
+    let events: u64 = args
+        .get(2)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1_000_000);
     let containers: Vec<Arc<ContainerInfo>> = (0..20)
         .map(|i| {
             Arc::new(ContainerInfo::bare(

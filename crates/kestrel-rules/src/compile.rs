@@ -331,7 +331,7 @@ pub enum StrTest {
     Eq(Box<str>),
     /// A substring search prepared once (SIMD `memmem`), since `contains` on command lines and
     /// paths is the most common test of Falco rules.
-    Contains(memchr::memmem::Finder<'static>),
+    Contains(Box<memchr::memmem::Finder<'static>>),
     IContains(Box<str>),
     StartsWith(Box<str>),
     EndsWith(Box<str>),
@@ -343,6 +343,9 @@ pub enum StrTest {
     Regex(Regex),
     /// `= val(field)`.
     Field(Field),
+    /// Any of several tests of one field: an `or` of tests on the same field, merged at load so
+    /// that the field is read once.
+    Any(Vec<StrTest>),
 }
 
 /// A numeric test.
@@ -427,6 +430,7 @@ impl StrTest {
             StrTest::Pmatch(p) => pmatch(p, v),
             StrTest::Regex(r) => r.is_match(v),
             StrTest::Field(f) => fields::extract(f, ev, cx).is_some_and(|o| o.to_string() == v),
+            StrTest::Any(tests) => tests.iter().any(|t| t.test(v, ev, cx)),
         }
     }
 }
@@ -738,9 +742,9 @@ impl Compiler<'_> {
                 let lower = tr == Transform::Lower;
                 let t = match base {
                     Op::Eq => StrTest::Eq(one()?.0.clone().into()),
-                    Op::Contains => StrTest::Contains(
+                    Op::Contains => StrTest::Contains(Box::new(
                         memchr::memmem::Finder::new(one()?.0.as_bytes()).into_owned(),
-                    ),
+                    )),
                     Op::IContains => StrTest::IContains(one()?.0.to_lowercase().into()),
                     Op::StartsWith => StrTest::StartsWith(one()?.0.clone().into()),
                     Op::EndsWith => StrTest::EndsWith(one()?.0.clone().into()),
@@ -883,6 +887,7 @@ fn fold(e: Expr) -> Expr {
                     x => out.push(x),
                 }
             }
+            let mut out = merge_same_field(out);
             match out.len() {
                 0 => Expr::Const(false),
                 1 => out.pop().expect("one"),
@@ -900,6 +905,85 @@ fn fold(e: Expr) -> Expr {
             ..
         } => Expr::Const(matches!(&*v, "<" | ">") != negate),
         e => e,
+    }
+}
+
+/// Merges the positive string tests of an `or` that read the same field (with the same
+/// transformer) into one test: `fd.name startswith /a or fd.name startswith /b or fd.name = /c`
+/// reads `fd.name` once, and equalities become one set lookup. `or` has no side effects and a
+/// missing field fails every test alike, so the merge keeps the meaning.
+fn merge_same_field(terms: Vec<Expr>) -> Vec<Expr> {
+    let mut out: Vec<Expr> = Vec::with_capacity(terms.len());
+    for t in terms {
+        let target = match &t {
+            Expr::Check {
+                field,
+                transform,
+                negate: false,
+                matcher: Matcher::Str(st),
+            } if !matches!(st, StrTest::Field(_)) => out.iter().position(|o| {
+                matches!(o, Expr::Check {
+                    field: f2,
+                    transform: t2,
+                    negate: false,
+                    matcher: Matcher::Str(s2),
+                } if f2 == field && t2 == transform && !matches!(s2, StrTest::Field(_)))
+            }),
+            _ => None,
+        };
+        match (target, t) {
+            (
+                Some(i),
+                Expr::Check {
+                    matcher: Matcher::Str(new),
+                    ..
+                },
+            ) => {
+                if let Expr::Check {
+                    matcher: Matcher::Str(prev),
+                    ..
+                } = &mut out[i]
+                {
+                    let old = std::mem::replace(prev, StrTest::Any(Vec::new()));
+                    *prev = combine(old, new);
+                }
+            }
+            (_, t) => out.push(t),
+        }
+    }
+    out
+}
+
+/// One test holding when `a` or `b` does; equalities and sets become one set.
+fn combine(a: StrTest, b: StrTest) -> StrTest {
+    let mut tests = Vec::new();
+    for t in [a, b] {
+        match t {
+            StrTest::Any(v) => tests.extend(v),
+            t => tests.push(t),
+        }
+    }
+    let mut members: Vec<String> = Vec::new();
+    let mut rest = Vec::new();
+    for t in tests {
+        match t {
+            StrTest::Eq(x) => members.push(x.into()),
+            StrTest::In(StrSet::Few(v)) => members.extend(v.into_iter().map(String::from)),
+            StrTest::In(StrSet::Many(h)) => members.extend(h.into_iter().map(String::from)),
+            t => rest.push(t),
+        }
+    }
+    members.sort();
+    members.dedup();
+    match members.len() {
+        0 => {}
+        1 => rest.insert(0, StrTest::Eq(members.pop().expect("one").into())),
+        _ => rest.insert(0, StrTest::In(StrSet::new(members))),
+    }
+    if rest.len() == 1 {
+        rest.pop().expect("one")
+    } else {
+        StrTest::Any(rest)
     }
 }
 

@@ -930,6 +930,7 @@ pub struct Cache {
     args: std::cell::OnceCell<String>,
     cmdline: std::cell::OnceCell<String>,
     pcmdline: std::cell::OnceCell<Option<String>>,
+    open_flags: std::cell::OnceCell<String>,
 }
 
 fn s(v: &str) -> Option<Value<'_>> {
@@ -1341,6 +1342,12 @@ pub fn extract<'e>(field: &Field, ev: &'e Event, cx: &'e Ctx<'_>) -> Option<Valu
             )),
             _ => Some(Value::Bool(false)),
         },
+        F::EvtArg(EvtArg::Flags) if matches!(k, EventKind::Open { .. }) => {
+            let EventKind::Open { flags, .. } = k else {
+                unreachable!("matched above")
+            };
+            s(cx.cache.open_flags.get_or_init(|| open_flags_text(flags.0)))
+        }
         F::EvtArg(a) => extract_arg(*a, k),
         F::EvtArgN(n) => match (k, n) {
             (EventKind::Socket { .. }, 0) => extract_arg(EvtArg::Domain, k),

@@ -717,3 +717,39 @@ fn kill_targets_the_kernel_cannot_hold_are_refused() {
         .kill_targets();
     assert_eq!(k.names, ["exactly15chars_", "xmrig"]);
 }
+
+/// An `or` of tests on one field is merged into one test at load; the result must match exactly
+/// what the separate tests matched, including a missing field (false) and a negated member
+/// (left alone).
+#[test]
+fn or_of_tests_on_one_field_keeps_its_meaning() {
+    check(
+        &[r#"
+- rule: Merged
+  desc: d
+  condition: evt.type=openat and (fd.name startswith /srv/ or fd.name = /etc/shadow or fd.name in (/etc/sudoers, /etc/shadow) or fd.name endswith .pem or fd.name glob '/opt/*/key' or proc.name = vim or fd.name != /tmp/x)
+  output: o
+  priority: INFO
+- rule: Equalities only
+  desc: d
+  condition: evt.type=openat and (fd.name = /etc/shadow or fd.name = /etc/gshadow)
+  output: o
+  priority: INFO
+"#],
+        &[
+            ("srv", host(&shell(), open("/srv/www/index.html", RD))),
+            ("shadow", host(&shell(), open("/etc/shadow", RD))),
+            ("gshadow", host(&shell(), open("/etc/gshadow", RD))),
+            ("sudoers", host(&shell(), open("/etc/sudoers", RD))),
+            ("pem", host(&shell(), open("/home/a/tls.pem", RD))),
+            ("glob", host(&shell(), open("/opt/app/key", RD))),
+            ("vim", host(&proc_("/usr/bin/vim", &["vim"]), open("/tmp/x", RD))),
+            ("tmp-x", host(&shell(), open("/tmp/x", RD))),
+            ("other", host(&shell(), open("/var/other", RD))),
+        ],
+        expect![[r#"
+            Merged ["open"] -> ["srv", "shadow", "gshadow", "sudoers", "pem", "glob", "vim", "other"]
+            Equalities only ["open"] -> ["shadow", "gshadow"]
+        "#]],
+    );
+}

@@ -128,7 +128,13 @@ pub fn start_mode(
         FallbackMode::ProcConnector => Some(ProcConnector::open()?),
         FallbackMode::ProcPolling => None,
     };
-    spawn(cfg, format!("{mode} requested"), metadata, cn).map_err(|e| match e {
+    spawn(
+        cfg,
+        "started without eBPF on request".to_owned(),
+        metadata,
+        cn,
+    )
+    .map_err(|e| match e {
         SensorError::Thread { source, .. } => source,
         other => std::io::Error::other(other.to_string()),
     })

@@ -274,6 +274,35 @@ fn page_sql(l: &Listing<'_>, w: &Where) -> String {
     )
 }
 
+/// Alerts per INSERT statement: 14 values each, far below SQLite's and PostgreSQL's limits on
+/// bound parameters (32,766 and 65,535).
+const ALERT_CHUNK: usize = 100;
+
+/// `INSERT INTO alerts ... VALUES (...), (...) ON CONFLICT (id) DO NOTHING RETURNING id` for
+/// `rows` alerts, placeholders numbered from `$1`.
+fn alert_insert_sql(rows: usize) -> String {
+    const COLUMNS: usize = 14;
+    let mut sql = String::from(
+        "INSERT INTO alerts (id, cluster, node, time_ns, received_ns, rule, priority, \
+         priority_rank, source, namespace, pod, workload, container, body) VALUES ",
+    );
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 0..COLUMNS {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", r * COLUMNS + c + 1));
+        }
+        sql.push(')');
+    }
+    sql.push_str(" ON CONFLICT (id) DO NOTHING RETURNING id");
+    sql
+}
+
 /// One hour in nanoseconds: the bucket of `alert_counts` and of the overview's timeline.
 const HOUR: i64 = 3_600_000_000_000;
 
@@ -471,54 +500,68 @@ impl Store {
         let mut counts: BTreeMap<(i64, &str, i64), (&'static str, i64)> = BTreeMap::new();
         let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await.map_err(q("ingesting alerts"))?;
-        for (i, (a, time)) in alerts.iter().zip(rows).enumerate() {
-            let namespace = a
-                .workload
-                .as_ref()
-                .map(|w| w.namespace.clone())
-                .or_else(|| field_str(&a.alert, "k8s.ns.name"));
-            let pod = field_str(&a.alert, "k8s.pod.name");
-            let workload = a.workload.as_ref().map(|w| w.name.clone()).or(pod.clone());
-            let body = to_json(&AlertBody {
-                workload: a.workload.clone(),
-                alert: a.alert.clone(),
-            });
-            let res = sqlx::query(
-                "INSERT INTO alerts (id, cluster, node, time_ns, received_ns, rule, priority, \
-                 priority_rank, source, namespace, pod, workload, container, body) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-                 ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(a.id.clone())
-            .bind(cluster.to_owned())
-            .bind(node.to_owned())
-            .bind(time)
-            .bind(received)
-            .bind(a.alert.rule.clone())
-            .bind(a.alert.priority.as_str())
-            .bind(priority_rank(a.alert.priority))
-            .bind(a.alert.source.clone())
-            .bind(namespace)
-            .bind(pod)
-            .bind(workload)
-            .bind(field_str(&a.alert, "container.name"))
-            .bind(body)
-            .execute(&mut *tx)
-            .await
-            .map_err(q("inserting an alert"))?;
-            if res.rows_affected() == 1 {
-                out.accepted.push(i);
-                let p = a.alert.priority;
-                counts
-                    .entry((
-                        time.div_euclid(HOUR),
-                        a.alert.rule.as_str(),
-                        priority_rank(p),
-                    ))
-                    .or_insert((p.as_str(), 0))
-                    .1 += 1;
-            } else {
-                out.duplicates += 1;
+        // Multi-row INSERTs: one statement per ALERT_CHUNK alerts instead of one per alert.
+        // RETURNING names the rows stored; an id it does not return was already there (or
+        // earlier in this batch).
+        let all: Vec<(usize, &AlertIn, i64)> = alerts
+            .iter()
+            .zip(rows)
+            .enumerate()
+            .map(|(i, (a, t))| (i, a, t))
+            .collect();
+        for chunk in all.chunks(ALERT_CHUNK) {
+            let mut query = sqlx::query(AssertSqlSafe(alert_insert_sql(chunk.len())));
+            for &(_, a, time) in chunk {
+                let namespace = a
+                    .workload
+                    .as_ref()
+                    .map(|w| w.namespace.clone())
+                    .or_else(|| field_str(&a.alert, "k8s.ns.name"));
+                let pod = field_str(&a.alert, "k8s.pod.name");
+                let workload = a.workload.as_ref().map(|w| w.name.clone()).or(pod.clone());
+                let body = to_json(&AlertBody {
+                    workload: a.workload.clone(),
+                    alert: a.alert.clone(),
+                });
+                query = query
+                    .bind(a.id.clone())
+                    .bind(cluster.to_owned())
+                    .bind(node.to_owned())
+                    .bind(time)
+                    .bind(received)
+                    .bind(a.alert.rule.clone())
+                    .bind(a.alert.priority.as_str())
+                    .bind(priority_rank(a.alert.priority))
+                    .bind(a.alert.source.clone())
+                    .bind(namespace)
+                    .bind(pod)
+                    .bind(workload)
+                    .bind(field_str(&a.alert, "container.name"))
+                    .bind(body);
+            }
+            let stored = query
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(q("inserting alerts"))?;
+            let mut stored: std::collections::HashSet<String> = stored
+                .iter()
+                .map(|r| get::<String>(r, "id"))
+                .collect::<Result<_>>()?;
+            for &(i, a, time) in chunk {
+                if stored.remove(&a.id) {
+                    out.accepted.push(i);
+                    let p = a.alert.priority;
+                    counts
+                        .entry((
+                            time.div_euclid(HOUR),
+                            a.alert.rule.as_str(),
+                            priority_rank(p),
+                        ))
+                        .or_insert((p.as_str(), 0))
+                        .1 += 1;
+                } else {
+                    out.duplicates += 1;
+                }
             }
         }
         for ((hour, rule, rank), (priority, n)) in counts {
@@ -1495,6 +1538,89 @@ mod tests {
             let plan = alert_page_plan(&store, &f).await;
             assert_eq!(plan, want, "plan of the alert page for {f:?}");
         }
+    }
+
+    /// A database migrated before `alert_counts` existed gets it filled from its alerts, with
+    /// hours floored (also before 1970) exactly as ingest computes them.
+    async fn upgrade_fills_the_rollup(url: &str) {
+        sqlx::any::install_default_drivers();
+        let (u, _) = normalise_url(url).unwrap();
+        let pool = AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&u)
+            .await
+            .unwrap();
+        MIGRATOR.run_to(1, &pool).await.unwrap();
+        let old = [
+            ("a", "prod", -1, "R1", 4, "Warning"),
+            ("b", "prod", 0, "R1", 4, "Warning"),
+            ("c", "prod", HOUR - 1, "R1", 4, "Warning"),
+            ("d", "prod", HOUR, "R1", 4, "Warning"),
+            ("e", "prod", 2 * HOUR - 1, "R2", 6, "Alert"),
+            ("f", "staging", 2 * HOUR - 1, "R2", 6, "Alert"),
+        ];
+        for (id, cluster, time, rule, rank, priority) in old {
+            sqlx::query(
+                "INSERT INTO alerts (id, cluster, node, time_ns, received_ns, rule, priority, \
+                 priority_rank, source, body) VALUES ($1, $2, 'n', $3, 0, $4, $5, $6, 'syscall', '{}')",
+            )
+            .bind(id)
+            .bind(cluster)
+            .bind(time)
+            .bind(rule)
+            .bind(priority)
+            .bind(rank as i64)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        pool.close().await;
+        let store = Store::open(url).await.unwrap();
+        let rows = sqlx::query(
+            "SELECT hour, cluster, rule, priority_rank, priority, n FROM alert_counts \
+             ORDER BY hour, cluster, rule",
+        )
+        .fetch_all(&store.pool)
+        .await
+        .unwrap();
+        let got: Vec<(i64, String, String, i64, String, i64)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    get(r, "hour").unwrap(),
+                    get(r, "cluster").unwrap(),
+                    get(r, "rule").unwrap(),
+                    get(r, "priority_rank").unwrap(),
+                    get(r, "priority").unwrap(),
+                    get(r, "n").unwrap(),
+                )
+            })
+            .collect();
+        let row = |h: i64, c: &str, r: &str, k: i64, p: &str, n: i64| {
+            (h, c.to_owned(), r.to_owned(), k, p.to_owned(), n)
+        };
+        assert_eq!(
+            got,
+            [
+                row(-1, "prod", "R1", 4, "Warning", 1),
+                row(0, "prod", "R1", 4, "Warning", 2),
+                row(1, "prod", "R1", 4, "Warning", 1),
+                row(1, "prod", "R2", 6, "Alert", 1),
+                row(1, "staging", "R2", 6, "Alert", 1),
+            ]
+        );
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn upgrade_fills_the_rollup_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        upgrade_fills_the_rollup(dir.path().join("k.db").to_str().unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn upgrade_fills_the_rollup_postgres() {
+        upgrade_fills_the_rollup(&test_support::fresh_postgres_database().await).await;
     }
 
     #[test]

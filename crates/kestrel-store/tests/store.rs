@@ -902,11 +902,14 @@ async fn alert_totals(store: Store) {
             Priority::Critical,
         ),
     ];
-    let batch: Vec<AlertIn> = recent
+    let mut batch: Vec<AlertIn> = recent
         .iter()
         .map(|(id, t, p)| alert(id, &t.to_string(), "Recent", *p, "shop", "web-0"))
         .collect();
-    store.ingest_alerts("prod", "node-1", &batch).await.unwrap();
+    // The same id twice in one batch is stored and counted once.
+    batch.insert(1, batch[0].clone());
+    let r = store.ingest_alerts("prod", "node-1", &batch).await.unwrap();
+    assert_eq!((r.accepted, r.duplicates), (vec![0, 2, 3, 4], 1));
     let overview = store.overview().await.unwrap();
     assert_eq!(overview.alerts, (input.len() + recent.len()) as u64);
     assert_eq!(overview.timeline.len(), 24);

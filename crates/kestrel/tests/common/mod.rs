@@ -29,6 +29,11 @@ pub const KESTREL: &str = env!("CARGO_BIN_EXE_kestrel");
 /// The rule each watch adds to the built-in ones to prove the pipeline end to end.
 pub const BARRIER_RULE: &str = "Kestrel test barrier";
 
+/// Programs that pass a barrier word on to the marker exec rather than being it.
+const LAUNCHERS: &[&str] = &[
+    "podman", "conmon", "runc", "crun", "nsenter", "ip", "kubectl",
+];
+
 /// How long a behaviour's alert may take: generous, because the machine is shared and
 /// container metadata lookups hold events; a correct run never waits for it.
 pub const ALERT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -165,14 +170,17 @@ impl Watch {
 
     /// Returns once every event that happened before it has gone through the rules: it runs
     /// `run(word)`, which must exec a program with `word` among its arguments (where: host, or
-    /// a container whose events must be flushed too), and waits for that exec's alert.
+    /// a container whose events must be flushed too), and waits for that exec's alert (not for
+    /// that of a launcher such as `podman exec` that passes the word on; prefer
+    /// [`Watch::barrier_in`] or [`Watch::barrier_in_container`] for containers, which also
+    /// check the container id).
     pub fn barrier(&mut self, run: impl Fn(&str)) {
         self.barrier_within(ALERT_TIMEOUT, None, run);
     }
 
     /// [`Watch::barrier`] with a marker exec on the host.
     pub fn barrier_host(&mut self) {
-        self.barrier(|word| host_marker(word));
+        self.barrier(host_marker);
     }
 
     /// [`Watch::barrier`] with a marker exec inside `c`: also flushes that container's events,
@@ -198,6 +206,11 @@ impl Watch {
             let found = self.wait_until(poll_until, |a| {
                 a["rule"] == BARRIER_RULE
                     && container.is_none_or(|id| a["output_fields"]["container.id"] == id)
+                    // `podman exec C /bin/true WORD` carries the word too, on the host and
+                    // before the exec inside the container: only the marker itself counts.
+                    && !a["output_fields"]["proc.name"]
+                        .as_str()
+                        .is_some_and(|n| LAUNCHERS.contains(&n))
                     && a["output_fields"]["proc.cmdline"]
                         .as_str()
                         .is_some_and(|c| c.split(' ').any(|w| w == word))
