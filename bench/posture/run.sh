@@ -58,8 +58,7 @@ if [ "${CALLGRIND:-0}" = 1 ]; then
         "${scan[@]}" "$work/large.yaml" "${fmt[@]}" > /dev/null 2> "$work/cg.err"
     total=$(sed -n 's/.*Collected : //p' "$work/cg.err")
     threads=$(callgrind_annotate --inclusive=yes "$work/cg.out" 2> /dev/null |
-        awk '/pthread_create.c:start_thread/ {gsub(",", "", $1); print $1; exit}')
-    threads=${threads:-0}
+        awk '/pthread_create.c:start_thread/ && !n {gsub(",", "", $1); n = $1} END {print n + 0}')
     echo "callgrind ${large} objects: ${total} instructions (${threads} in parser threads, $((total - threads)) on the main thread)"
 fi
 if [ -x "$checkov" ]; then

@@ -2,7 +2,8 @@
 # Memory of a long observation: folding sensor events into `kestrel_assess::Observation`
 # (per container, one entry per distinct file) against keeping every file event, which is what
 # `kestrel risk --observe` did before. The stream imitates 20 containers re-reading a working
-# set of package files, with one never-seen file per 200 events (see the example's doc).
+# set of package files, with one never-seen file per 200 events in one of them (see the
+# example's doc: crates/kestrel-assess/examples/observation_bench.rs).
 #
 #   bench/risk/observation.sh      # release build; prints one JSON line per run
 set -euo pipefail

@@ -137,13 +137,16 @@ decode() {
   sensor_start --record "$rec"
   # An exec-heavy mix, like a build or a busy shell: short processes with arguments and
   # environment, opens of watched files, sockets.
+  local load=()
   (cd /tmp && setpriv --reuid 65534 --regid 65534 --clear-groups \
     stress-ng --exec 1 --timeout 5s >/dev/null 2>&1) &
+  load+=($!)
   (cd /tmp && stress-ng --open 1 --sock 1 --timeout 5s >/dev/null 2>&1) &
+  load+=($!)
   for i in $(seq 1 300); do
     sh -c "cat /etc/hostname /etc/os-release >/dev/null; ls /usr/bin >/dev/null; echo $i >/dev/null"
   done
-  wait
+  wait "${load[@]}" || true
   sensor_stop
   echo "== userspace decode + enrichment, one thread"
   "$DECODE" "$rec" 20 | tee "$OUT/decode.txt"

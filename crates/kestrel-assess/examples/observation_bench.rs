@@ -1,10 +1,11 @@
 //! Memory and throughput of folding a long sensor stream into an [`Observation`], against
 //! keeping every file event (what `kestrel risk` did before): `bench/risk/observation.sh`.
 //!
-//! The stream imitates a node of 20 containers running interpreters: each container opens,
-//! maps and executes files from a working set of 2,000 package files over and over, and one
-//! event in 200 opens a file never seen before (temp files, logs), so distinct files keep
-//! growing slowly, as they do on a real node.
+//! The stream imitates a node of 20 containers running interpreters that open and map files
+//! of a working set of package modules over and over (one event in 50 is an executable
+//! mapping). One event in 200 opens a file never seen before (an upload written to `/tmp`), all
+//! in the first container, so that container's distinct files keep growing until it reaches the
+//! per-container limit, as a container writing unique temp files would.
 //!
 //! Usage: `observation_bench fold|keep EVENTS`; prints one JSON line.
 

@@ -743,7 +743,10 @@ fn or_of_tests_on_one_field_keeps_its_meaning() {
             ("sudoers", host(&shell(), open("/etc/sudoers", RD))),
             ("pem", host(&shell(), open("/home/a/tls.pem", RD))),
             ("glob", host(&shell(), open("/opt/app/key", RD))),
-            ("vim", host(&proc_("/usr/bin/vim", &["vim"]), open("/tmp/x", RD))),
+            (
+                "vim",
+                host(&proc_("/usr/bin/vim", &["vim"]), open("/tmp/x", RD)),
+            ),
             ("tmp-x", host(&shell(), open("/tmp/x", RD))),
             ("other", host(&shell(), open("/var/other", RD))),
         ],

@@ -620,6 +620,29 @@ spec:
         .filter(|f| f["resource"]["kind"] == "EncryptionConfiguration")
         .count();
     assert_eq!(n, 1);
+    assert!(v["not_assessed"].as_array().unwrap().is_empty());
+    // Without the file, its providers are reported as not assessed, not as a pass.
+    std::fs::remove_file(&config).unwrap();
+    let out = kestrel(
+        &[
+            "scan",
+            "k8s",
+            manifests.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    let v = json(&out);
+    let na = &v["not_assessed"][0];
+    assert_eq!(na["kind"], "EncryptionConfiguration");
+    assert!(
+        na["reason"].as_str().unwrap().contains(&format!(
+            "--encryption-provider-config=/etc/kubernetes/enc/config.yaml, which is not among the inputs and not found at {}",
+            config.display()
+        )),
+        "{na}"
+    );
 }
 
 #[test]
@@ -641,6 +664,6 @@ fn deploy_manifests_pass_with_their_documented_exceptions() {
     );
     let v = json(&out);
     assert_eq!(out.status.code(), Some(0), "{}", v["findings"]);
-    assert!(v["suppressed"].as_array().unwrap().len() > 0);
+    assert!(!v["suppressed"].as_array().unwrap().is_empty());
     assert!(v["expired_exceptions"].as_array().unwrap().is_empty());
 }

@@ -193,8 +193,8 @@ fn load_encryption_configs(inv: &mut Inventory) -> anyhow::Result<()> {
     for r in refs {
         let candidates = encryption_config_candidates(&r.origin.source, &r.host_path);
         let Some(found) = candidates.iter().find(|p| p.is_file()) else {
-            tracing::warn!(
-                "{} names --encryption-provider-config={}, which is not among the inputs and not found at {}: its providers are not assessed",
+            let reason = format!(
+                "{} names --encryption-provider-config={}, which is not among the inputs and not found at {}",
                 r.pod,
                 r.container_path,
                 candidates
@@ -203,6 +203,12 @@ fn load_encryption_configs(inv: &mut Inventory) -> anyhow::Result<()> {
                     .collect::<Vec<_>>()
                     .join(" or ")
             );
+            tracing::warn!("{reason}: its providers are not assessed");
+            inv.not_assessed.push(kestrel_k8s::NotAssessed {
+                kind: kestrel_k8s::Kind::EncryptionConfiguration,
+                namespace: None,
+                reason,
+            });
             continue;
         };
         let canonical = std::fs::canonicalize(found)

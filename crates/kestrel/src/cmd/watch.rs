@@ -266,7 +266,8 @@ impl<'a> Enforcer<'a> {
                 .with_context(|| format!("removing kill target {n:?}"))?;
             tracing::info!(name = %n, "kill target removed");
         }
-        for (id, path) in &ids {
+        // A file also on the static deny list keeps that list's mode.
+        for (id, path) in ids.iter().filter(|(id, _)| !self.static_ids.contains(id)) {
             self.sensor
                 .deny_exe(*id, self.mode)
                 .with_context(|| format!("kill rule target {path}"))?;
