@@ -287,16 +287,18 @@ impl<'a> Enforcer<'a> {
 
 /// What the kernel offers for enforcement, said once at start.
 fn log_enforcement_support(mode: Enforcement) {
-    let lsms = std::fs::read_to_string("/sys/kernel/security/lsm").unwrap_or_default();
-    let bpf_lsm = lsms.trim().split(',').any(|l| l == "bpf");
+    let why = match std::fs::read_to_string("/sys/kernel/security/lsm") {
+        Ok(l) if l.trim().split(',').any(|l| l == "bpf") => {
+            "the kernel runs the bpf LSM, but this sensor has no LSM programs"
+        }
+        Ok(_) => "the kernel does not run the bpf LSM",
+        Err(_) => {
+            "securityfs is not mounted, so the active LSMs are unknown; this sensor has no LSM programs anyway"
+        }
+    };
     tracing::info!(
         ?mode,
-        "enforcement: SIGKILL from kernel space at exec (bpf_send_signal); denying operations through BPF LSM is not available ({})",
-        if bpf_lsm {
-            "the kernel lists the bpf LSM, but this sensor has no LSM programs"
-        } else {
-            "the kernel does not run the bpf LSM"
-        }
+        "enforcement: SIGKILL from kernel space at exec (bpf_send_signal); denying operations through BPF LSM is not available ({why})"
     );
 }
 
