@@ -588,6 +588,13 @@ static __always_inline int on_enter(struct trace_event_raw_sys_enter *ctx, int n
 		return 0;
 	if (kind == K_SOCKET && ctx->args[0] != AF_PACKET && (ctx->args[1] & 0xf) != SOCK_RAW)
 		return 0;
+	/* DNS capture is UDP only: the send and receive calls of TCP streams (databases, HTTP,
+	 * every request of a redis or web server) stop here, before any map write. */
+	if (kind == K_DNS_SEND || kind == K_DNS_RECV) {
+		struct sock *sk = sock_from_fd(ctx->args[0]);
+		if (!sk || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_UDP)
+			return 0;
+	}
 	struct inflight v = {};
 	if (nargs > 0)
 		v.args[0] = ctx->args[0];

@@ -90,19 +90,10 @@ fn load_rules(config: &Config) -> anyhow::Result<kestrel_rules::RuleSet> {
 }
 
 impl Detection {
-    /// Starts the sensor (eBPF, or the `/proc` fallback reported as degraded) and the rule
-    /// engine, forwarding alerts to `client` and health every `interval`. Must run inside a
-    /// Tokio runtime.
-    pub fn start(
-        client: Arc<AgentClient>,
-        config: &Config,
-        interval: Duration,
-    ) -> anyhow::Result<Detection> {
-        Detection::start_observing(client, config, interval, None)
-    }
-
-    /// Like [`Detection::start`]; with `observation`, every event and alert is also folded
-    /// into it for risk assessment, and the sensor reports every file open.
+    /// Starts the sensor (eBPF, or the degraded fallback, reported as such) and the rule
+    /// engine, forwarding alerts to `client` and health every `interval`; with `observation`,
+    /// every event and alert is also folded into it for risk assessment, and the sensor reports
+    /// every file open. Must run inside a Tokio runtime.
     pub fn start_observing(
         client: Arc<AgentClient>,
         config: &Config,
@@ -343,7 +334,7 @@ pub fn run(args: AgentArgs, config: &Config) -> anyhow::Result<std::process::Exi
 }
 
 /// The node assessment of `[agent]`, `[risk]`, `[db]` and `[container]`.
-async fn assessor(config: &Config) -> anyhow::Result<Assessor> {
+pub(super) async fn assessor(config: &Config) -> anyhow::Result<Assessor> {
     let mut k8s = kestrel_k8s::Inventory::new();
     for p in &config.agent.k8s_files {
         kestrel_k8s::load::load_path(&mut k8s, p)
@@ -369,7 +360,7 @@ async fn assessor(config: &Config) -> anyhow::Result<Assessor> {
 /// Assesses the node after `first`, then every `every`, and ships its workloads and (when the
 /// advisory database exists) its ranked vulnerabilities. A failed assessment is logged and
 /// retried at the next tick.
-async fn assess_periodically(
+pub(super) async fn assess_periodically(
     mut assessor: Assessor,
     observation: Arc<Mutex<Observation>>,
     client: Arc<AgentClient>,

@@ -8,12 +8,13 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
 use kestrel_agent::{AgentClient, Identity, Limits};
+use kestrel_assess::Observation;
 use kestrel_config::Config;
 use kestrel_server::{Server, ServerOptions};
 use kestrel_store::Store;
@@ -93,6 +94,7 @@ pub fn run(args: UpArgs, config: &Config) -> anyhow::Result<ExitCode> {
         let url = server.url();
         let mut detection = None;
         let mut client = None;
+        let mut risk = None;
         if !args.no_agent {
             let agent_token = kept_token(
                 &store,
@@ -114,8 +116,36 @@ pub fn run(args: UpArgs, config: &Config) -> anyhow::Result<ExitCode> {
                 },
                 Limits::default(),
             )?);
-            match Detection::start(c.clone(), config, Duration::from_secs(10)) {
-                Ok(d) => detection = Some(d),
+            // The same node assessment the agent ships, so the dashboard's top risks are filled.
+            let cfg = &config.agent;
+            let assessment = match cfg.risk_interval_secs {
+                0 => None,
+                _ => match super::agent::assessor(config).await {
+                    Ok(a) => Some((a, Arc::new(Mutex::new(Observation::default())))),
+                    Err(e) => {
+                        eprintln!("kestrel up: risk assessment off: {e:#}");
+                        None
+                    }
+                },
+            };
+            match Detection::start_observing(
+                c.clone(),
+                config,
+                Duration::from_secs(10),
+                assessment.as_ref().map(|(_, o)| o.clone()),
+            ) {
+                Ok(d) => {
+                    detection = Some(d);
+                    risk = assessment.map(|(assessor, observation)| {
+                        tokio::spawn(super::agent::assess_periodically(
+                            assessor,
+                            observation,
+                            c.clone(),
+                            Duration::from_secs(cfg.risk_first_delay_secs),
+                            Duration::from_secs(cfg.risk_interval_secs),
+                        ))
+                    });
+                }
                 Err(e) => eprintln!(
                     "kestrel up: local agent not started: {e:#}\n  (the sensor needs root and eBPF; the server and dashboard run without it)"
                 ),
@@ -129,10 +159,18 @@ pub fn run(args: UpArgs, config: &Config) -> anyhow::Result<ExitCode> {
         println!("  database:    {}", db.display());
         println!(
             "  local agent: {}",
-            if detection.is_some() { "running (sensor + rules)" } else { "not running" }
+            match (&detection, &risk) {
+                (Some(_), Some(_)) => "running (sensor, rules, risk assessment)",
+                (Some(_), None) => "running (sensor + rules)",
+                _ => "not running",
+            }
         );
         println!("Press Ctrl-C to stop.");
         super::server::terminated().await;
+        if let Some(task) = risk {
+            task.abort();
+            let _ = task.await;
+        }
         if let Some(d) = detection {
             d.stop().await;
         }
