@@ -1046,6 +1046,59 @@ fn fmt_addr(a: Option<&SockAddr>) -> String {
     }
 }
 
+/// Falco's `fd.name` for a file: the path made absolute against the process's working directory
+/// and cleaned lexically (`.`, `..` and repeated `/` removed), so that `/etc/./ssh/../shadow`
+/// matches `fd.name = /etc/shadow`. Lexical like Falco: `..` after a symlink is not resolved.
+/// Borrows when the path is already clean, which is the common case.
+pub fn clean_path<'a>(path: &'a str, cwd: Option<&str>) -> Cow<'a, str> {
+    let absolute = path.starts_with('/');
+    let clean = absolute
+        && !path.contains("//")
+        && !path.contains("/./")
+        && !path.contains("/../")
+        && !path.ends_with("/.")
+        && !path.ends_with("/..")
+        && (path.len() == 1 || !path.ends_with('/'));
+    if clean {
+        return Cow::Borrowed(path);
+    }
+    let mut parts: Vec<&str> = Vec::new();
+    let base = match (absolute, cwd) {
+        (false, Some(c)) if c.starts_with('/') => c,
+        // A relative path with no known working directory stays as the process gave it.
+        (false, _) => return Cow::Borrowed(path),
+        (true, _) => "",
+    };
+    for comp in base.split('/').chain(path.split('/')) {
+        match comp {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    let mut out = String::with_capacity(path.len() + base.len());
+    for c in &parts {
+        out.push('/');
+        out.push_str(c);
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    Cow::Owned(out)
+}
+
+fn file_name<'a>(
+    k: &'a EventKind,
+    proc_: Option<&kestrel_event::ProcessInfo>,
+) -> Option<Cow<'a, str>> {
+    Some(clean_path(
+        event_path(k)?,
+        proc_.map(|p| p.cwd.as_str()).filter(|c| !c.is_empty()),
+    ))
+}
+
 fn dirname(p: &str) -> &str {
     match p.rfind('/') {
         Some(0) => "/",
@@ -1457,9 +1510,15 @@ pub fn extract<'e>(field: &Field, ev: &'e Event, cx: &'e Ctx<'_>) -> Option<Valu
             EventKind::Bind { local, .. } | EventKind::Listen { local, .. } => {
                 owned(fmt_addr(Some(local)))
             }
+            _ => Some(Value::Str(file_name(k, proc_)?)),
+        },
+        F::FdNameRaw => match k {
+            EventKind::Connect { .. }
+            | EventKind::Accept { .. }
+            | EventKind::Bind { .. }
+            | EventKind::Listen { .. } => extract(&F::FdName, ev, cx),
             _ => s(event_path(k)?),
         },
-        F::FdNameRaw => extract(&F::FdName, ev, cx),
         F::FdConnected => match k {
             EventKind::Connect { result, .. } => Some(Value::Bool(*result >= 0 || *result == -115)),
             EventKind::Accept { result, .. } => Some(Value::Bool(*result >= 0)),
@@ -1482,10 +1541,18 @@ pub fn extract<'e>(field: &Field, ev: &'e Event, cx: &'e Ctx<'_>) -> Option<Valu
             }
         }
         F::FdDirectory => match k {
-            EventKind::Open { path, flags, .. } if flags.contains(0o200000) => s(path),
-            _ => s(dirname(event_path(k)?)),
+            EventKind::Open { flags, .. } if flags.contains(0o200000) => {
+                Some(Value::Str(file_name(k, proc_)?))
+            }
+            _ => match file_name(k, proc_)? {
+                Cow::Borrowed(p) => s(dirname(p)),
+                Cow::Owned(p) => owned(dirname(&p).to_owned()),
+            },
         },
-        F::FdFilename => s(basename(event_path(k)?)),
+        F::FdFilename => match file_name(k, proc_)? {
+            Cow::Borrowed(p) => s(basename(p)),
+            Cow::Owned(p) => owned(basename(&p).to_owned()),
+        },
         F::FdTypechar | F::FdType => {
             let (ch, name) = match k {
                 EventKind::Open { flags, .. } if flags.contains(0o200000) => ("d", "directory"),
@@ -1602,7 +1669,7 @@ pub fn extract<'e>(field: &Field, ev: &'e Event, cx: &'e Ctx<'_>) -> Option<Valu
         },
         F::FsPathName => match k {
             EventKind::Rename { .. } | EventKind::Link { .. } => None,
-            _ => s(event_path(k)?),
+            _ => Some(Value::Str(file_name(k, proc_)?)),
         },
         F::FsPathSource => match k {
             EventKind::Rename { old_path, .. } => s(old_path),
@@ -1726,6 +1793,32 @@ pub fn proc_label(p: Option<&ProcessInfo>) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_are_cleaned_like_falco_fd_name() {
+        #[track_caller]
+        fn check(path: &str, cwd: Option<&str>, want: &str, borrowed: bool) {
+            let got = clean_path(path, cwd);
+            assert_eq!(got, want, "clean_path({path:?}, {cwd:?})");
+            assert_eq!(
+                matches!(got, Cow::Borrowed(_)),
+                borrowed,
+                "{path:?} borrowed"
+            );
+        }
+        check("/etc/shadow", None, "/etc/shadow", true);
+        check("/", None, "/", true);
+        check("/etc/./ssh/../shadow", None, "/etc/shadow", false);
+        check("//etc//shadow", None, "/etc/shadow", false);
+        check("/etc/ssh/", None, "/etc/ssh", false);
+        check("/..", None, "/", false);
+        check("/etc/..", None, "/", false);
+        check("shadow", Some("/etc"), "/etc/shadow", false);
+        check("../etc/shadow", Some("/root"), "/etc/shadow", false);
+        check("./shadow", Some("/etc/"), "/etc/shadow", false);
+        check("shadow", None, "shadow", true);
+        check("shadow", Some("relative"), "shadow", true);
+    }
 
     #[test]
     fn time_formats() {

@@ -544,6 +544,25 @@ os.execv('/proc/self/fd/%d' % fd, ['ktmemfd', '{m}'])"
         ],
     ));
 
+    // The same read through `.` and `..`: fd.name is the cleaned path, as in Falco, so the
+    // path's spelling does not evade the rule (fd.nameraw keeps what the process passed).
+    let mut child = Command::new("cat")
+        .arg("/etc/./ssh/../shadow")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    assert!(child.wait().unwrap().success());
+    cases.push(case(
+        "Read sensitive file untrusted",
+        "cat /etc/./ssh/../shadow",
+        vec![
+            ("proc.pid", is(pid)),
+            ("fd.name", is("/etc/shadow")),
+            host(),
+        ],
+    ));
+
     // Normal workloads that look like the behaviours above.
     // A build: gcc -o DIR/threadpool (the compiler's programs all carry -o and "pool").
     let build = d.join(unique("build"));
