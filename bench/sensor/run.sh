@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sensor benchmarks (issue 3). Run as root from the repository root:
 #
-#   cargo build --release -p kestrel -p kestrel-sensor --example decode_bench
+#   cargo build --release -p kestrel
+#   cargo build --release -p kestrel-sensor --example decode_bench --example sensor_run
 #   bench/sensor/run.sh [all|overhead|bpfstats|decode|rss]
 #
 # Needs: redis-server + redis-tools (redis-benchmark), stress-ng, bpftool, python3.
@@ -53,7 +54,8 @@ sensor_start() {
 }
 
 sensor_stop() {
-  kill -INT "$SENSOR"
+  # TERM, not INT: a background job of a script ignores SIGINT unless it installs a handler.
+  kill -TERM "$SENSOR"
   wait "$SENSOR" || true
   grep -h "sensor stopped" "$OUT/sensor.log" >>"$OUT/sensor-stops.log" || true
 }

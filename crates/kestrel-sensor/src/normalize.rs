@@ -350,12 +350,8 @@ impl Normalizer {
 
     fn syscall_kind(&mut self, kind: Kind, sc: &SyscallRecord<'_>) -> Option<EventKind> {
         let blob_str = |i: usize| -> String { sc.blobs.get(i).map(lossy).unwrap_or_default() };
-        let blob_path = |i: usize| -> String {
-            sc.blobs
-                .get(i)
-                .map(join_components)
-                .unwrap_or_default()
-        };
+        let blob_path =
+            |i: usize| -> String { sc.blobs.get(i).map(join_components).unwrap_or_default() };
         let a = &sc.args;
         let result = sc.ret;
         Some(match kind {
