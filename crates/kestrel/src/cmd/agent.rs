@@ -115,15 +115,12 @@ impl Detection {
         let mut engine = kestrel_rules::Engine::new(Arc::new(rules))
             .hostname(node)
             .min_priority(min);
-        let sensor_config = kestrel_sensor::SensorConfig {
+        let mut sensor_config = super::watch::sensor_config(config)?;
+        if observation.is_some() {
             // Interpreters load their modules with open(2), anywhere in the file system: the
             // in-use evidence of risk assessment needs every open, not only the rules' paths.
-            open_prefixes: match &observation {
-                Some(_) => vec![String::new()],
-                None => kestrel_sensor::SensorConfig::default().open_prefixes,
-            },
-            ..Default::default()
-        };
+            sensor_config.open_prefixes = vec![String::new()];
+        }
         let sensor =
             kestrel_sensor::Sensor::start(sensor_config).context("cannot start the sensor")?;
         match (sensor.degraded(), &observation) {

@@ -111,6 +111,8 @@ pub fn sensor_config(config: &Config) -> anyhow::Result<SensorConfig> {
         ring_buffer_bytes: s.ring_buffer_bytes,
         env_names: s.env.clone(),
         open_prefixes: s.open_prefixes.clone(),
+        open_write_prefixes: s.open_write_prefixes.clone(),
+        open_suffixes: s.open_suffixes.clone(),
         open_flags_mask: mask,
         process_table_capacity: s.process_table_capacity,
         ancestry_depth: s.ancestry_depth,
