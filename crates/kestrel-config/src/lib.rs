@@ -206,68 +206,74 @@ pub struct SensorConfig {
     pub deny_dry_run: bool,
 }
 
+/// Paths every open of which matters to the default rules: credentials, configuration,
+/// service-account tokens, kubelet state, cron tables. (`docs/sensor.md` says which rule needs
+/// which entry.)
+pub const DEFAULT_OPEN_PREFIXES: &[&str] = &[
+    "/etc/",
+    "/root/",
+    "/home/",
+    "/var/run/secrets/",
+    "/run/secrets/",
+    "/var/lib/kubelet/",
+    "/var/spool/cron/",
+    "/boot/",
+    "/proc/sys/",
+    "/sys/kernel/",
+    "/dev/mem",
+    "/dev/kmem",
+];
+
+/// Paths only whose opens for writing matter to the default rules. Reads there are constant
+/// (`ps` reads `/proc` all the time, log shippers read `/var/log`) and are not reported.
+pub const DEFAULT_OPEN_WRITE_PREFIXES: &[&str] = &[
+    "/proc/",
+    "/var/log/",
+    "/dev/log",
+    "/bin/",
+    "/sbin/",
+    "/usr/bin/",
+    "/usr/sbin/",
+    "/usr/local/bin/",
+    "/usr/local/sbin/",
+    "/usr/lib/systemd/system/",
+    "/lib/systemd/system/",
+];
+
+/// File names the default rules look for in any directory: container-escape, history,
+/// SSH-key, shell-profile and cloud-credential files.
+pub const DEFAULT_OPEN_SUFFIXES: &[&str] = &[
+    "release_agent",
+    "core_pattern",
+    "bash_history",
+    "zsh_history",
+    ".ash_history",
+    "authorized_keys",
+    "authorized_keys2",
+    ".bashrc",
+    ".bash_profile",
+    ".profile",
+    ".zshrc",
+    ".aws/credentials",
+    ".aws/config",
+    ".config/gcloud/credentials.db",
+    ".config/gcloud/access_tokens.db",
+    ".config/gcloud/application_default_credentials.json",
+    ".azure/accessTokens.json",
+    ".azure/msal_token_cache.json",
+];
+
+fn owned(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
 impl Default for SensorConfig {
     fn default() -> Self {
         SensorConfig {
             ring_buffer_bytes: 8 << 20,
-            // The sensor's defaults (kestrel_sensor::DEFAULT_OPEN_*); docs/sensor.md says which
-            // default rule needs which entry.
-            open_prefixes: [
-                "/etc/",
-                "/root/",
-                "/home/",
-                "/var/run/secrets/",
-                "/run/secrets/",
-                "/var/lib/kubelet/",
-                "/var/spool/cron/",
-                "/boot/",
-                "/proc/sys/",
-                "/sys/kernel/",
-                "/dev/mem",
-                "/dev/kmem",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-            open_write_prefixes: [
-                "/proc/",
-                "/var/log/",
-                "/dev/log",
-                "/bin/",
-                "/sbin/",
-                "/usr/bin/",
-                "/usr/sbin/",
-                "/usr/local/bin/",
-                "/usr/local/sbin/",
-                "/usr/lib/systemd/system/",
-                "/lib/systemd/system/",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-            open_suffixes: [
-                "release_agent",
-                "core_pattern",
-                "bash_history",
-                "zsh_history",
-                ".ash_history",
-                "authorized_keys",
-                "authorized_keys2",
-                ".bashrc",
-                ".bash_profile",
-                ".profile",
-                ".zshrc",
-                ".aws/credentials",
-                ".aws/config",
-                ".config/gcloud/credentials.db",
-                ".config/gcloud/access_tokens.db",
-                ".config/gcloud/application_default_credentials.json",
-                ".azure/accessTokens.json",
-                ".azure/msal_token_cache.json",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
+            open_prefixes: owned(DEFAULT_OPEN_PREFIXES),
+            open_write_prefixes: owned(DEFAULT_OPEN_WRITE_PREFIXES),
+            open_suffixes: owned(DEFAULT_OPEN_SUFFIXES),
             open_flags: Vec::new(),
             env: vec!["LD_PRELOAD".to_owned(), "LD_LIBRARY_PATH".to_owned()],
             process_table_capacity: 32_768,

@@ -96,62 +96,11 @@ impl Default for SensorConfig {
     }
 }
 
-/// Paths every open of which matters to the default rules: credentials, configuration,
-/// service-account tokens, kubelet state, cron tables. (`kestrel-config` keeps the same lists
-/// as the `[sensor]` defaults; `docs/sensor.md` says which rule needs which entry.)
-pub const DEFAULT_OPEN_PREFIXES: &[&str] = &[
-    "/etc/",
-    "/root/",
-    "/home/",
-    "/var/run/secrets/",
-    "/run/secrets/",
-    "/var/lib/kubelet/",
-    "/var/spool/cron/",
-    "/boot/",
-    "/proc/sys/",
-    "/sys/kernel/",
-    "/dev/mem",
-    "/dev/kmem",
-];
-
-/// Paths only whose opens for writing matter to the default rules. Reads there are constant
-/// (`ps` reads `/proc` all the time, log shippers read `/var/log`) and are not reported.
-pub const DEFAULT_OPEN_WRITE_PREFIXES: &[&str] = &[
-    "/proc/",
-    "/var/log/",
-    "/dev/log",
-    "/bin/",
-    "/sbin/",
-    "/usr/bin/",
-    "/usr/sbin/",
-    "/usr/local/bin/",
-    "/usr/local/sbin/",
-    "/usr/lib/systemd/system/",
-    "/lib/systemd/system/",
-];
-
-/// File names the default rules look for in any directory: container-escape, history,
-/// SSH-key, shell-profile and cloud-credential files.
-pub const DEFAULT_OPEN_SUFFIXES: &[&str] = &[
-    "release_agent",
-    "core_pattern",
-    "bash_history",
-    "zsh_history",
-    ".ash_history",
-    "authorized_keys",
-    "authorized_keys2",
-    ".bashrc",
-    ".bash_profile",
-    ".profile",
-    ".zshrc",
-    ".aws/credentials",
-    ".aws/config",
-    ".config/gcloud/credentials.db",
-    ".config/gcloud/access_tokens.db",
-    ".config/gcloud/application_default_credentials.json",
-    ".azure/accessTokens.json",
-    ".azure/msal_token_cache.json",
-];
+// One list of defaults, owned by the `[sensor]` configuration; the sensor's own `Default`
+// uses the same, so `kestrel watch` and library users never disagree.
+pub use kestrel_config::{
+    DEFAULT_OPEN_PREFIXES, DEFAULT_OPEN_SUFFIXES, DEFAULT_OPEN_WRITE_PREFIXES,
+};
 
 /// Whether to fall back to the proc connector (else `/proc` polling, see [`crate::fallback`])
 /// when eBPF is unavailable.
