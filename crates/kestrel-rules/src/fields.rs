@@ -1052,13 +1052,9 @@ fn fmt_addr(a: Option<&SockAddr>) -> String {
 /// Borrows when the path is already clean, which is the common case.
 pub fn clean_path<'a>(path: &'a str, cwd: Option<&str>) -> Cow<'a, str> {
     let absolute = path.starts_with('/');
+    // One pass: an empty component is `//` or a trailing `/`.
     let clean = absolute
-        && !path.contains("//")
-        && !path.contains("/./")
-        && !path.contains("/../")
-        && !path.ends_with("/.")
-        && !path.ends_with("/..")
-        && (path.len() == 1 || !path.ends_with('/'));
+        && (path.len() == 1 || !path[1..].split('/').any(|c| matches!(c, "" | "." | "..")));
     if clean {
         return Cow::Borrowed(path);
     }
