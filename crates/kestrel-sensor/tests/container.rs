@@ -33,7 +33,7 @@ fn container_config(
     kubeconfig: Option<PathBuf>,
 ) -> ContainerConfig {
     ContainerConfig {
-        podman_socket: podman.map(|p| p.socket.clone()).unwrap_or_default(),
+        podman_socket: podman.map(|p| p.socket().to_path_buf()).unwrap_or_default(),
         docker_socket: PathBuf::new(),
         cri_sockets: Vec::new(),
         node_name: kubeconfig.is_some().then(|| NODE.to_owned()),
@@ -130,7 +130,7 @@ fn every_event_family_in_a_pod_container_carries_container_and_pod() {
     let image = TestImage::get().expect("test image");
     let pod = TestPod::start(&image).expect("test pod");
     let python = pod.container("python").expect("python container").clone();
-    let podman = PodmanService::start();
+    let podman = PodmanService::start().expect("podman system service");
     let api = ApiReplay::start(vec![support::added_event_for(&pod)]);
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = api.kubeconfig(dir.path());

@@ -38,9 +38,11 @@ pub mod image;
 pub mod manifest;
 pub mod pod;
 pub mod podspec;
+mod service;
 
 pub use cmd::{containers_conf, env_dir, podman};
 pub use error::{Error, Result};
 pub use image::TestImage;
 pub use manifest::{App, Ecosystem, InstalledPackage, Manifest};
 pub use pod::{ContainerId, PodContainer, PodInfo, PodUid, TestPod};
+pub use service::PodmanService;

@@ -108,25 +108,6 @@ fn get(addr: &str, path: &str, token: &str) -> Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
 }
 
-/// `podman system service` on a private socket, so that the agent resolves container names,
-/// images and the kubelet-style pod names of the test Pod.
-fn podman_service(socket: &Path) -> Running {
-    let child = Command::new("podman")
-        .env("CONTAINERS_CONF", kestrel_testenv::containers_conf())
-        .args(["system", "service", "--time=0"])
-        .arg(format!("unix://{}", socket.display()))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("podman system service");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !socket.exists() {
-        assert!(Instant::now() < deadline, "podman service did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Running(child)
-}
-
 /// The cluster objects the agent reads for exposure and environment.
 const CLUSTER: &str = r#"
 apiVersion: v1
@@ -173,8 +154,8 @@ fn agent_ships_workloads_and_ranked_findings() {
         .trim_end_matches('/')
         .to_owned();
 
-    let socket = tmp.path().join("podman.sock");
-    let _podman = podman_service(&socket);
+    let podman = kestrel_testenv::PodmanService::start().expect("podman system service");
+    let socket = podman.socket();
     let cluster = tmp.path().join("cluster.yaml");
     std::fs::write(&cluster, CLUSTER).unwrap();
     let config = tmp.path().join("kestrel.toml");

@@ -53,39 +53,6 @@ fn find<'a>(fs: &[&'a Value], package: &str) -> Vec<&'a Value> {
         .collect()
 }
 
-/// `podman system service` on a private socket, so that `kestrel risk` resolves container
-/// names, images and the kubelet-style pod names of the test Pod. Killed on drop.
-struct PodmanService(std::process::Child);
-
-impl PodmanService {
-    fn start(socket: &Path) -> PodmanService {
-        let child = Command::new("podman")
-            .env("CONTAINERS_CONF", kestrel_testenv::containers_conf())
-            .args(["system", "service", "--time=0"])
-            .arg(format!("unix://{}", socket.display()))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("podman system service");
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while !socket.exists() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "podman service did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        PodmanService(child)
-    }
-}
-
-impl Drop for PodmanService {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Waits until `kestrel risk` says the sensor is attached and observing (attaching takes seconds,
 /// more on a loaded machine), so that the Pod is observed from its start; returns the thread
 /// collecting the rest of its stderr.
@@ -154,8 +121,8 @@ fn ranks_loaded_packages_above_installed_ones() {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("advisories.db");
     import_db(&db);
-    let socket = tmp.path().join("podman.sock");
-    let _service = PodmanService::start(&socket);
+    let service = kestrel_testenv::PodmanService::start().expect("podman system service");
+    let socket = service.socket();
     let cluster = tmp.path().join("cluster.yaml");
     std::fs::write(&cluster, CLUSTER).unwrap();
 
@@ -176,7 +143,7 @@ fn ranks_loaded_packages_above_installed_ones() {
         .arg(tmp.path().join("risk.vex.json"))
         .arg("--k8s")
         .arg(&cluster)
-        .env("KESTREL_CONTAINER__PODMAN_SOCKET", &socket)
+        .env("KESTREL_CONTAINER__PODMAN_SOCKET", socket)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

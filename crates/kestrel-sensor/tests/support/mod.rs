@@ -10,53 +10,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kestrel_testenv::TestPod;
 use serde_json::{Value, json};
 
-/// `podman system service` on a private socket, stopped on drop.
-pub struct PodmanService {
-    _dir: tempfile::TempDir,
-    pub socket: PathBuf,
-    child: Child,
-}
-
-impl PodmanService {
-    pub fn start() -> PodmanService {
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("podman.sock");
-        let child = kestrel_testenv::podman()
-            .args(["system", "service", "--time=0"])
-            .arg(format!("unix://{}", socket.display()))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start podman system service");
-        // The socket appears once the service listens: readiness, not a timing assertion.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !socket.exists() {
-            assert!(
-                Instant::now() < deadline,
-                "podman system service did not create {}",
-                socket.display()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        PodmanService {
-            _dir: dir,
-            socket,
-            child,
-        }
-    }
-}
-
-impl Drop for PodmanService {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+/// podman's API service (the runtime metadata source), shared with the other crates' tests.
+pub use kestrel_testenv::PodmanService;
 
 /// The recorded responses of a v1.25 API server (see `crates/kestrel-container/testdata/`).
 const RECORDED_LIST: &str = include_str!("../../../kestrel-container/testdata/pods-on-node-1.json");

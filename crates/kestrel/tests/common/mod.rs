@@ -52,7 +52,7 @@ pub fn unique(what: &str) -> String {
 /// carry container names and images, as on a node). Stopped with SIGINT on drop.
 pub struct Watch {
     child: Child,
-    service: Child,
+    service: kestrel_testenv::PodmanService,
     alerts: mpsc::Receiver<Value>,
     seen: Vec<Value>,
     log: Arc<Mutex<Vec<String>>>,
@@ -71,24 +71,8 @@ impl Watch {
     /// itself sets `[container] podman_socket`.
     pub fn start_with_config(config: &str, extra_args: &[&str]) -> Watch {
         let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("podman.sock");
-        let service = kestrel_testenv::podman()
-            .args(["system", "service", "--time=0"])
-            .arg(format!("unix://{}", socket.display()))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start podman system service");
-        // The service creates its socket once it listens: readiness, not a timing assertion.
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !socket.exists() {
-            assert!(
-                Instant::now() < deadline,
-                "podman system service did not create {}",
-                socket.display()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let service = kestrel_testenv::PodmanService::start().expect("podman system service");
+        let socket = service.socket().to_path_buf();
 
         let token = unique("barrier");
         let rules = dir.path().join("barrier.yaml");
@@ -320,8 +304,6 @@ impl Drop for Watch {
             nix::sys::signal::Signal::SIGINT,
         );
         let _ = self.child.wait();
-        let _ = self.service.kill();
-        let _ = self.service.wait();
     }
 }
 
