@@ -6,124 +6,27 @@
 //! Each test forbids program names and files of its own: every running sensor sees every exec
 //! on the machine, so tests running at the same time must not forbid each other's programs.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, ExitStatus};
 use std::time::Duration;
 
+use common::Watch;
 use serde_json::Value;
 
-const KESTREL: &str = env!("CARGO_BIN_EXE_kestrel");
+/// Rule files are re-read every second, for the reload test.
+const CONFIG: &str = "[detection]\nreload_interval_secs = 1\n";
 
-/// A running `kestrel watch --format json`, its alerts and its log.
-struct Watch {
-    child: Child,
-    alerts: mpsc::Receiver<Value>,
-    log: mpsc::Receiver<String>,
-    seen: Vec<Value>,
-    log_seen: Vec<String>,
-}
-
-impl Watch {
-    fn start(config: &Path, args: &[&str]) -> Watch {
-        let mut child = Command::new(KESTREL)
-            .arg("--config")
-            .arg(config)
-            .args(["watch", "--format", "json"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (atx, alerts) = mpsc::channel();
-        let stdout = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let v: Value =
-                    serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON: {line}: {e}"));
-                if v.get("rule").is_some() && atx.send(v).is_err() {
-                    return;
-                }
-            }
-        });
-        let (ltx, log) = mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = ltx.send(line);
-            }
-        });
-        let mut w = Watch {
-            child,
-            alerts,
-            log,
-            seen: Vec::new(),
-            log_seen: Vec::new(),
-        };
-        w.wait_log(
-            |l| l.contains("eBPF sensor attached"),
-            "the sensor attached",
-        );
-        w
-    }
-
-    fn wait_log(&mut self, pred: impl Fn(&str) -> bool, what: &str) {
-        let mut i = 0;
-        loop {
-            if let Some(l) = self.log_seen.get(i) {
-                if pred(l) {
-                    // Consume it, so that waiting for the same line again waits for a new one.
-                    self.log_seen[i].insert_str(0, "(seen) ");
-                    return;
-                }
-                i += 1;
-                continue;
-            }
-            let line = self
-                .log
-                .recv_timeout(Duration::from_secs(120))
-                .unwrap_or_else(|_| panic!("watch never logged {what}: {:#?}", self.log_seen));
-            self.log_seen.push(line);
-        }
-    }
-
-    fn wait_alert(&mut self, rule: &str, exe: &Path) -> Value {
-        let pred = |a: &Value| {
-            a["rule"] == rule && a["output_fields"]["proc.exepath"] == exe.to_str().unwrap()
-        };
-        if let Some(a) = self.seen.iter().find(|a| pred(a)) {
-            return a.clone();
-        }
-        loop {
-            let a = self
-                .alerts
-                .recv_timeout(Duration::from_secs(60))
-                .unwrap_or_else(|_| {
-                    panic!(
-                        "no alert {rule:?} for {}; alerts: {:#?}; log: {:#?}",
-                        exe.display(),
-                        self.seen,
-                        self.log.try_iter().collect::<Vec<_>>()
-                    )
-                });
-            self.seen.push(a.clone());
-            if pred(&a) {
-                return a;
-            }
-        }
-    }
-}
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.child.id() as i32),
-            nix::sys::signal::Signal::SIGINT,
-        );
-        let _ = self.child.wait();
-    }
+/// The alert of `rule` for the program at `exe`.
+fn alert_for(w: &mut Watch, rule: &str, exe: &Path) -> Value {
+    let exe = exe.to_str().unwrap();
+    w.wait_alert(
+        rule,
+        |a| a["output_fields"]["proc.exepath"] == exe,
+        Duration::from_secs(60),
+    )
 }
 
 /// A copy of `/bin/sh` at `dir/name`: a program of its own (inode) with its own task name.
@@ -149,12 +52,10 @@ fn kill_rule(name: &str, condition: &str) -> String {
     )
 }
 
-fn setup(dir: &Path, rules: &str) -> (PathBuf, PathBuf) {
+fn setup(dir: &Path, rules: &str) -> PathBuf {
     let rules_file = dir.join("kill.yaml");
     std::fs::write(&rules_file, rules).unwrap();
-    let cfg = dir.join("kestrel.toml");
-    std::fs::write(&cfg, "[detection]\nreload_interval_secs = 1\n").unwrap();
-    (rules_file, cfg)
+    rules_file
 }
 
 #[test]
@@ -171,9 +72,9 @@ fn enforce_kills_forbidden_programs_before_they_run() {
             "Forbidden by path",
             &format!("proc.exepath = \"{}\"", by_path.display()),
         );
-    let (rules_file, cfg) = setup(dir.path(), &rules);
-    let mut w = Watch::start(
-        &cfg,
+    let rules_file = setup(dir.path(), &rules);
+    let mut w = Watch::start_with_config(
+        CONFIG,
         &["--rules", rules_file.to_str().unwrap(), "--enforce"],
     );
     w.wait_log(
@@ -188,14 +89,14 @@ fn enforce_kills_forbidden_programs_before_they_run() {
     let (status, marker) = run_touch(&by_name, &dir.path().join("m1"));
     assert_eq!(status.signal(), Some(9), "{status:?}");
     assert!(!marker, "the killed program ran its command");
-    let a = w.wait_alert("Forbidden by name", &by_name);
+    let a = alert_for(&mut w, "Forbidden by name", &by_name);
     assert_eq!(a["action"], "killed", "{a:#}");
     assert_eq!(a["priority"], "Critical", "{a:#}");
 
     let (status, marker) = run_touch(&by_path, &dir.path().join("m2"));
     assert_eq!(status.signal(), Some(9), "{status:?}");
     assert!(!marker, "the killed program ran its command");
-    let a = w.wait_alert("Forbidden by path", &by_path);
+    let a = alert_for(&mut w, "Forbidden by path", &by_path);
     assert_eq!(a["action"], "killed", "{a:#}");
 
     // The hard link is the same file: killed too, although no rule names its path (and so the
@@ -214,12 +115,12 @@ fn enforce_kills_forbidden_programs_before_they_run() {
 fn dry_run_reports_would_kill_and_lets_the_program_run() {
     let dir = tempfile::tempdir().unwrap();
     let prog = forbidden_copy(dir.path(), "evildry");
-    let (rules_file, cfg) = setup(
+    let rules_file = setup(
         dir.path(),
         &kill_rule("Forbidden dry", "proc.name = evildry"),
     );
-    let mut w = Watch::start(
-        &cfg,
+    let mut w = Watch::start_with_config(
+        CONFIG,
         &["--rules", rules_file.to_str().unwrap(), "--dry-run"],
     );
     w.wait_log(
@@ -229,7 +130,7 @@ fn dry_run_reports_would_kill_and_lets_the_program_run() {
     let (status, marker) = run_touch(&prog, &dir.path().join("m"));
     assert!(status.success(), "{status:?}");
     assert!(marker, "the program did not run its command");
-    let a = w.wait_alert("Forbidden dry", &prog);
+    let a = alert_for(&mut w, "Forbidden dry", &prog);
     assert_eq!(a["action"], "would_kill", "{a:#}");
 }
 
@@ -237,15 +138,15 @@ fn dry_run_reports_would_kill_and_lets_the_program_run() {
 fn without_enforcement_kill_rules_only_alert() {
     let dir = tempfile::tempdir().unwrap();
     let prog = forbidden_copy(dir.path(), "eviloff");
-    let (rules_file, cfg) = setup(
+    let rules_file = setup(
         dir.path(),
         &kill_rule("Forbidden off", "proc.name = eviloff"),
     );
-    let mut w = Watch::start(&cfg, &["--rules", rules_file.to_str().unwrap()]);
+    let mut w = Watch::start_with_config(CONFIG, &["--rules", rules_file.to_str().unwrap()]);
     let (status, marker) = run_touch(&prog, &dir.path().join("m"));
     assert!(status.success(), "{status:?}");
     assert!(marker);
-    let a = w.wait_alert("Forbidden off", &prog);
+    let a = alert_for(&mut w, "Forbidden off", &prog);
     assert!(a.get("action").is_none(), "{a:#}");
 }
 
@@ -254,9 +155,9 @@ fn rule_reload_moves_the_kill() {
     let dir = tempfile::tempdir().unwrap();
     let first = forbidden_copy(dir.path(), "evilfirst");
     let second = forbidden_copy(dir.path(), "evilsecond");
-    let (rules_file, cfg) = setup(dir.path(), &kill_rule("Forbidden", "proc.name = evilfirst"));
-    let mut w = Watch::start(
-        &cfg,
+    let rules_file = setup(dir.path(), &kill_rule("Forbidden", "proc.name = evilfirst"));
+    let mut w = Watch::start_with_config(
+        CONFIG,
         &["--rules", rules_file.to_str().unwrap(), "--enforce"],
     );
     w.wait_log(
@@ -285,6 +186,6 @@ fn rule_reload_moves_the_kill() {
     let (status, marker) = run_touch(&second, &dir.path().join("m3"));
     assert_eq!(status.signal(), Some(9), "{status:?}");
     assert!(!marker);
-    let a = w.wait_alert("Forbidden", &second);
+    let a = alert_for(&mut w, "Forbidden", &second);
     assert_eq!(a["action"], "killed", "{a:#}");
 }

@@ -2,134 +2,22 @@
 //! to listed addresses and networks, a DNS answer for a listed domain followed by a connection to
 //! the answered address, and a feed reloaded while watch runs. Every address is on loopback.
 
-use std::io::{BufRead, BufReader, Write};
+mod common;
+
+use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
+use common::Watch;
 use serde_json::Value;
 
-const KESTREL: &str = env!("CARGO_BIN_EXE_kestrel");
 const RULE_IP: &str = "Connection to threat-intel IP indicator";
 const RULE_DOMAIN: &str = "Connection to threat-intel domain indicator";
+const ALERT_WAIT: Duration = Duration::from_secs(60);
 
-/// A running `kestrel watch --format json`, its alerts and its log.
-struct Watch {
-    child: Child,
-    alerts: mpsc::Receiver<Value>,
-    log: mpsc::Receiver<String>,
-    seen: Vec<Value>,
-    log_seen: Vec<String>,
-}
-
-impl Watch {
-    /// Starts watch with `args` and waits until the sensor is attached.
-    fn start(config: &Path, args: &[&str]) -> Watch {
-        let mut child = Command::new(KESTREL)
-            .arg("--config")
-            .arg(config)
-            .args(["watch", "--no-rules", "--format", "json"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (atx, alerts) = mpsc::channel();
-        let stdout = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let v: Value =
-                    serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON: {line}: {e}"));
-                if v.get("rule").is_some() && atx.send(v).is_err() {
-                    return;
-                }
-            }
-        });
-        let (ltx, log) = mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = ltx.send(line);
-            }
-        });
-        let mut w = Watch {
-            child,
-            alerts,
-            log,
-            seen: Vec::new(),
-            log_seen: Vec::new(),
-        };
-        w.wait_log("eBPF sensor attached");
-        w
-    }
-
-    fn wait_log(&mut self, what: &str) {
-        if self.log_seen.iter().any(|l| l.contains(what)) {
-            return;
-        }
-        loop {
-            let line = self
-                .log
-                .recv_timeout(Duration::from_secs(120))
-                .unwrap_or_else(|_| panic!("watch never logged {what:?}: {:#?}", self.log_seen));
-            let hit = line.contains(what);
-            self.log_seen.push(line);
-            if hit {
-                return;
-            }
-        }
-    }
-
-    /// The first alert (seen so far or arriving) for which `pred` holds.
-    fn wait_alert(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        if let Some(a) = self.seen.iter().find(|a| pred(a)) {
-            return a.clone();
-        }
-        loop {
-            let a = self
-                .alerts
-                .recv_timeout(Duration::from_secs(60))
-                .unwrap_or_else(|_| {
-                    panic!(
-                        "no alert for {what}; alerts: {:#?}; log: {:#?}",
-                        self.seen,
-                        self.log.try_iter().collect::<Vec<_>>()
-                    )
-                });
-            self.seen.push(a.clone());
-            if pred(&a) {
-                return a;
-            }
-        }
-    }
-
-    /// Alerts that arrived so far.
-    fn drain(&mut self) -> &[Value] {
-        self.seen.extend(self.alerts.try_iter());
-        &self.seen
-    }
-}
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.child.id() as i32),
-            nix::sys::signal::Signal::SIGINT,
-        );
-        let _ = self.child.wait();
-    }
-}
-
-fn config(dir: &Path, extra: &str) -> std::path::PathBuf {
-    let p = dir.join("kestrel.toml");
-    std::fs::write(
-        &p,
-        format!("[detection]\nreload_interval_secs = 1\n{extra}"),
-    )
-    .unwrap();
-    p
+/// The configuration: feeds re-read every second, plus `extra` in `[detection]`.
+fn config(extra: &str) -> String {
+    format!("[detection]\nreload_interval_secs = 1\n{extra}")
 }
 
 /// Connects to `ip` on a fresh listener; returns the `ip:port` connected to.
@@ -166,8 +54,8 @@ fn connections_to_listed_addresses_and_networks() {
         "indicator,type,source\n127.0.2.5,ip,feodo\n127.0.3.0/28,cidr,\n",
     )
     .unwrap();
-    let cfg = config(dir.path(), "");
-    let mut w = Watch::start(
+    let cfg = config("");
+    let mut w = Watch::start_with_config(
         &cfg,
         &[
             "--intel",
@@ -200,18 +88,19 @@ fn connections_to_listed_addresses_and_networks() {
         // The process that connected is this test.
         assert_eq!(f["proc.pid"], std::process::id(), "{a:#}");
     };
-    let a = w.wait_alert("127.0.0.77", to(RULE_IP, ip));
+    let a = w.wait_alert(RULE_IP, to(RULE_IP, ip), ALERT_WAIT);
     check(&a, "127.0.0.77", "ip", "blocklist");
-    let a = w.wait_alert("127.0.1.9", to(RULE_IP, net));
+    let a = w.wait_alert(RULE_IP, to(RULE_IP, net), ALERT_WAIT);
     check(&a, "127.0.1.0/24", "cidr", "blocklist");
-    let a = w.wait_alert("127.0.2.5", to(RULE_IP, csv_ip));
+    let a = w.wait_alert(RULE_IP, to(RULE_IP, csv_ip), ALERT_WAIT);
     check(&a, "127.0.2.5", "ip", "feodo");
     // A CSV row without a source belongs to the feed named after the file.
-    let a = w.wait_alert("127.0.3.14", to(RULE_IP, csv_net));
+    let a = w.wait_alert(RULE_IP, to(RULE_IP, csv_net), ALERT_WAIT);
     check(&a, "127.0.3.0/28", "cidr", "partners");
     // The unlisted address was contacted first; nothing names it.
     let unlisted = to(RULE_IP, clean);
-    assert!(!w.drain().iter().any(unlisted), "{:#?}", w.seen);
+    w.barrier_host();
+    w.assert_no_alert(unlisted);
 }
 
 /// A DNS answer for `name` with one A record, `ip`, TTL 60.
@@ -242,8 +131,8 @@ fn dns_answer_for_listed_domain_then_connection() {
     let dir = tempfile::tempdir().unwrap();
     let feed = dir.path().join("domains.txt");
     std::fs::write(&feed, "# domains\nevil.kestrel.test\n").unwrap();
-    let cfg = config(dir.path(), "");
-    let mut w = Watch::start(&cfg, &["--intel", feed.to_str().unwrap()]);
+    let cfg = config("");
+    let mut w = Watch::start_with_config(&cfg, &["--intel", feed.to_str().unwrap()]);
 
     // A one-answer DNS server on port 53 of a loopback address of its own, where the sensor
     // parses DNS payloads.
@@ -272,7 +161,7 @@ fn dns_answer_for_listed_domain_then_connection() {
     srv.join().unwrap();
 
     let conn = connect(answered);
-    let a = w.wait_alert("the answered address", to(RULE_DOMAIN, conn));
+    let a = w.wait_alert(RULE_DOMAIN, to(RULE_DOMAIN, conn), ALERT_WAIT);
     let f = &a["output_fields"];
     assert_eq!(f["intel.domain"], "c2.evil.kestrel.test", "{a:#}");
     assert_eq!(f["intel.indicator"], "evil.kestrel.test", "{a:#}");
@@ -293,15 +182,12 @@ fn feed_reloads_while_watch_runs() {
     let feed = dir.path().join("live.txt");
     std::fs::write(&feed, "127.0.0.96\n").unwrap();
     // This feed comes from the configuration file, not the command line.
-    let cfg = config(
-        dir.path(),
-        &format!("intel_files = [{:?}]\n", feed.to_str().unwrap()),
-    );
-    let mut w = Watch::start(&cfg, &[]);
+    let cfg = config(&format!("intel_files = [{:?}]\n", feed.to_str().unwrap()));
+    let mut w = Watch::start_with_config(&cfg, &[]);
     let target = Ipv4Addr::new(127, 0, 0, 97);
     let before = connect(target);
     let listed = connect(Ipv4Addr::new(127, 0, 0, 96));
-    w.wait_alert("the configured feed", to(RULE_IP, listed));
+    w.wait_alert(RULE_IP, to(RULE_IP, listed), ALERT_WAIT);
 
     let mut f = std::fs::OpenOptions::new()
         .append(true)
@@ -309,12 +195,13 @@ fn feed_reloads_while_watch_runs() {
         .unwrap();
     f.write_all(b"127.0.0.97  # added while running\n").unwrap();
     drop(f);
-    w.wait_log("intel feeds reloaded");
+    w.wait_log(|l| l.contains("intel feeds reloaded"), "the feed reload");
     let after = connect(target);
-    let a = w.wait_alert("the appended indicator", to(RULE_IP, after));
+    let a = w.wait_alert(RULE_IP, to(RULE_IP, after), ALERT_WAIT);
     assert_eq!(a["output_fields"]["intel.indicator"], "127.0.0.97");
     assert_eq!(a["output_fields"]["intel.feed"], "live");
     // The connection made before the indicator was added raised nothing.
     let early = to(RULE_IP, before);
-    assert!(!w.drain().iter().any(early), "{:#?}", w.seen);
+    w.barrier_host();
+    w.assert_no_alert(early);
 }

@@ -56,6 +56,8 @@ pub struct Watch {
     alerts: mpsc::Receiver<Value>,
     seen: Vec<Value>,
     log: Arc<Mutex<Vec<String>>>,
+    /// Indexes of log lines a [`Watch::wait_log`] already returned for.
+    log_used: Vec<usize>,
     token: String,
     barriers: u32,
     dir: tempfile::TempDir,
@@ -130,6 +132,7 @@ impl Watch {
             alerts,
             seen: Vec::new(),
             log,
+            log_used: Vec::new(),
             token,
             barriers: 0,
             dir,
@@ -289,6 +292,29 @@ impl Watch {
             self.seen.push(a);
         }
         &self.seen
+    }
+
+    /// Waits until watch logs a line for which `pred` holds, one not returned for before (so that
+    /// waiting for the same kind of line again waits for a new one); lines may arrive in any
+    /// order.
+    pub fn wait_log(&mut self, pred: impl Fn(&str) -> bool, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let hit = {
+                let log = self.log.lock().unwrap();
+                (0..log.len()).find(|i| !self.log_used.contains(i) && pred(&log[*i]))
+            };
+            if let Some(i) = hit {
+                self.log_used.push(i);
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "watch never logged {what}; log:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Everything watch has logged so far.
