@@ -4,13 +4,15 @@
 //! workload and its vulnerabilities ranked by runtime risk, with reasons, as the agent's
 //! periodic assessment ships them.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+mod common;
+
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use common::get_json as get;
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_kestrel");
@@ -88,24 +90,6 @@ fn token(database: &str, role: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-/// GET over HTTP/1.0 (the server then closes the connection after an unchunked body).
-fn get(addr: &str, path: &str, token: &str) -> Value {
-    let mut s = TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.0\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\r\n"
-    )
-    .unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    let (head, body) = resp.split_once("\r\n\r\n").unwrap();
-    assert!(
-        head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
-        "{head}\n{body}"
-    );
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
 }
 
 /// The cluster objects the agent reads for exposure and environment.

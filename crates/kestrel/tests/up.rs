@@ -4,12 +4,15 @@
 //! the sensor must report its health, the dashboard must be served, and a restart on the same
 //! data directory must keep the admin token and the alert.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use common::{get_json, http_get as get};
 use serde_json::Value;
 
 struct Up {
@@ -98,31 +101,6 @@ fn start(data: &std::path::Path, port: u16) -> Up {
         token,
         addr: format!("127.0.0.1:{port}"),
     }
-}
-
-/// GET over HTTP/1.0 (the server closes the connection after an unchunked body).
-fn get(addr: &str, path: &str, token: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.0\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\r\n"
-    )
-    .unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    let (head, body) = resp.split_once("\r\n\r\n").unwrap();
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (status, body.to_owned())
-}
-
-fn get_json(addr: &str, path: &str, token: &str) -> Value {
-    let (status, body) = get(addr, path, token);
-    assert_eq!(status, 200, "GET {path}: {body}");
-    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
 }
 
 fn wait_for(what: &str, mut f: impl FnMut() -> Option<Value>) -> Value {

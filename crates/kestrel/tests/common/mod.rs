@@ -15,7 +15,8 @@
 //! Each test file uses a part of this module.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -612,4 +613,31 @@ pub fn renamed_copy(from: &str, dir: &Path, name: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::copy(from, &p).unwrap_or_else(|e| panic!("copy {from} to {}: {e}", p.display()));
     p
+}
+
+/// GET over HTTP/1.0 from a Kestrel server with a bearer token (the server closes the
+/// connection after an unchunked body): the status and the body.
+pub fn http_get(addr: &str, path: &str, token: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.0\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\r\n"
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let (head, body) = resp.split_once("\r\n\r\n").unwrap();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, body.to_owned())
+}
+
+/// [`http_get`] of a JSON document, which must answer 200.
+pub fn get_json(addr: &str, path: &str, token: &str) -> Value {
+    let (status, body) = http_get(addr, path, token);
+    assert_eq!(status, 200, "GET {path}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
 }
