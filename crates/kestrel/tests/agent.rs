@@ -7,37 +7,14 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::get_json as get;
+use common::{get_json as get, import_db};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_kestrel");
-
-fn testdata() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../kestrel-vulndb/testdata")
-}
-
-fn import_db(db: &Path) {
-    let d = testdata();
-    let out = Command::new(BIN)
-        .args(["db", "import", "--db"])
-        .arg(db)
-        .arg(d.join("osv/PyPI/all.zip"))
-        .arg(d.join("osv/PyPI-ghsa/all.zip"))
-        .arg(d.join("osv/npm/all.zip"))
-        .arg(d.join("kev/known_exploited_vulnerabilities.json"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "db import failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// A child process killed on drop.
 struct Running(Child);

@@ -2,35 +2,15 @@
 //! from its start, the advisory database holds real OSV/GHSA records, and the ranking must say
 //! which vulnerable packages the apps really load.
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use common::import_db;
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_kestrel");
-
-fn testdata() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../kestrel-vulndb/testdata")
-}
-
-fn import_db(db: &Path) {
-    let d = testdata();
-    let out = Command::new(BIN)
-        .args(["db", "import", "--db"])
-        .arg(db)
-        .arg(d.join("osv/PyPI/all.zip"))
-        .arg(d.join("osv/PyPI-ghsa/all.zip"))
-        .arg(d.join("osv/npm/all.zip"))
-        .arg(d.join("kev/known_exploited_vulnerabilities.json"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "db import failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 fn findings_for<'a>(doc: &'a Value, container_id: &str) -> Vec<&'a Value> {
     doc["findings"]

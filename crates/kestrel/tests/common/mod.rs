@@ -641,3 +641,27 @@ pub fn get_json(addr: &str, path: &str, token: &str) -> Value {
     assert_eq!(status, 200, "GET {path}: {body}");
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
 }
+
+/// The vulnerability database's test advisories (real OSV, GHSA and KEV records).
+fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../kestrel-vulndb/testdata")
+}
+
+/// A vulnerability database at `db` built from [`testdata`] with `kestrel db import`.
+pub fn import_db(db: &Path) {
+    let d = testdata();
+    let out = Command::new(KESTREL)
+        .args(["db", "import", "--db"])
+        .arg(db)
+        .arg(d.join("osv/PyPI/all.zip"))
+        .arg(d.join("osv/PyPI-ghsa/all.zip"))
+        .arg(d.join("osv/npm/all.zip"))
+        .arg(d.join("kev/known_exploited_vulnerabilities.json"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "db import failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
