@@ -843,6 +843,152 @@ static __always_inline int sys_exit_common(struct trace_event_raw_sys_exit *ctx,
 	return 0;
 }
 
+/* -------------------------------------------------------------------- dns */
+
+/* DNS is read from packets, not from send and receive syscalls. cgroup_skb
+ * programs on the root of the cgroup v2 tree see every datagram of every
+ * process, whatever call sent it (sendto, sendmmsg, sendmsg, write,
+ * io_uring), and a TCP segment costs them one protocol check. Hooks on the
+ * send and receive syscalls cost every request of every TCP server (redis,
+ * HTTP, databases) a file-table walk; they remain only as the fallback for
+ * hosts without a cgroup v2 mount (the loader attaches them then).
+ *
+ * Queries are taken on egress, in the sending task's context. Answers
+ * arrive in softirq context, where the current task is whoever was
+ * interrupted, so the socket's owner is remembered by socket cookie when it
+ * sends the query. */
+
+struct dns_owner {
+	__u32 tgid;
+	__u32 tid;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u64);
+	__type(value, struct dns_owner);
+} dns_owners SEC(".maps");
+
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define DNS_PORT 53
+
+static __always_inline int dns_skb(struct __sk_buff *skb, int egress)
+{
+	struct bpf_sock *sk = skb->sk;
+	if (!sk)
+		return 1;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk || sk->protocol != IPPROTO_UDP)
+		return 1;
+	__u32 l4;
+	__u16 family;
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		__u8 vihl = 0, proto = 0;
+		if (bpf_skb_load_bytes(skb, 0, &vihl, 1) || bpf_skb_load_bytes(skb, 9, &proto, 1))
+			return 1;
+		if (proto != IPPROTO_UDP)
+			return 1;
+		l4 = (vihl & 0xf) * 4;
+		family = AF_INET;
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		__u8 next = 0;
+		if (bpf_skb_load_bytes(skb, 6, &next, 1) || next != IPPROTO_UDP)
+			return 1;
+		l4 = 40;
+		family = AF_INET6;
+	} else {
+		return 1;
+	}
+	struct {
+		__be16 sport, dport, len, csum;
+	} udp = {};
+	if (bpf_skb_load_bytes(skb, l4, &udp, sizeof(udp)))
+		return 1;
+	__u16 server_port = bpf_ntohs(egress ? udp.dport : udp.sport);
+	if (server_port != DNS_PORT)
+		return 1;
+	__u64 cookie = bpf_get_socket_cookie(skb);
+	struct dns_owner owner = {};
+	if (egress) {
+		__u64 id = bpf_get_current_pid_tgid();
+		if (cfg_self_tgid && (id >> 32) == cfg_self_tgid)
+			return 1;
+		owner.tgid = id >> 32;
+		owner.tid = (__u32)id;
+		bpf_map_update_elem(&dns_owners, &cookie, &owner, BPF_ANY);
+	} else {
+		struct dns_owner *o = bpf_map_lookup_elem(&dns_owners, &cookie);
+		/* No owner: the query left before the sensor started, or the
+		 * socket is the sensor's own. */
+		if (!o)
+			return 1;
+		owner = *o;
+	}
+	__u32 kind = egress ? K_DNS_SEND : K_DNS_RECV;
+	struct scratch *sc = get_scratch();
+	if (!sc)
+		return 1;
+	__u8 *b = sc->b;
+	start_rec(b, kind);
+	struct rec_hdr *h = (void *)b;
+	h->tgid = owner.tgid;
+	h->tid = owner.tid;
+	struct sc_body *s = (void *)(b + sizeof(struct rec_hdr));
+	__builtin_memset(s, 0, sizeof(*s));
+	s->sub = S_PACKET;
+	struct sock_tuple *t = &s->sk;
+	t->family = family;
+	t->type = sk->type;
+	t->protocol = IPPROTO_UDP;
+	__u8 saddr[16] = {}, daddr[16] = {};
+	if (family == AF_INET) {
+		bpf_skb_load_bytes(skb, 12, saddr, 4);
+		bpf_skb_load_bytes(skb, 16, daddr, 4);
+	} else {
+		bpf_skb_load_bytes(skb, 8, saddr, 16);
+		bpf_skb_load_bytes(skb, 24, daddr, 16);
+	}
+	/* The tuple is the socket's view: local first. */
+	if (egress) {
+		t->lport = bpf_ntohs(udp.sport);
+		t->rport = bpf_ntohs(udp.dport);
+		__builtin_memcpy(t->laddr, saddr, 16);
+		__builtin_memcpy(t->raddr, daddr, 16);
+	} else {
+		t->lport = bpf_ntohs(udp.dport);
+		t->rport = bpf_ntohs(udp.sport);
+		__builtin_memcpy(t->laddr, daddr, 16);
+		__builtin_memcpy(t->raddr, saddr, 16);
+	}
+	__u32 off = sizeof(struct rec_hdr) + sizeof(struct sc_body);
+	__u32 len = bpf_ntohs(udp.len);
+	len = len > 8 ? len - 8 : 0;
+	if (len > DNS_MAX)
+		len = DNS_MAX;
+	s->ret = len;
+	if (len < 1 || bpf_skb_load_bytes(skb, l4 + 8, &b[bound(off + 2)], len))
+		len = 0;
+	put_len(b, off, len);
+	off += 2 + len;
+	off = blob_empty(b, off);
+	emit(b, off, kind);
+	return 1;
+}
+
+SEC("cgroup_skb/egress")
+int dns_egress(struct __sk_buff *skb)
+{
+	return dns_skb(skb, 1);
+}
+
+SEC("cgroup_skb/ingress")
+int dns_ingress(struct __sk_buff *skb)
+{
+	return dns_skb(skb, 0);
+}
+
 /* `nargs` matters: the kernel refuses (EACCES) to attach a program that reads
  * past the arguments a syscall tracepoint actually has. */
 #define SYSCALL(name, nargs, kind, sub)                                            \

@@ -61,6 +61,8 @@ enum sub_kind {
 	S_ACCEPT = 1, S_ACCEPT4 = 2,
 	/* dns */
 	S_SENDTO = 1, S_RECVFROM = 2, S_SENDMMSG = 3, S_SENDMSG = 4, S_RECVMSG = 5,
+	/* dns, from a cgroup_skb program: the datagram itself */
+	S_PACKET = 6,
 };
 
 struct rec_hdr {

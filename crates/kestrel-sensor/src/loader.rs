@@ -13,7 +13,9 @@ use std::path::Path;
 
 use aya::maps::lpm_trie::{Key, LpmTrie};
 use aya::maps::{HashMap as BpfHashMap, MapData, PerCpuArray, RingBuf};
-use aya::programs::{BtfTracePoint, Program, TracePoint};
+use aya::programs::{
+    BtfTracePoint, CgroupAttachMode, CgroupSkb, CgroupSkbAttachType, Program, TracePoint,
+};
 use aya::{Btf, Ebpf, EbpfLoader};
 use serde::Serialize;
 
@@ -23,6 +25,23 @@ static OBJECT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/sensor.bpf.o"))
 
 /// The programs without which the sensor has no process model.
 const REQUIRED: &[&str] = &["on_exec", "on_fork", "on_proc_exit"];
+
+/// The programs that read DNS datagrams, attached to the root of the cgroup v2 tree.
+const DNS_SKB: &[(&str, CgroupSkbAttachType)] = &[
+    ("dns_egress", CgroupSkbAttachType::Egress),
+    ("dns_ingress", CgroupSkbAttachType::Ingress),
+];
+
+/// DNS from the send and receive syscalls: only attached when the [`DNS_SKB`] programs cannot
+/// be (no cgroup v2 mount), because they cost every send and receive of every TCP stream.
+const DNS_SYSCALL_FALLBACK: &[&str] = &[
+    "enter_sendto",
+    "exit_sendto",
+    "enter_sendmmsg",
+    "exit_sendmmsg",
+    "enter_recvfrom",
+    "exit_recvfrom",
+];
 
 /// Errors of the loader. Each says which program, map or mount failed.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +77,9 @@ pub struct ProbeStatus {
     /// `tp_btf/sched_process_exec`, `tracepoint/syscalls/sys_enter_openat`, ...
     pub hook: String,
     pub attached: bool,
+    /// A fallback left unattached because the hook it stands in for is attached.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub standby: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -81,7 +103,7 @@ impl AttachReport {
         self.probes.iter().filter(|p| p.attached).count()
     }
     pub fn failed(&self) -> impl Iterator<Item = &ProbeStatus> {
-        self.probes.iter().filter(|p| !p.attached)
+        self.probes.iter().filter(|p| !p.attached && !p.standby)
     }
 }
 
@@ -262,8 +284,46 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
         suffix_entries(&opts.open_suffixes)?,
     )?;
 
+    let cgroup2 = cgroup2_root();
+    let mut dns_skb = true;
+    for (name, attach_type) in DNS_SKB {
+        let prog = ebpf
+            .program_mut(name)
+            .expect("sensor.bpf.c defines the DNS programs");
+        let (hook, result) = attach_skb(prog, *attach_type, cgroup2.as_deref());
+        if let Err(e) = &result {
+            tracing::warn!(
+                program = %name, %hook,
+                "probe not attached: {e}; DNS falls back to the send/receive syscalls"
+            );
+        }
+        dns_skb &= result.is_ok();
+        report.probes.push(ProbeStatus {
+            program: (*name).to_owned(),
+            hook,
+            attached: result.is_ok(),
+            standby: false,
+            error: result.err(),
+        });
+    }
+
     let names: Vec<String> = ebpf.programs().map(|(n, _)| n.to_owned()).collect();
     for name in names {
+        if DNS_SKB.iter().any(|(n, _)| *n == name) {
+            continue;
+        }
+        if dns_skb && DNS_SYSCALL_FALLBACK.contains(&name.as_str()) {
+            report.probes.push(ProbeStatus {
+                hook: hook_of(&name)
+                    .map(|(cat, tp)| format!("tracepoint/{cat}/{tp}"))
+                    .unwrap_or_default(),
+                program: name,
+                attached: false,
+                standby: true,
+                error: None,
+            });
+            continue;
+        }
         let prog = ebpf.program_mut(&name).expect("listed above");
         let (hook, result) = attach_one(&name, prog, &btf);
         if let Err(message) = &result
@@ -282,6 +342,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
             program: name,
             hook,
             attached: result.is_ok(),
+            standby: false,
             error: result.err(),
         });
     }
@@ -332,6 +393,58 @@ fn attach_one(name: &str, prog: &mut Program, btf: &Btf) -> (String, Result<(), 
         name.to_owned(),
         Err("no hook known for this program".to_owned()),
     )
+}
+
+/// Where the cgroup v2 hierarchy is mounted (`/sys/fs/cgroup` on unified hosts,
+/// `/sys/fs/cgroup/unified` on hybrid ones), from `/proc/self/mountinfo`.
+pub fn cgroup2_root() -> Option<std::path::PathBuf> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    cgroup2_mount(&info)
+}
+
+fn cgroup2_mount(mountinfo: &str) -> Option<std::path::PathBuf> {
+    mountinfo.lines().find_map(|line| {
+        let (mount, fs) = line.split_once(" - ")?;
+        let fields: Vec<&str> = mount.split(' ').collect();
+        // The hierarchy's root, not a bind mount of a sub-cgroup.
+        if fs.split(' ').next() != Some("cgroup2") || fields.get(3) != Some(&"/") {
+            return None;
+        }
+        Some(std::path::PathBuf::from(
+            fields.get(4)?.replace("\\040", " "),
+        ))
+    })
+}
+
+fn attach_skb(
+    prog: &mut Program,
+    attach_type: CgroupSkbAttachType,
+    root: Option<&Path>,
+) -> (String, Result<(), String>) {
+    let dir = match attach_type {
+        CgroupSkbAttachType::Ingress => "ingress",
+        CgroupSkbAttachType::Egress => "egress",
+    };
+    let Some(root) = root else {
+        return (
+            format!("cgroup_skb/{dir}"),
+            Err("no cgroup v2 hierarchy is mounted".to_owned()),
+        );
+    };
+    let hook = format!("cgroup_skb/{dir} {}", root.display());
+    let r: Result<(), String> = (|| {
+        let cgroup = std::fs::File::open(root).map_err(|e| format!("open: {e}"))?;
+        let p: &mut CgroupSkb = prog.try_into().map_err(|e| chain(&e))?;
+        p.load().map_err(|e| format!("load: {}", chain(&e)))?;
+        // aya attaches with a BPF link (kernel 5.7+), which the kernel always attaches as
+        // multi: other agents' programs (systemd's IP accounting, CNI plugins) keep running.
+        // A link refuses the ALLOW_MULTI flag itself (EINVAL), so the mode passed is "single",
+        // which sends no flag.
+        p.attach(&cgroup, attach_type, CgroupAttachMode::Single)
+            .map_err(|e| format!("attach: {}", chain(&e)))?;
+        Ok(())
+    })();
+    (hook, r)
 }
 
 /// Values of the open filter tries (`OPEN_ANY`, `OPEN_WRITE` in `sensor.bpf.c`).
@@ -621,6 +734,23 @@ mod tests {
         let long = "/".repeat(256);
         let e = prefix_entries(&[], &[long]).unwrap_err().to_string();
         assert!(e.contains("longer than 255 bytes"), "{e}");
+    }
+
+    #[test]
+    fn cgroup2_mount_point() {
+        let hybrid = "25 24 0:22 / /sys/fs/cgroup ro,nosuid - tmpfs tmpfs ro,mode=755
+26 25 0:23 / /sys/fs/cgroup/unified rw,nosuid,nodev,noexec,relatime - cgroup2 cgroup2 rw
+27 25 0:24 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory";
+        assert_eq!(
+            cgroup2_mount(hybrid),
+            Some(std::path::PathBuf::from("/sys/fs/cgroup/unified"))
+        );
+        let bind = "40 30 0:23 /kubepods/pod1 /host/cg rw - cgroup2 cgroup2 rw";
+        assert_eq!(cgroup2_mount(bind), None);
+        assert_eq!(
+            cgroup2_mount("27 25 0:24 / /sys/fs/cgroup/memory rw - cgroup cgroup rw"),
+            None
+        );
     }
 
     #[test]

@@ -434,13 +434,26 @@ except OSError: pass
 #[test]
 fn dns_query_and_answer() {
     let h = start(SensorConfig::default());
-    // A one-shot DNS server on 127.0.0.1:53 in one child, a query from another child.
+    let dns = h
+        .report()
+        .probes
+        .iter()
+        .filter(|p| p.hook.starts_with("cgroup_skb/"))
+        .collect::<Vec<_>>();
+    assert!(
+        dns.len() == 2 && dns.iter().all(|p| p.attached),
+        "DNS packet programs: {dns:#?}"
+    );
+    // A DNS server on 127.0.0.53:53 answering two queries, and a client that sends one with
+    // sendto/recvfrom and one with write/read on a connected socket (no syscall hook sees the
+    // second: only the packet programs do).
     let server = "import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.53', 53))
 print('ready', flush=True)
-q, addr = s.recvfrom(512)
-ans = q[:2] + b'\\x81\\x80' + q[4:6] + b'\\x00\\x01\\x00\\x00\\x00\\x00' + q[12:] + b'\\xc0\\x0c\\x00\\x01\\x00\\x01\\x00\\x00\\x00\\x3c\\x00\\x04\\x0a\\x01\\x02\\x03'
-s.sendto(ans, addr)
+for _ in range(2):
+    q, addr = s.recvfrom(512)
+    ans = q[:2] + b'\\x81\\x80' + q[4:6] + b'\\x00\\x01\\x00\\x00\\x00\\x00' + q[12:] + b'\\xc0\\x0c\\x00\\x01\\x00\\x01\\x00\\x00\\x00\\x3c\\x00\\x04\\x0a\\x01\\x02\\x03'
+    s.sendto(ans, addr)
 ";
     let mut srv = py(server)
         .stdout(std::process::Stdio::piped())
@@ -452,35 +465,47 @@ s.sendto(ans, addr)
         .read_line(&mut line)
         .unwrap();
     assert_eq!(line.trim(), "ready");
-    let client = "import socket, struct
-q = struct.pack('>HHHHHH', 0x4b53, 0x0100, 1, 0, 0, 0) + b'\\x07kestrel\\x04test\\x00\\x00\\x01\\x00\\x01'
-c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); c.sendto(q, ('127.0.0.53', 53))
+    let client = "import os, socket, struct
+def q(i): return struct.pack('>HHHHHH', i, 0x0100, 1, 0, 0, 0) + b'\\x07kestrel\\x04test\\x00\\x00\\x01\\x00\\x01'
+c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); c.sendto(q(0x4b53), ('127.0.0.53', 53))
 print(c.recvfrom(512)[0].hex())
+d = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); d.connect(('127.0.0.53', 53))
+os.write(d.fileno(), q(0x4b54))
+print(os.read(d.fileno(), 512).hex())
 ";
-    let out = py(client).output().unwrap();
+    let mut client = py(client);
+    let out = client.output().unwrap();
     assert!(out.status.success(), "{out:?}");
     srv.wait().unwrap();
-    let q = wait_for(
-        &h,
-        "dns query",
-        |e| matches!(&e.kind, EventKind::Dns(m) if !m.response && m.id == 0x4b53),
-    );
-    let EventKind::Dns(m) = q.kind else {
-        unreachable!()
-    };
-    assert_eq!(m.questions, ["kestrel.test"]);
-    assert_eq!(m.server, SockAddr::Inet("127.0.0.53:53".parse().unwrap()));
-    let a = wait_for(
-        &h,
-        "dns answer",
-        |e| matches!(&e.kind, EventKind::Dns(m) if m.response && m.id == 0x4b53),
-    );
-    let EventKind::Dns(m) = a.kind else {
-        unreachable!()
-    };
-    assert_eq!(m.answers.len(), 1);
-    assert_eq!(m.answers[0].data, "10.1.2.3");
-    assert_eq!(m.answers[0].ttl, 60);
+    for id in [0x4b53, 0x4b54] {
+        let q = wait_for(
+            &h,
+            "dns query",
+            |e| matches!(&e.kind, EventKind::Dns(m) if !m.response && m.id == id),
+        );
+        let client_pid = q.pid;
+        assert_eq!(q.process.as_ref().map(|p| p.name.as_str()), Some("python3"));
+        let EventKind::Dns(m) = q.kind else {
+            unreachable!()
+        };
+        assert_eq!(m.questions, ["kestrel.test"]);
+        assert_eq!(m.server, SockAddr::Inet("127.0.0.53:53".parse().unwrap()));
+        let a = wait_for(
+            &h,
+            "dns answer",
+            |e| matches!(&e.kind, EventKind::Dns(m) if m.response && m.id == id),
+        );
+        // The answer arrives in softirq context: it is attributed to the socket's owner, not
+        // to whichever task the packet interrupted (here, the server that sent it).
+        assert_eq!(a.pid, client_pid, "answer {id:#x} attributed to the client");
+        let EventKind::Dns(m) = a.kind else {
+            unreachable!()
+        };
+        assert_eq!(m.answers.len(), 1);
+        assert_eq!(m.answers[0].data, "10.1.2.3");
+        assert_eq!(m.answers[0].ttl, 60);
+        assert_eq!(m.server, SockAddr::Inet("127.0.0.53:53".parse().unwrap()));
+    }
 }
 
 #[test]
