@@ -31,7 +31,11 @@ DECODE=${DECODE:-target/release/examples/decode_bench}
 OUT=${OUT:-/tmp/kestrel-sensor-bench}
 PAIRS=${PAIRS:-5}
 N=${N:-100000}               # redis-benchmark requests per test
-STRESS_SECS=${STRESS_SECS:-4}
+STRESS_SECS=${STRESS_SECS:-4}   # 0: redis only
+# Seconds to wait after attaching or detaching before measuring: loading and unloading ~100
+# programs leaves the kernel busy for a moment (RCU grace periods, freeing), which is not the
+# sensor's steady-state cost.
+SETTLE=${SETTLE:-3}
 read -r -a WATCH <<<"${WATCH_ARGS:---no-rules}"
 mkdir -p "$OUT"
 what=${1:-all}
@@ -68,6 +72,7 @@ measure() {
     awk -F'"' -v p="$pair" -v s="$side" 'NR > 1 && $2 != "" { printf "%s\t%s\tredis %s (req/s)\t%s\n", p, s, $2, $4 }' |
     tee -a "$OUT/overhead.tsv"
   local st
+  [ "$STRESS_SECS" = 0 ] && return 0
   for st in open exec; do
     local run=(stress-ng --"$st" 1 --timeout "${STRESS_SECS}s" --metrics-brief --temp-path /tmp)
     [ "$st" = exec ] && run=(setpriv --reuid 65534 --regid 65534 --clear-groups "${run[@]}")
@@ -89,11 +94,11 @@ overhead() {
     if (( pair % 2 == 1 )); then
       echo "== pair $pair: without, then with the sensor"
       measure "$pair" without
-      sensor_start; measure "$pair" with; sensor_stop
+      sensor_start; sleep "$SETTLE"; measure "$pair" with; sensor_stop
     else
       echo "== pair $pair: with, then without the sensor"
-      sensor_start; measure "$pair" with; sensor_stop
-      measure "$pair" without
+      sensor_start; sleep "$SETTLE"; measure "$pair" with; sensor_stop
+      sleep "$SETTLE"; measure "$pair" without
     fi
   done
   kill "$(cat "$OUT/redis.pid")"
@@ -154,6 +159,65 @@ decode() {
   "$DECODE" "$rec" 20 | tee "$OUT/decode.txt"
 }
 
+# cost: where the CPU goes while redis-benchmark runs with the sensor attached. The machine-wide
+# profile (perf record -a, 999 Hz per CPU) is split into the sensor's share (its own threads,
+# its BPF programs, and the kernel paths that exist only because a program is attached: the
+# syscall-tracepoint slow path and the cgroup skb dispatcher) and everything else that is not
+# idle. Unlike throughput ratios, the share does not depend on how much the VM's neighbours
+# steal between two runs. A profile of the same run without the sensor checks that those
+# kernel paths are otherwise absent.
+cost() {
+  redis-server --port 6399 --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+    --pidfile "$OUT/redis.pid" >/dev/null
+  sleep 1
+  local side
+  for side in with without; do
+    if [ "$side" = with ]; then sensor_start; sleep "$SETTLE"; fi
+    perf record -a -F 999 -o "$OUT/cost-$side.data" -- \
+      redis-benchmark -h 127.0.0.1 -p 6399 -n "$N" -c 50 -t ping_inline,set,get -q 2>/dev/null |
+      tr '\r' '\n' | grep "per second" | sed "s/^/$side: /"
+    if [ "$side" = with ]; then
+      cat /proc/"$SENSOR"/task/*/comm | sort -u >"$OUT/sensor-comms.txt"
+      sensor_stop
+      sleep "$SETTLE"
+    fi
+    perf report -i "$OUT/cost-$side.data" --no-children --sort comm,sym --stdio \
+      2>/dev/null >"$OUT/cost-$side.txt"
+  done
+  kill "$(cat "$OUT/redis.pid")"
+  python3 - "$OUT" <<'EOF' | tee "$OUT/cost.txt"
+import re, sys
+out = sys.argv[1]
+comms = {l.strip() for l in open(f"{out}/sensor-comms.txt") if l.strip()}
+# Kernel functions that run only because the sensor attached something.
+hooks = re.compile(r"^(bpf_prog_|__cgroup_bpf_run_filter_skb$|__bpf_prog_run_save_cb$|bpf_sk_fullsock$"
+                   r"|syscall_trace_enter|syscall_exit_work$|perf_syscall_(enter|exit)$|trace_call_bpf$"
+                   r"|perf_trace_buf_alloc$|rcu_read_(un)?lock_trace|__bpf_ringbuf|bpf_ringbuf_"
+                   r"|bpf_skb_load_bytes|bpf_get_socket_cookie|bpf_probe_read|htab_|__htab_|trie_lookup)")
+for side in ("with", "without"):
+    total = idle = sensor_proc = hook = 0.0
+    top = {}
+    for line in open(f"{out}/cost-{side}.txt"):
+        m = re.match(r"\s+([0-9.]+)%\s+(.+?)\s+\[[k.]\]\s+(\S+)", line)
+        if not m:
+            continue
+        pct, comm, sym = float(m[1]), m[2].strip(), m[3]
+        total += pct
+        if comm == "swapper":
+            idle += pct
+        elif side == "with" and comm in comms:
+            sensor_proc += pct
+        elif hooks.match(sym):
+            hook += pct
+            top[sym] = top.get(sym, 0) + pct
+    busy = total - idle
+    share = 100 * (sensor_proc + hook) / busy if busy else 0
+    print(f"{side:>7}: busy {busy:5.1f}% of samples; sensor threads {sensor_proc:5.2f}%, "
+          f"hook paths in other tasks {hook:5.2f}% -> sensor share of busy CPU {share:4.1f}%")
+    print("         " + ", ".join(f"{k} {v:.2f}%" for k, v in sorted(top.items(), key=lambda kv: -kv[1])[:8]))
+EOF
+}
+
 rss() {
   local pids=() i
   sensor_start
@@ -167,7 +231,7 @@ rss() {
 }
 
 case "$what" in
-  all) overhead; bpfstats; decode; rss ;;
-  overhead | bpfstats | decode | rss) "$what" ;;
-  *) echo "usage: $0 [all|overhead|bpfstats|decode|rss]" >&2; exit 2 ;;
+  all) overhead; cost; bpfstats; decode; rss ;;
+  overhead | cost | bpfstats | decode | rss) "$what" ;;
+  *) echo "usage: $0 [all|overhead|cost|bpfstats|decode|rss]" >&2; exit 2 ;;
 esac
