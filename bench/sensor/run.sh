@@ -36,6 +36,10 @@ STRESS_SECS=${STRESS_SECS:-4}   # 0: redis only
 # programs leaves the kernel busy for a moment (RCU grace periods, freeing), which is not the
 # sensor's steady-state cost.
 SETTLE=${SETTLE:-3}
+# redis-server and redis-benchmark are pinned to one CPU each: left to the scheduler, whether
+# they share a CPU or not changed throughput by more than the sensor does.
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-$(( $(nproc) > 1 ? 1 : 0 ))}
 read -r -a WATCH <<<"${WATCH_ARGS:---no-rules}"
 mkdir -p "$OUT"
 what=${1:-all}
@@ -68,7 +72,8 @@ sensor_stop() {
 # "pair<TAB>side<TAB>workload<TAB>value" (requests/s or bogo ops/s, higher is better).
 measure() {
   local pair=$1 side=$2
-  redis-benchmark -h 127.0.0.1 -p 6399 --csv -n "$N" -c 50 -t ping_inline,set,get 2>/dev/null |
+  taskset -c "$CLIENT_CPU" redis-benchmark -h 127.0.0.1 -p 6399 --csv -n "$N" -c 50 \
+    -t ping_inline,set,get 2>/dev/null |
     awk -F'"' -v p="$pair" -v s="$side" 'NR > 1 && $2 != "" { printf "%s\t%s\tredis %s (req/s)\t%s\n", p, s, $2, $4 }' |
     tee -a "$OUT/overhead.tsv"
   local st
@@ -84,7 +89,7 @@ measure() {
 }
 
 overhead() {
-  redis-server --port 6399 --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+  taskset -c "$SERVER_CPU" redis-server --port 6399 --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
     --pidfile "$OUT/redis.pid" >/dev/null
   sleep 1
   : >"$OUT/overhead.tsv"
