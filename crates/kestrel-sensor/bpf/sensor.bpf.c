@@ -131,12 +131,32 @@ struct {
 	__type(value, __u8);
 } open_suffixes SEC(".maps");
 
-/* [0]: the path as user space passed it; [1]: its tail, reversed. */
+/* Steps of an absolute-path walk: path components plus mount crossings. */
+#define ABS_STEPS 40
+
+/* A trie key being built, with room behind it: a bounded string read that
+ * starts near the end of `k.data` lands in `spill`, so the verifier accepts
+ * it, and the key the trie reads stays `k`. `names` holds a path's dentry
+ * name pointers (0 for a mount crossing) while it is turned from leaf-first
+ * to forward order. */
+struct lpm_buf {
+	struct lpm_key k;
+	__u8 spill[256];
+	__u64 names[64];
+	/* abs_path_key's write offset, kept in the map rather than a register
+	 * so that the verifier does not track its exact value through every
+	 * iteration (its states would never converge). */
+	__u32 off;
+	__u32 _pad;
+};
+
+/* [0]: the path as user space passed it, or the opened file's absolute path;
+ * [1]: its tail, reversed. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 2);
 	__type(key, __u32);
-	__type(value, struct lpm_key);
+	__type(value, struct lpm_buf);
 } lpm_scratch SEC(".maps");
 
 /* Forbidden executables by (kernel dev_t, inode): 1 = kill, 2 = dry run. */
@@ -614,6 +634,83 @@ static __always_inline int on_enter(struct trace_event_raw_sys_enter *ctx, int n
 	return 0;
 }
 
+/* An index into a trie key's data, masked so that the verifier sees it (see
+ * bound). */
+static __always_inline __u64 key_bound(__u64 x)
+{
+	asm volatile("%0 &= 255" : "+r"(x));
+	return x;
+}
+
+/* The dentry names of a path, leaf first, into lb->names, one slot per step
+ * (0 where the walk crosses a mount); crosses mounts up to the root of the
+ * task's mount tree, like path_blob. Returns the slots used, or -1 for a path
+ * longer than ABS_STEPS steps. A global function, verified once with its
+ * arguments unknown (see path_blob); the slot index is the loop counter, so
+ * that the verifier's states converge, and abs_path_key is its own function
+ * so that its loop is not verified again for every count this one returns. */
+__noinline int path_names(struct lpm_buf *lb, __u64 dentry, __u64 vfsmnt)
+{
+	if (!lb)
+		return -1;
+	struct dentry *d = (void *)dentry;
+	struct mount *mnt = (void *)vfsmnt - bpf_core_field_offset(struct mount, mnt);
+	for (int i = 0; i < ABS_STEPS; i++) {
+		lb->names[i & 63] = 0;
+		if (!d)
+			return i;
+		struct dentry *mnt_root = BPF_CORE_READ(mnt, mnt.mnt_root);
+		struct dentry *parent = BPF_CORE_READ(d, d_parent);
+		if (d == mnt_root || d == parent) {
+			struct mount *mp = BPF_CORE_READ(mnt, mnt_parent);
+			if (!mp || mp == mnt)
+				return i;
+			d = BPF_CORE_READ(mnt, mnt_mountpoint);
+			mnt = mp;
+			continue;
+		}
+		lb->names[i & 63] = (__u64)BPF_CORE_READ(d, d_name.name);
+		d = parent;
+	}
+	return -1;
+}
+
+/* The absolute path whose names path_names left in the first `n` slots,
+ * forward ("/etc/shadow"), into lb->k: at most 255 bytes (a longer path keeps
+ * its first 255, which is what a prefix compares). Returns the length, 0 if a
+ * name is unreadable. */
+__noinline int abs_path_key(struct lpm_buf *lb, int n)
+{
+	if (!lb || n < 0)
+		return 0;
+	lb->off = 0;
+	for (int i = ABS_STEPS - 1; i >= 0; i--) {
+		if (i >= n)
+			continue;
+		__u64 name = lb->names[i & 63];
+		if (!name)
+			continue;
+		__u32 off = *(volatile __u32 *)&lb->off;
+		if (off >= 255)
+			break;
+		lb->k.data[key_bound(off)] = '/';
+		off++;
+		long r = bpf_probe_read_kernel_str(&lb->k.data[key_bound(off)], 256, (void *)name);
+		if (r <= 0)
+			return 0;
+		lb->off = off + ((r - 1) & 255);
+	}
+	__u32 len = lb->off;
+	if (!len) {
+		lb->k.data[0] = '/';
+		len = 1;
+	}
+	if (len > 255)
+		len = 255;
+	lb->k.prefixlen = len * 8;
+	return len;
+}
+
 static __always_inline int trie_wants(void *trie, struct lpm_key *k, int write)
 {
 	__u8 *v = bpf_map_lookup_elem(trie, k);
@@ -626,9 +723,10 @@ static __always_inline int open_wanted(const void *upath, __u64 flags)
 		return 1;
 	int write = (flags & OPEN_WRITE_FLAGS) != 0;
 	__u32 zero = 0, one = 1;
-	struct lpm_key *k = bpf_map_lookup_elem(&lpm_scratch, &zero);
-	if (!k)
+	struct lpm_buf *kb = bpf_map_lookup_elem(&lpm_scratch, &zero);
+	if (!kb)
 		return 0;
+	struct lpm_key *k = &kb->k;
 	long n = bpf_probe_read_user_str(k->data, sizeof(k->data), upath);
 	if (n <= 0)
 		return 0;
@@ -638,9 +736,10 @@ static __always_inline int open_wanted(const void *upath, __u64 flags)
 		return 1;
 	if (!cfg_open_suffixes)
 		return 0;
-	struct lpm_key *r = bpf_map_lookup_elem(&lpm_scratch, &one);
-	if (!r)
+	struct lpm_buf *rb = bpf_map_lookup_elem(&lpm_scratch, &one);
+	if (!rb)
 		return 0;
+	struct lpm_key *r = &rb->k;
 	/* A bounded copy of the tail, last byte first: at most SUFFIX_MAX steps. */
 	__u32 m = len < SUFFIX_MAX ? len : SUFFIX_MAX;
 	for (__u32 i = 0; i < SUFFIX_MAX; i++) {
@@ -706,7 +805,34 @@ static __always_inline int sys_exit_common(struct trace_event_raw_sys_exit *ctx,
 			s->args[1] = v.args[2];
 			s->args[2] = v.args[3];
 		}
-		if (!open_wanted(path, s->args[1]))
+		int wanted = open_wanted(path, s->args[1]);
+		/* A relative path says nothing about where the file is (`cd /etc;
+		 * cat shadow`): a successful open is matched, and reported, by
+		 * the opened file's absolute path instead. */
+		__u32 zero = 0;
+		char first = 0;
+		bpf_probe_read_user(&first, 1, path);
+		struct lpm_buf *lb = bpf_map_lookup_elem(&lpm_scratch, &zero);
+		if (lb && first != '/' && ret >= 0) {
+			struct file *f = file_from_fd(ret);
+			if (!f)
+				return 0;
+			int depth = path_names(lb, (__u64)BPF_CORE_READ(f, f_path.dentry),
+					       (__u64)BPF_CORE_READ(f, f_path.mnt));
+			__u32 len = abs_path_key(lb, depth);
+			if (!len)
+				return 0;
+			if (!wanted && !trie_wants(&open_prefixes, &lb->k,
+						   (s->args[1] & OPEN_WRITE_FLAGS) != 0))
+				return 0;
+			len &= 255;
+			if (bpf_probe_read_kernel(&b[bound(off + 2)], len, lb->k.data))
+				len = 0;
+			put_len(b, off, len);
+			off += 2 + len;
+			break;
+		}
+		if (!wanted)
 			return 0;
 		off = blob_user_str(b, off, path);
 		break;

@@ -338,6 +338,54 @@ for p in ('w/f', 'w/all/g', 'all/w/h', 'other/p', 'other/q.kestrel-sfx', 'other/
     h.stop();
 }
 
+/// A relative path is matched and reported by where the opened file really is: `cd /etc; cat
+/// shadow` must not slip past a `/etc/` prefix, and `dir_fd` opens count too.
+#[test]
+fn relative_opens_are_matched_by_the_files_absolute_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap().to_owned();
+    let h = start(SensorConfig {
+        open_prefixes: vec![format!("{d}/all/")],
+        open_write_prefixes: Vec::new(),
+        open_suffixes: vec![".kestrel-sfx".to_owned()],
+        ..SensorConfig::default()
+    });
+    let script = format!(
+        "import os
+os.makedirs('{d}/all/sub'); os.makedirs('{d}/other')
+for p in ('all/x', 'all/sub/z', 'other/y', 'other/r.kestrel-sfx'):
+    open('{d}/' + p, 'w').close()
+os.chdir('{d}')
+def read(p, **kw): os.close(os.open(p, os.O_RDONLY, **kw))
+read('all/x'); read('other/y'); read('other/r.kestrel-sfx')
+os.chdir('{d}/other'); read('../all/x')
+fd = os.open('{d}/all', os.O_RDONLY | os.O_DIRECTORY)
+read('sub/z', dir_fd=fd)
+try: read('all/missing')
+except FileNotFoundError: pass
+"
+    );
+    let pid = run(&mut py(&script));
+    let opens: Vec<String> = events_of(&h, pid)
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            EventKind::Open { path, flags, .. } if !flags.is_write() => Some(path),
+            _ => None,
+        })
+        .filter(|p| p != &format!("{d}/all"))
+        .collect();
+    assert_eq!(
+        opens,
+        [
+            format!("{d}/all/x"),
+            format!("{d}/other/r.kestrel-sfx"),
+            format!("{d}/all/x"),
+            format!("{d}/all/sub/z"),
+        ]
+    );
+    h.stop();
+}
+
 #[test]
 fn network_events() {
     let h = start(SensorConfig::default());

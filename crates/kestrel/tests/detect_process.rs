@@ -563,6 +563,25 @@ os.execv('/proc/self/fd/%d' % fd, ['ktmemfd', '{m}'])"
         ],
     ));
 
+    // The same read by a relative path after a chdir the sensor never saw: the kernel matches
+    // and reports the opened file's absolute path, so neither the open filter nor the rule
+    // depends on the process's working directory at exec.
+    let mut child = Command::new("python3")
+        .args(["-c", "import os; os.chdir('/etc'); open('shadow').read()"])
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    assert!(child.wait().unwrap().success());
+    cases.push(case(
+        "Read sensitive file untrusted",
+        "chdir('/etc'); open('shadow')",
+        vec![
+            ("proc.pid", is(pid)),
+            ("fd.name", is("/etc/shadow")),
+            host(),
+        ],
+    ));
+
     // Normal workloads that look like the behaviours above.
     // A build: gcc -o DIR/threadpool (the compiler's programs all carry -o and "pool").
     let build = d.join(unique("build"));
