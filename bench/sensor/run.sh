@@ -3,9 +3,9 @@
 #
 #   cargo build --release -p kestrel
 #   cargo build --release -p kestrel-sensor --example decode_bench --example sensor_run
-#   bench/sensor/run.sh [all|overhead|bpfstats|decode|rss]
+#   bench/sensor/run.sh [all|overhead|cost|bpfstats|decode|rss]
 #
-# Needs: redis-server + redis-tools (redis-benchmark), stress-ng, bpftool, python3.
+# Needs: redis-server + redis-tools (redis-benchmark), stress-ng, bpftool, linux-perf (cost), python3.
 #
 # overhead: application throughput without and with the sensor, interleaved in PAIRS pairs on
 #   the same machine (pair i: without then with for odd i, with then without for even i, so
