@@ -648,14 +648,20 @@ fn check(cfg: SensorConfig, format: Format) -> anyhow::Result<ExitCode> {
                     "fallback:      {mode} (if eBPF fails; proc connector: {why})"
                 )?,
             }
+            let standby = report.probes.iter().filter(|p| p.standby).count();
             writeln!(
                 o,
-                "probes:        {} attached, {} not attached",
+                "probes:        {} attached, {} not attached, {standby} on standby",
                 report.attached(),
                 failed.len()
             )?;
             for p in &report.probes {
                 match &p.error {
+                    None if p.standby => writeln!(
+                        o,
+                        "  stby  {} (fallback; what it stands in for is attached)",
+                        p.hook
+                    )?,
                     None => writeln!(o, "  ok    {}", p.hook)?,
                     Some(e) => writeln!(o, "  FAIL  {}: {e}", p.hook)?,
                 }
