@@ -711,6 +711,38 @@ __noinline int abs_path_key(struct lpm_buf *lb, int n)
 	return len;
 }
 
+/* Whether the path in lb->k (as open_wanted read it) is spelled other than
+ * canonically: "//", "/./" or "/../" anywhere, or a trailing "/." or "/..".
+ * Such a path can name /etc/shadow without starting with "/etc/"
+ * ("/tmp/../etc/shadow", "//etc/shadow"), so the filter resolves it. A
+ * global function: its loop is verified once. */
+__noinline int noncanonical(struct lpm_buf *lb)
+{
+	if (!lb)
+		return 0;
+	__u32 len = lb->k.prefixlen / 8;
+	for (__u32 i = 0; i < 254; i++) {
+		if (i + 1 >= len)
+			break;
+		if (lb->k.data[i] != '/')
+			continue;
+		__u8 c1 = lb->k.data[(i + 1) & 255];
+		if (c1 == '/')
+			return 1;
+		if (c1 != '.')
+			continue;
+		__u8 c2 = i + 2 < len ? lb->k.data[(i + 2) & 255] : '/';
+		if (c2 == '/')
+			return 1;
+		if (c2 != '.')
+			continue;
+		__u8 c3 = i + 3 < len ? lb->k.data[(i + 3) & 255] : '/';
+		if (c3 == '/')
+			return 1;
+	}
+	return 0;
+}
+
 static __always_inline int trie_wants(void *trie, struct lpm_key *k, int write)
 {
 	__u8 *v = bpf_map_lookup_elem(trie, k);
@@ -807,13 +839,14 @@ static __always_inline int sys_exit_common(struct trace_event_raw_sys_exit *ctx,
 		}
 		int wanted = open_wanted(path, s->args[1]);
 		/* A relative path says nothing about where the file is (`cd /etc;
-		 * cat shadow`): a successful open is matched, and reported, by
-		 * the opened file's absolute path instead. */
+		 * cat shadow`), and a non-canonical one can hide it
+		 * (`/tmp/../etc/shadow`): a successful open is matched, and
+		 * reported, by the opened file's absolute path instead. */
 		__u32 zero = 0;
 		char first = 0;
 		bpf_probe_read_user(&first, 1, path);
 		struct lpm_buf *lb = bpf_map_lookup_elem(&lpm_scratch, &zero);
-		if (lb && first != '/' && ret >= 0) {
+		if (lb && ret >= 0 && (first != '/' || (!wanted && noncanonical(lb)))) {
 			struct file *f = file_from_fd(ret);
 			if (!f)
 				return 0;

@@ -338,10 +338,11 @@ for p in ('w/f', 'w/all/g', 'all/w/h', 'other/p', 'other/q.kestrel-sfx', 'other/
     h.stop();
 }
 
-/// A relative path is matched and reported by where the opened file really is: `cd /etc; cat
-/// shadow` must not slip past a `/etc/` prefix, and `dir_fd` opens count too.
+/// A relative or non-canonical path is matched and reported by where the opened file really is:
+/// `cd /etc; cat shadow` and `cat /tmp/../etc/shadow` must not slip past a `/etc/` prefix, and
+/// `dir_fd` opens count too.
 #[test]
-fn relative_opens_are_matched_by_the_files_absolute_path() {
+fn relative_and_noncanonical_opens_are_matched_by_the_files_absolute_path() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap().to_owned();
     let h = start(SensorConfig {
@@ -361,6 +362,7 @@ read('all/x'); read('other/y'); read('other/r.kestrel-sfx')
 os.chdir('{d}/other'); read('../all/x')
 fd = os.open('{d}/all', os.O_RDONLY | os.O_DIRECTORY)
 read('sub/z', dir_fd=fd)
+read('{d}/other/../all/x'); read('{d}//all/sub/z'); read('{d}/./all/x'); read('{d}/other/./y')
 try: read('all/missing')
 except FileNotFoundError: pass
 "
@@ -381,6 +383,9 @@ except FileNotFoundError: pass
             format!("{d}/other/r.kestrel-sfx"),
             format!("{d}/all/x"),
             format!("{d}/all/sub/z"),
+            format!("{d}/all/x"),
+            format!("{d}/all/sub/z"),
+            format!("{d}/all/x"),
         ]
     );
     h.stop();

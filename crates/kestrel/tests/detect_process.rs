@@ -563,6 +563,25 @@ os.execv('/proc/self/fd/%d' % fd, ['ktmemfd', '{m}'])"
         ],
     ));
 
+    // The same read through a path that does not start with /etc/ at all: the kernel's open
+    // filter resolves non-canonical spellings to the opened file before matching its prefixes.
+    let mut child = Command::new("cat")
+        .arg("/tmp/../etc//shadow")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    assert!(child.wait().unwrap().success());
+    cases.push(case(
+        "Read sensitive file untrusted",
+        "cat /tmp/../etc//shadow",
+        vec![
+            ("proc.pid", is(pid)),
+            ("fd.name", is("/etc/shadow")),
+            host(),
+        ],
+    ));
+
     // The same read by a relative path after a chdir the sensor never saw: the kernel matches
     // and reports the opened file's absolute path, so neither the open filter nor the rule
     // depends on the process's working directory at exec.
