@@ -204,6 +204,10 @@ pub struct SensorConfig {
     pub deny_exec: Vec<PathBuf>,
     /// Report denied execs (`enforcement: would_kill`) without killing.
     pub deny_dry_run: bool,
+    /// Capture DNS queries and answers (UDP port 53). Off, no packet program is attached, which
+    /// saves a few tens of nanoseconds on every packet of the node; DNS rules, intel on domain
+    /// names and `fd.sip.name` then have nothing to work on.
+    pub dns: bool,
 }
 
 /// Paths every open of which matters to the default rules: credentials, configuration,
@@ -281,6 +285,7 @@ impl Default for SensorConfig {
             fallback: SensorFallback::Auto,
             deny_exec: Vec::new(),
             deny_dry_run: false,
+            dns: true,
         }
     }
 }

@@ -32,6 +32,9 @@ const DNS_SKB: &[(&str, CgroupSkbAttachType)] = &[
     ("dns_ingress", CgroupSkbAttachType::Ingress),
 ];
 
+/// Why the DNS programs are not attached when `[sensor] dns = false`.
+pub const DNS_OFF: &str = "disabled by configuration ([sensor] dns = false)";
+
 /// DNS from the send and receive syscalls: only attached when the [`DNS_SKB`] programs cannot
 /// be (no cgroup v2 mount), because they cost every send and receive of every TCP stream.
 const DNS_SYSCALL_FALLBACK: &[&str] = &[
@@ -102,8 +105,12 @@ impl AttachReport {
     pub fn attached(&self) -> usize {
         self.probes.iter().filter(|p| p.attached).count()
     }
+    /// Probes that should have attached and did not (a probe switched off by configuration
+    /// did not fail).
     pub fn failed(&self) -> impl Iterator<Item = &ProbeStatus> {
-        self.probes.iter().filter(|p| !p.attached && !p.standby)
+        self.probes
+            .iter()
+            .filter(|p| !p.attached && !p.standby && p.error.as_deref() != Some(DNS_OFF))
     }
 }
 
@@ -126,6 +133,8 @@ pub struct LoadOptions {
     pub open_flags_mask: u32,
     /// Events of this process (the sensor itself) are not captured.
     pub self_tgid: u32,
+    /// Attach the DNS programs (the packet programs, or their syscall fallback).
+    pub dns: bool,
 }
 
 /// What to do when a denied executable is exec'd.
@@ -285,8 +294,9 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
     )?;
 
     let cgroup2 = cgroup2_root();
+    // With DNS off, neither the packet programs nor their fallback are attached.
     let mut dns_skb = true;
-    for (name, attach_type) in DNS_SKB {
+    for (name, attach_type) in DNS_SKB.iter().filter(|_| opts.dns) {
         let prog = ebpf
             .program_mut(name)
             .expect("sensor.bpf.c defines the DNS programs");
@@ -310,6 +320,27 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
     let names: Vec<String> = ebpf.programs().map(|(n, _)| n.to_owned()).collect();
     for name in names {
         if DNS_SKB.iter().any(|(n, _)| *n == name) {
+            if !opts.dns {
+                report.probes.push(ProbeStatus {
+                    hook: "cgroup_skb".to_owned(),
+                    program: name,
+                    attached: false,
+                    standby: false,
+                    error: Some(DNS_OFF.to_owned()),
+                });
+            }
+            continue;
+        }
+        if !opts.dns && DNS_SYSCALL_FALLBACK.contains(&name.as_str()) {
+            report.probes.push(ProbeStatus {
+                hook: hook_of(&name)
+                    .map(|(cat, tp)| format!("tracepoint/{cat}/{tp}"))
+                    .unwrap_or_default(),
+                program: name,
+                attached: false,
+                standby: false,
+                error: Some(DNS_OFF.to_owned()),
+            });
             continue;
         }
         if dns_skb && DNS_SYSCALL_FALLBACK.contains(&name.as_str()) {

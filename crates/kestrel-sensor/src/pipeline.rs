@@ -60,6 +60,8 @@ pub struct SensorConfig {
     pub fallback: Fallback,
     /// Fill `bpf_stats` run-time counters (costs a little per program run).
     pub run_time_stats: bool,
+    /// Capture DNS (UDP port 53 datagrams).
+    pub dns: bool,
 }
 
 impl Default for SensorConfig {
@@ -92,6 +94,7 @@ impl Default for SensorConfig {
             stats_interval: Duration::from_secs(1),
             fallback: Fallback::Auto,
             run_time_stats: false,
+            dns: true,
         }
     }
 }
@@ -302,6 +305,7 @@ impl Sensor {
                 open_suffixes: cfg.open_suffixes.clone(),
                 open_flags_mask: cfg.open_flags_mask,
                 self_tgid: std::process::id(),
+                dns: cfg.dns,
             };
             loader::load(&opts).map_err(Some)
         };

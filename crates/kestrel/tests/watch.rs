@@ -117,3 +117,28 @@ fn watch_check_reports_probes_and_standby_fallbacks() {
         assert!(fail.contains("No such file or directory"), "{fail}");
     }
 }
+
+/// `[sensor] dns = false` (here through its environment override): no DNS program is attached,
+/// neither the packet programs nor their syscall fallback, and the report says why without
+/// counting them as failures.
+#[test]
+fn watch_check_with_dns_off() {
+    let out = Command::new(KESTREL)
+        .args(["watch", "--check"])
+        .env("KESTREL_SENSOR__DNS", "false")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(text.contains(", 0 on standby"), "{text}");
+    for want in [
+        "  off   cgroup_skb dns_egress: disabled by configuration ([sensor] dns = false)",
+        "  off   cgroup_skb dns_ingress: ",
+        "  off   tracepoint/syscalls/sys_enter_sendto enter_sendto: ",
+        "  off   tracepoint/syscalls/sys_exit_recvfrom exit_recvfrom: ",
+        "  ok    tracepoint/syscalls/sys_exit_openat",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+    assert!(!text.contains("  ok    cgroup_skb"), "{text}");
+}

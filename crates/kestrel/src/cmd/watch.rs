@@ -116,6 +116,7 @@ pub fn sensor_config(config: &Config) -> anyhow::Result<SensorConfig> {
         open_flags_mask: mask,
         process_table_capacity: s.process_table_capacity,
         ancestry_depth: s.ancestry_depth,
+        dns: s.dns,
         hold_unresolved: Duration::from_millis(config.container.hold_ms),
         fallback: match s.fallback {
             SensorFallback::Auto => Fallback::Auto,
@@ -663,6 +664,9 @@ fn check(cfg: SensorConfig, format: Format) -> anyhow::Result<ExitCode> {
                         p.hook
                     )?,
                     None => writeln!(o, "  ok    {}", p.hook)?,
+                    Some(e) if e == kestrel_sensor::DNS_OFF => {
+                        writeln!(o, "  off   {} {}: {e}", p.hook, p.program)?
+                    }
                     Some(e) => writeln!(o, "  FAIL  {}: {e}", p.hook)?,
                 }
             }
