@@ -749,21 +749,27 @@ static __always_inline int trie_wants(void *trie, struct lpm_key *k, int write)
 	return v && ((*v & OPEN_ANY) || ((*v & OPEN_WRITE) && write));
 }
 
+/* Leaves the path as passed in lpm_scratch[0] whatever it decides (an
+ * unreadable path as an empty absolute one), for the caller's relative and
+ * non-canonical checks. */
 static __always_inline int open_wanted(const void *upath, __u64 flags)
 {
-	if (flags & cfg_open_flags_mask)
-		return 1;
-	int write = (flags & OPEN_WRITE_FLAGS) != 0;
 	__u32 zero = 0, one = 1;
 	struct lpm_buf *kb = bpf_map_lookup_elem(&lpm_scratch, &zero);
 	if (!kb)
 		return 0;
 	struct lpm_key *k = &kb->k;
 	long n = bpf_probe_read_user_str(k->data, sizeof(k->data), upath);
-	if (n <= 0)
-		return 0;
+	if (n <= 0) {
+		k->data[0] = '/';
+		k->prefixlen = 0;
+		return (flags & cfg_open_flags_mask) != 0;
+	}
 	__u32 len = (__u32)(n - 1);
 	k->prefixlen = len * 8;
+	if (flags & cfg_open_flags_mask)
+		return 1;
+	int write = (flags & OPEN_WRITE_FLAGS) != 0;
 	if (trie_wants(&open_prefixes, k, write))
 		return 1;
 	if (!cfg_open_suffixes)
@@ -843,10 +849,8 @@ static __always_inline int sys_exit_common(struct trace_event_raw_sys_exit *ctx,
 		 * (`/tmp/../etc/shadow`): a successful open is matched, and
 		 * reported, by the opened file's absolute path instead. */
 		__u32 zero = 0;
-		char first = 0;
-		bpf_probe_read_user(&first, 1, path);
 		struct lpm_buf *lb = bpf_map_lookup_elem(&lpm_scratch, &zero);
-		if (lb && ret >= 0 && (first != '/' || (!wanted && noncanonical(lb)))) {
+		if (lb && ret >= 0 && (lb->k.data[0] != '/' || (!wanted && noncanonical(lb)))) {
 			struct file *f = file_from_fd(ret);
 			if (!f)
 				return 0;

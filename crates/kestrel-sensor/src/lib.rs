@@ -36,7 +36,7 @@ pub mod proctable;
 pub mod record;
 pub mod recording;
 
-pub use loader::{AttachReport, DNS_OFF, DenyMode, LoadError, ProbeStatus, ProgramRunTime};
+pub use loader::{AttachReport, DenyMode, LoadError, ProbeStatus, ProgramRunTime, Skipped};
 pub use metadata::{Lookup, MetadataSource};
 pub use pipeline::{
     DEFAULT_OPEN_PREFIXES, DEFAULT_OPEN_SUFFIXES, DEFAULT_OPEN_WRITE_PREFIXES, DenyError, ExeId,

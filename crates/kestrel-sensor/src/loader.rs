@@ -32,9 +32,6 @@ const DNS_SKB: &[(&str, CgroupSkbAttachType)] = &[
     ("dns_ingress", CgroupSkbAttachType::Ingress),
 ];
 
-/// Why the DNS programs are not attached when `[sensor] dns = false`.
-pub const DNS_OFF: &str = "disabled by configuration ([sensor] dns = false)";
-
 /// DNS from the send and receive syscalls: only attached when the [`DNS_SKB`] programs cannot
 /// be (no cgroup v2 mount), because they cost every send and receive of every TCP stream.
 const DNS_SYSCALL_FALLBACK: &[&str] = &[
@@ -80,11 +77,30 @@ pub struct ProbeStatus {
     /// `tp_btf/sched_process_exec`, `tracepoint/syscalls/sys_enter_openat`, ...
     pub hook: String,
     pub attached: bool,
-    /// A fallback left unattached because the hook it stands in for is attached.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub standby: bool,
+    /// Why a program was deliberately not attached (not a failure).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<Skipped>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// A program the loader chose not to attach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Skipped {
+    /// A fallback whose primary hook is attached.
+    Standby,
+    /// Switched off by configuration (`[sensor] dns = false`).
+    DnsOff,
+}
+
+impl Skipped {
+    pub fn why(self) -> &'static str {
+        match self {
+            Skipped::Standby => "fallback; what it stands in for is attached",
+            Skipped::DnsOff => "disabled by configuration ([sensor] dns = false)",
+        }
+    }
 }
 
 /// Kernel features found at start and the state of every probe; `kestrel watch --check`
@@ -110,7 +126,7 @@ impl AttachReport {
     pub fn failed(&self) -> impl Iterator<Item = &ProbeStatus> {
         self.probes
             .iter()
-            .filter(|p| !p.attached && !p.standby && p.error.as_deref() != Some(DNS_OFF))
+            .filter(|p| !p.attached && p.skipped.is_none())
     }
 }
 
@@ -312,45 +328,33 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
             program: (*name).to_owned(),
             hook,
             attached: result.is_ok(),
-            standby: false,
+            skipped: None,
             error: result.err(),
         });
     }
 
     let names: Vec<String> = ebpf.programs().map(|(n, _)| n.to_owned()).collect();
     for name in names {
-        if DNS_SKB.iter().any(|(n, _)| *n == name) {
-            if !opts.dns {
-                report.probes.push(ProbeStatus {
-                    hook: "cgroup_skb".to_owned(),
-                    program: name,
-                    attached: false,
-                    standby: false,
-                    error: Some(DNS_OFF.to_owned()),
-                });
-            }
-            continue;
+        let packet = DNS_SKB.iter().any(|(n, _)| *n == name);
+        let fallback = DNS_SYSCALL_FALLBACK.contains(&name.as_str());
+        if packet && opts.dns {
+            continue; // attached above
         }
-        if !opts.dns && DNS_SYSCALL_FALLBACK.contains(&name.as_str()) {
+        let skipped = if !opts.dns && (packet || fallback) {
+            Some(Skipped::DnsOff)
+        } else if dns_skb && fallback {
+            Some(Skipped::Standby)
+        } else {
+            None
+        };
+        if skipped.is_some() {
             report.probes.push(ProbeStatus {
                 hook: hook_of(&name)
                     .map(|(cat, tp)| format!("tracepoint/{cat}/{tp}"))
-                    .unwrap_or_default(),
+                    .unwrap_or_else(|| "cgroup_skb".to_owned()),
                 program: name,
                 attached: false,
-                standby: false,
-                error: Some(DNS_OFF.to_owned()),
-            });
-            continue;
-        }
-        if dns_skb && DNS_SYSCALL_FALLBACK.contains(&name.as_str()) {
-            report.probes.push(ProbeStatus {
-                hook: hook_of(&name)
-                    .map(|(cat, tp)| format!("tracepoint/{cat}/{tp}"))
-                    .unwrap_or_default(),
-                program: name,
-                attached: false,
-                standby: true,
+                skipped,
                 error: None,
             });
             continue;
@@ -373,7 +377,7 @@ pub fn load(opts: &LoadOptions) -> Result<Loaded, LoadError> {
             program: name,
             hook,
             attached: result.is_ok(),
-            standby: false,
+            skipped: None,
             error: result.err(),
         });
     }

@@ -18,7 +18,9 @@ use kestrel_config::{Config, EnforcementMode, SensorFallback};
 use kestrel_event::{Alert, Event, EventKind, OpenFlags};
 use kestrel_intel::IntelMatcher;
 use kestrel_rules::{Enforcement, KillTargets};
-use kestrel_sensor::{DenyMode, ExeId, Fallback, Replay, Sensor, SensorConfig, SensorHandle};
+use kestrel_sensor::{
+    DenyMode, ExeId, Fallback, Replay, Sensor, SensorConfig, SensorHandle, Skipped,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -649,7 +651,11 @@ fn check(cfg: SensorConfig, format: Format) -> anyhow::Result<ExitCode> {
                     "fallback:      {mode} (if eBPF fails; proc connector: {why})"
                 )?,
             }
-            let standby = report.probes.iter().filter(|p| p.standby).count();
+            let standby = report
+                .probes
+                .iter()
+                .filter(|p| p.skipped == Some(Skipped::Standby))
+                .count();
             writeln!(
                 o,
                 "probes:        {} attached, {} not attached, {standby} on standby",
@@ -657,17 +663,15 @@ fn check(cfg: SensorConfig, format: Format) -> anyhow::Result<ExitCode> {
                 failed.len()
             )?;
             for p in &report.probes {
-                match &p.error {
-                    None if p.standby => writeln!(
-                        o,
-                        "  stby  {} (fallback; what it stands in for is attached)",
-                        p.hook
-                    )?,
-                    None => writeln!(o, "  ok    {}", p.hook)?,
-                    Some(e) if e == kestrel_sensor::DNS_OFF => {
-                        writeln!(o, "  off   {} {}: {e}", p.hook, p.program)?
+                match (p.skipped, &p.error) {
+                    (Some(s @ Skipped::Standby), _) => {
+                        writeln!(o, "  stby  {} ({})", p.hook, s.why())?
                     }
-                    Some(e) => writeln!(o, "  FAIL  {}: {e}", p.hook)?,
+                    (Some(s @ Skipped::DnsOff), _) => {
+                        writeln!(o, "  off   {} {}: {}", p.hook, p.program, s.why())?
+                    }
+                    (None, None) => writeln!(o, "  ok    {}", p.hook)?,
+                    (None, Some(e)) => writeln!(o, "  FAIL  {}: {e}", p.hook)?,
                 }
             }
         }
