@@ -93,6 +93,13 @@ fn check(w: &mut Watch, cases: &[Case]) {
 /// Runs `program args` on the host; returns its pid. Its exit status is not the point (some
 /// stand-ins reject the options they are given), the exec is.
 fn spawn_wait(program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> u32 {
+    spawn_status(program, args).0
+}
+
+fn spawn_status(
+    program: impl AsRef<std::ffi::OsStr>,
+    args: &[&str],
+) -> (u32, std::process::ExitStatus) {
     let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
@@ -101,8 +108,7 @@ fn spawn_wait(program: impl AsRef<std::ffi::OsStr>, args: &[&str]) -> u32 {
         .spawn()
         .unwrap();
     let pid = child.id();
-    child.wait().unwrap();
-    pid
+    (pid, child.wait().unwrap())
 }
 
 fn host() -> (&'static str, Want) {
@@ -525,81 +531,39 @@ os.execv('/proc/self/fd/%d' % fd, ['ktmemfd', '{m}'])"
         ],
     ));
 
-    // Read sensitive file untrusted: cat /etc/shadow (read only).
-    let mut child = Command::new("cat")
-        .arg("/etc/shadow")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    assert!(child.wait().unwrap().success());
-    cases.push(case(
-        "Read sensitive file untrusted",
-        "cat /etc/shadow",
-        vec![
-            ("proc.pid", is(pid)),
-            ("fd.name", is("/etc/shadow")),
-            ("priority", is("Warning")),
-            host(),
-        ],
-    ));
-
-    // The same read through `.` and `..`: fd.name is the cleaned path, as in Falco, so the
-    // path's spelling does not evade the rule (fd.nameraw keeps what the process passed).
-    let mut child = Command::new("cat")
-        .arg("/etc/./ssh/../shadow")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    assert!(child.wait().unwrap().success());
-    cases.push(case(
-        "Read sensitive file untrusted",
-        "cat /etc/./ssh/../shadow",
-        vec![
-            ("proc.pid", is(pid)),
-            ("fd.name", is("/etc/shadow")),
-            host(),
-        ],
-    ));
-
-    // The same read through a path that does not start with /etc/ at all: the kernel's open
-    // filter resolves non-canonical spellings to the opened file before matching its prefixes.
-    let mut child = Command::new("cat")
-        .arg("/tmp/../etc//shadow")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    assert!(child.wait().unwrap().success());
-    cases.push(case(
-        "Read sensitive file untrusted",
-        "cat /tmp/../etc//shadow",
-        vec![
-            ("proc.pid", is(pid)),
-            ("fd.name", is("/etc/shadow")),
-            host(),
-        ],
-    ));
-
-    // The same read by a relative path after a chdir the sensor never saw: the kernel matches
-    // and reports the opened file's absolute path, so neither the open filter nor the rule
-    // depends on the process's working directory at exec.
-    let mut child = Command::new("python3")
-        .args(["-c", "import os; os.chdir('/etc'); open('shadow').read()"])
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    assert!(child.wait().unwrap().success());
-    cases.push(case(
-        "Read sensitive file untrusted",
-        "chdir('/etc'); open('shadow')",
-        vec![
-            ("proc.pid", is(pid)),
-            ("fd.name", is("/etc/shadow")),
-            host(),
-        ],
-    ));
+    // Read sensitive file untrusted, /etc/shadow read (read only):
+    // - by its plain path;
+    // - through `.` and `..`: fd.name is the cleaned path, as in Falco, so the spelling does not
+    //   evade the rule (fd.nameraw keeps what the process passed);
+    // - through a path that does not start with /etc/ at all: the kernel's open filter resolves
+    //   non-canonical spellings to the opened file before matching its prefixes;
+    // - by a relative path after a chdir the sensor never saw: the kernel matches and reports
+    //   the opened file's absolute path, so neither the open filter nor the rule depends on the
+    //   process's working directory at exec.
+    let shadow_reads: [(&str, &[&str], &'static str); 4] = [
+        ("cat", &["/etc/shadow"], "cat /etc/shadow"),
+        ("cat", &["/etc/./ssh/../shadow"], "cat /etc/./ssh/../shadow"),
+        ("cat", &["/tmp/../etc//shadow"], "cat /tmp/../etc//shadow"),
+        (
+            "python3",
+            &["-c", "import os; os.chdir('/etc'); open('shadow').read()"],
+            "chdir('/etc'); open('shadow')",
+        ),
+    ];
+    for (program, args, what) in shadow_reads {
+        let (pid, status) = spawn_status(program, args);
+        assert!(status.success(), "{what}: {status}");
+        cases.push(case(
+            "Read sensitive file untrusted",
+            what,
+            vec![
+                ("proc.pid", is(pid)),
+                ("fd.name", is("/etc/shadow")),
+                ("priority", is("Warning")),
+                host(),
+            ],
+        ));
+    }
 
     // Normal workloads that look like the behaviours above.
     // A build: gcc -o DIR/threadpool (the compiler's programs all carry -o and "pool").
