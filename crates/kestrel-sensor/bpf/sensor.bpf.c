@@ -1033,6 +1033,17 @@ struct {
 	__type(value, struct dns_owner);
 } dns_owners SEC(".maps");
 
+/* The packet programs' own record buffers, one per direction: an ingress
+ * program runs in softirq context and can interrupt, on the same CPU, a
+ * syscall program or an egress program halfway through building a record in
+ * `scratch`. Tracing programs never nest on a CPU; these can. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} dns_scratch SEC(".maps");
+
 #define ETH_P_IP 0x0800
 #define ETH_P_IPV6 0x86DD
 #define DNS_PORT 53
@@ -1098,7 +1109,8 @@ static __always_inline int dns_skb(struct __sk_buff *skb, int egress)
 		owner = *o;
 	}
 	__u32 kind = egress ? K_DNS_SEND : K_DNS_RECV;
-	struct scratch *sc = get_scratch();
+	__u32 slot = egress ? 0 : 1;
+	struct scratch *sc = bpf_map_lookup_elem(&dns_scratch, &slot);
 	if (!sc)
 		return 1;
 	__u8 *b = sc->b;
