@@ -638,10 +638,19 @@ libc.syscall(313, -1, b'', 0)  # finit_module(-1): EBADF
 #[test]
 fn exec_kill_list() {
     let dir = tempfile::tempdir().unwrap();
+    // Copied by `cp`: a file this multi-threaded test process had open for writing could be
+    // inherited by another test's fork and make the exec below fail with ETXTBSY.
     let victim = dir.path().join("forbidden");
-    std::fs::copy("/bin/sleep", &victim).unwrap();
     let dry = dir.path().join("watched");
-    std::fs::copy("/bin/true", &dry).unwrap();
+    for (from, to) in [("/bin/sleep", &victim), ("/bin/true", &dry)] {
+        let ok = Command::new("cp")
+            .arg("--")
+            .arg(from)
+            .arg(to)
+            .status()
+            .unwrap();
+        assert!(ok.success(), "cp {from} {}", to.display());
+    }
     let h = start(SensorConfig::default());
     h.deny_exec(&victim, DenyMode::Kill).unwrap();
     h.deny_exec(&dry, DenyMode::DryRun).unwrap();

@@ -31,9 +31,7 @@ fn alert_for(w: &mut Watch, rule: &str, exe: &Path) -> Value {
 
 /// A copy of `/bin/sh` at `dir/name`: a program of its own (inode) with its own task name.
 fn forbidden_copy(dir: &Path, name: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::copy("/bin/sh", &p).unwrap();
-    p
+    common::renamed_copy("/bin/sh", dir, name)
 }
 
 /// Runs `prog -c 'touch MARKER'`; returns how it ended and whether the marker exists.

@@ -609,9 +609,13 @@ pub fn run(cmd: &mut Command) -> Output {
 /// A copy of the host program `from` at `dir/name`: a program of that name (task comm and
 /// exe path), for tools the machine does not have (the rules match names and paths; what
 /// matters is that the exec, the file access or the connection really happens).
+///
+/// The copy is made by `cp`, not in this process: while this process held the new file open
+/// for writing, a test thread forking at that moment would hand the write descriptor to its
+/// child until that child's exec, and executing the copy would then fail with ETXTBSY.
 pub fn renamed_copy(from: &str, dir: &Path, name: &str) -> PathBuf {
     let p = dir.join(name);
-    std::fs::copy(from, &p).unwrap_or_else(|e| panic!("copy {from} to {}: {e}", p.display()));
+    run(Command::new("cp").arg("--").arg(from).arg(&p));
     p
 }
 
