@@ -295,7 +295,7 @@ impl Assessor {
                         self.usage.record(id, pkg, seen);
                     }
                 }
-                facts.insert(id.to_owned(), obs.facts(id));
+                facts.insert(id.to_owned(), obs.facts(id, snap.taken_at));
             }
             obs.retain_running(|id| running.contains(id), snap.taken_at);
             tracing::debug!(stats = ?obs.stats(), "observation after assessment");

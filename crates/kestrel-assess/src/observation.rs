@@ -6,8 +6,12 @@
 //! many inbound connections came from public addresses, and the alerts raised on it. Nothing
 //! here knows which package owns a file: that needs the container's inventory, which the
 //! assessment builds later; [`Observation::take_files`] hands the files over then.
+//!
+//! Alerts count as "attacked" only within a recent window ([`Observation::with_attacked_window`]):
+//! they are kept as counts per (time bucket, priority, rule), a sixtieth of the window wide, so
+//! a container's alert memory is bounded by the rules that fired on it, not by how many times.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 
 use kestrel_event::{Event, EventKind, Priority, SockAddr};
@@ -35,7 +39,8 @@ struct Observed {
     files: HashMap<String, FileAccess>,
     listening: BTreeSet<ListenSocket>,
     public_inbound: u64,
-    attacked: Attacked,
+    /// Alert counts per (bucket start in ns, priority, rule).
+    alerts: BTreeMap<(u64, Priority, String), u64>,
     last_event: u64,
 }
 
@@ -61,6 +66,8 @@ pub struct ObservationStats {
 pub struct Observation {
     since: Option<u64>,
     max_files: usize,
+    /// How far back alerts count, in ns; `None`: for the whole observation.
+    attacked_window: Option<u64>,
     containers: HashMap<String, Observed>,
     files_dropped: u64,
 }
@@ -76,8 +83,39 @@ impl Observation {
         Observation {
             since: None,
             max_files: max_files_per_container.max(1),
+            attacked_window: None,
             containers: HashMap::new(),
             files_dropped: 0,
+        }
+    }
+
+    /// Alerts older than `window` before the time [`Observation::facts`] is asked for no longer
+    /// make a container "attacked". A long-running agent needs this: one alert would otherwise
+    /// mark a workload attacked for as long as it runs. The edge is exact to a sixtieth of the
+    /// window. A zero window counts no alert.
+    pub fn with_attacked_window(mut self, window: std::time::Duration) -> Observation {
+        self.attacked_window = Some(u64::try_from(window.as_nanos()).unwrap_or(u64::MAX));
+        self
+    }
+
+    /// Width of an alert bucket: a sixtieth of the window (at least a second), or one bucket
+    /// for everything when there is no window.
+    fn bucket(&self, ts: u64) -> u64 {
+        match self.attacked_window {
+            Some(w) => {
+                let width = (w / 60).max(1_000_000_000);
+                ts - ts % width
+            }
+            None => 0,
+        }
+    }
+
+    /// The oldest bucket start that still counts at `now`.
+    fn oldest_counted(&self, now: u64) -> u64 {
+        match self.attacked_window {
+            Some(0) => u64::MAX,
+            Some(w) => self.bucket(now.saturating_sub(w)),
+            None => 0,
         }
     }
 
@@ -180,9 +218,28 @@ impl Observation {
         }
     }
 
-    /// Records an alert raised on a container: the "attacked" signal.
-    pub fn record_alert(&mut self, container_id: &str, rule: &str, priority: Priority) {
-        self.container(container_id).attacked.record(rule, priority);
+    /// Records an alert raised on a container at `ts` (ns since the Unix epoch, the time of
+    /// the event that raised it): the "attacked" signal.
+    pub fn record_alert(&mut self, container_id: &str, rule: &str, priority: Priority, ts: u64) {
+        let bucket = self.bucket(ts);
+        let oldest = self.oldest_counted(ts);
+        let o = self.container(container_id);
+        o.last_event = o.last_event.max(ts);
+        // Buckets that no longer count at this alert's time are dropped here, so the map stays
+        // within one window of buckets without a timer.
+        if o.alerts
+            .first_key_value()
+            .is_some_and(|(k, _)| k.0 < oldest)
+        {
+            o.alerts = o
+                .alerts
+                .split_off(&(oldest, Priority::Emergency, String::new()));
+        }
+        if let Some(n) = o.alerts.get_mut(&(bucket, priority, rule.to_owned())) {
+            *n += 1;
+        } else {
+            o.alerts.insert((bucket, priority, rule.to_owned()), 1);
+        }
     }
 
     /// Hands over the files a container touched since the last call, for ownership lookup.
@@ -193,14 +250,25 @@ impl Observation {
             .unwrap_or_default()
     }
 
-    /// Listening sockets, public inbound connections and alerts of a container.
-    pub fn facts(&self, container_id: &str) -> ContainerFacts {
+    /// Listening sockets, public inbound connections and alerts of a container; alerts as of
+    /// `now` (ns since the Unix epoch), within the attacked window.
+    pub fn facts(&self, container_id: &str, now: u64) -> ContainerFacts {
+        let oldest = self.oldest_counted(now);
         self.containers
             .get(container_id)
-            .map(|o| ContainerFacts {
-                listening: o.listening.iter().cloned().collect(),
-                public_inbound: o.public_inbound,
-                attacked: o.attacked.clone(),
+            .map(|o| {
+                let mut attacked = Attacked::default();
+                for ((_, priority, rule), n) in o
+                    .alerts
+                    .range((oldest, Priority::Emergency, String::new())..)
+                {
+                    attacked.record_n(rule, *priority, *n);
+                }
+                ContainerFacts {
+                    listening: o.listening.iter().cloned().collect(),
+                    public_inbound: o.public_inbound,
+                    attacked,
+                }
             })
             .unwrap_or_default()
     }
@@ -258,6 +326,7 @@ pub fn is_public(ip: IpAddr) -> bool {
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
+    use std::time::Duration;
 
     use kestrel_event::{
         ContainerId, ContainerInfo, FileId, NetProtocol, OpenFlags, ProcessInfo, SocketFamily,
@@ -361,8 +430,8 @@ mod tests {
                 3,
             ));
         }
-        o.record_alert(&id, "Terminal shell in container", Priority::Notice);
-        let f = o.facts(&id);
+        o.record_alert(&id, "Terminal shell in container", Priority::Notice, 3);
+        let f = o.facts(&id, 3);
         assert_eq!(f.listening.len(), 1);
         assert_eq!(f.listening[0].port, 8080);
         assert_eq!(f.public_inbound, 1);
@@ -374,6 +443,58 @@ mod tests {
         assert_eq!(o.stats().containers, 1, "active after the snapshot");
         o.retain_running(|_| false, 100);
         assert_eq!(o.stats().containers, 0);
+    }
+
+    #[test]
+    fn alerts_count_within_the_attacked_window() {
+        const S: u64 = 1_000_000_000;
+        const MIN: u64 = 60 * S;
+        let id = "cd".repeat(32);
+        let attacked = |o: &Observation, now: u64| {
+            let a = o.facts(&id, now).attacked;
+            (a.total(), a.worst(), a.rules)
+        };
+        // One hour: buckets of a minute.
+        let mut o = Observation::default().with_attacked_window(Duration::from_secs(3600));
+        let t0 = 1_800_000_000 * S;
+        o.record_alert(&id, "A", Priority::Critical, t0);
+        o.record_alert(&id, "B", Priority::Notice, t0 + 30 * MIN);
+        o.record_alert(&id, "B", Priority::Notice, t0 + 30 * MIN + S);
+        assert_eq!(o.containers[&id].alerts.len(), 2, "same bucket, one count");
+        assert_eq!(
+            attacked(&o, t0 + 50 * MIN),
+            (
+                3,
+                Some(Priority::Critical),
+                vec!["A".to_owned(), "B".to_owned()]
+            )
+        );
+        // An hour and a minute later, A's bucket has left the window.
+        assert_eq!(
+            attacked(&o, t0 + 61 * MIN),
+            (2, Some(Priority::Notice), vec!["B".to_owned()])
+        );
+        assert_eq!(attacked(&o, t0 + 92 * MIN), (0, None, vec![]));
+        // A later alert drops the buckets that no longer count.
+        o.record_alert(&id, "C", Priority::Warning, t0 + 120 * MIN);
+        assert_eq!(o.containers[&id].alerts.len(), 1);
+        assert_eq!(
+            attacked(&o, t0 + 120 * MIN),
+            (1, Some(Priority::Warning), vec!["C".to_owned()])
+        );
+
+        // No window: every alert of the observation, whenever asked.
+        let mut o = Observation::default();
+        for i in 0..1000 {
+            o.record_alert(&id, "A", Priority::Critical, t0 + i * MIN);
+        }
+        assert_eq!(o.containers[&id].alerts.len(), 1);
+        assert_eq!(attacked(&o, u64::MAX).0, 1000);
+
+        // A zero window counts nothing.
+        let mut o = Observation::default().with_attacked_window(Duration::ZERO);
+        o.record_alert(&id, "A", Priority::Critical, t0);
+        assert_eq!(attacked(&o, t0).0, 0);
     }
 
     #[test]

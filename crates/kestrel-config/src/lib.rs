@@ -134,6 +134,10 @@ pub struct RiskConfig {
     /// A workload observed from its start for at least this many seconds, whose package was
     /// never touched, has that package "not in use" (`--min-observation` overrides).
     pub min_observation_secs: u64,
+    /// Alerts raised on a workload in the last this many seconds make it "attacked" in the
+    /// agent's and `kestrel up`'s assessments (`kestrel risk` counts every alert of its
+    /// observation). 0 counts no alert.
+    pub attacked_window_secs: u64,
 }
 
 impl Default for RiskConfig {
@@ -165,6 +169,7 @@ impl Default for RiskConfig {
             ]),
             environment_words,
             min_observation_secs: 60,
+            attacked_window_secs: 24 * 3600,
         }
     }
 }

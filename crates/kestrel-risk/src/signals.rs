@@ -365,7 +365,12 @@ pub struct Attacked {
 
 impl Attacked {
     pub fn record(&mut self, rule: &str, priority: Priority) {
-        *self.counts.entry(priority).or_default() += 1;
+        self.record_n(rule, priority, 1);
+    }
+
+    /// Records `n` alerts of one rule and priority.
+    pub fn record_n(&mut self, rule: &str, priority: Priority, n: u64) {
+        *self.counts.entry(priority).or_default() += n;
         if !self.rules.iter().any(|r| r == rule) {
             self.rules.push(rule.to_owned());
         }

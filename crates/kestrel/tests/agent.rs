@@ -243,5 +243,37 @@ fn agent_ships_workloads_and_ranked_findings() {
         let max_unused = scores("no").into_iter().fold(f64::NEG_INFINITY, f64::max);
         assert!(min_used > max_unused, "{image}: {min_used} <= {max_unused}");
     }
+
+    // A terminal shell in the python container (what `kubectl exec -it` opens) raises an alert
+    // there: the next assessments count the workload as attacked, and its findings say so.
+    let python = pod.container("python").unwrap();
+    let out = kestrel_testenv::podman()
+        .args(["exec", "-t", &python.podman_name, "bash", "-c", "true"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let reason = "1 alert(s) on the workload (Terminal shell in container)";
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let v = get(
+            &addr,
+            "/api/v1/vulnerabilities?namespace=shop&limit=1000",
+            &read_token,
+        );
+        let attacked = v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["reasons"].as_array().unwrap().iter().any(|r| r == reason));
+        if attacked {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no finding says {reason:?}:\n{v:#}"
+        );
+        std::thread::sleep(Duration::from_secs(2));
+    }
     drop(pod);
 }

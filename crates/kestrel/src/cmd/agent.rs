@@ -157,7 +157,12 @@ impl Detection {
                                     let mut obs = obs.lock().expect("observation lock");
                                     if let Some(c) = &ev.container {
                                         for a in &out {
-                                            obs.record_alert(c.id.as_str(), &a.rule, a.priority);
+                                            obs.record_alert(
+                                                c.id.as_str(),
+                                                &a.rule,
+                                                a.priority,
+                                                ev.ts,
+                                            );
                                         }
                                     }
                                     obs.record_event(&ev);
@@ -292,7 +297,7 @@ pub fn run(args: AgentArgs, config: &Config) -> anyhow::Result<std::process::Exi
             0 => None,
             _ => Some((
                 assessor(config).await?,
-                Arc::new(Mutex::new(Observation::default())),
+                Arc::new(Mutex::new(observation(config))),
             )),
         };
         let detection = Detection::start_observing(
@@ -328,6 +333,12 @@ pub fn run(args: AgentArgs, config: &Config) -> anyhow::Result<std::process::Exi
         }
         Ok(std::process::ExitCode::SUCCESS)
     })
+}
+
+/// What the assessment folds sensor events into, with `[risk] attacked_window_secs`.
+pub(super) fn observation(config: &Config) -> Observation {
+    Observation::default()
+        .with_attacked_window(Duration::from_secs(config.risk.attacked_window_secs))
 }
 
 /// The node assessment of `[agent]`, `[risk]`, `[db]` and `[container]`.

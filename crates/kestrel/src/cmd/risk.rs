@@ -184,7 +184,7 @@ fn observe(config: &Config, d: Duration, observation: &Mutex<Observation>) -> an
                 engine.evaluate(&ev, &mut alerts);
                 if let Some(c) = &ev.container {
                     for a in &alerts {
-                        obs.record_alert(c.id.as_str(), &a.rule, a.priority);
+                        obs.record_alert(c.id.as_str(), &a.rule, a.priority, ev.ts);
                     }
                 }
                 obs.record_event(&ev);

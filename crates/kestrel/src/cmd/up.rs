@@ -14,7 +14,6 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use kestrel_agent::{AgentClient, Identity, Limits};
-use kestrel_assess::Observation;
 use kestrel_config::Config;
 use kestrel_server::{Server, ServerOptions};
 use kestrel_store::Store;
@@ -121,7 +120,7 @@ pub fn run(args: UpArgs, config: &Config) -> anyhow::Result<ExitCode> {
             let assessment = match cfg.risk_interval_secs {
                 0 => None,
                 _ => match super::agent::assessor(config).await {
-                    Ok(a) => Some((a, Arc::new(Mutex::new(Observation::default())))),
+                    Ok(a) => Some((a, Arc::new(Mutex::new(super::agent::observation(config))))),
                     Err(e) => {
                         eprintln!("kestrel up: risk assessment off: {e:#}");
                         None
