@@ -41,4 +41,5 @@ pub use metadata::{Lookup, MetadataSource};
 pub use pipeline::{
     DEFAULT_OPEN_PREFIXES, DEFAULT_OPEN_SUFFIXES, DEFAULT_OPEN_WRITE_PREFIXES, DenyError, ExeId,
     Fallback, Replay, Sensor, SensorConfig, SensorError, SensorHandle, StatsSnapshot,
+    boot_to_unix_ns,
 };

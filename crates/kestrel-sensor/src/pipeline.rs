@@ -326,7 +326,9 @@ impl Sensor {
     }
 }
 
-pub(crate) fn boot_to_unix_ns() -> i64 {
+/// Unix time minus boot time on this machine, in ns: process start times and kernel record
+/// times are on the boot clock, events carry Unix times.
+pub fn boot_to_unix_ns() -> i64 {
     use nix::time::{ClockId, clock_gettime};
     let ns = |id| {
         clock_gettime(id)
@@ -882,6 +884,11 @@ pub struct Replay {
 }
 
 impl Replay {
+    /// Unix time minus boot time on the machine that made the recording, in ns.
+    pub fn boot_to_unix_ns(&self) -> i64 {
+        self.replayer.boot_to_unix_ns
+    }
+
     pub fn open(path: &std::path::Path, cfg: &SensorConfig) -> Result<Replay, RecordingError> {
         let replayer = Replayer::open(path)?;
         let normalizer = Normalizer::new(NormalizeConfig {

@@ -74,6 +74,32 @@ fn watch_records_stops_on_sigint_and_replays() {
     assert_eq!(exec["process"]["exe"]["path"], "/usr/bin/echo");
     assert_eq!(exec["process"]["ppid"], std::process::id());
 
+    // Rules in a replay see the recording machine's clocks: `proc.duration` (event time minus
+    // process start, two clocks apart) has a value, here the marker's age at its exec.
+    let rules = dir.path().join("rules.yaml");
+    std::fs::write(
+        &rules,
+        "- rule: Young marker\n  desc: d\n  condition: evt.type=execve and proc.args contains \
+         kestrel-cli-marker and proc.duration < 60000000000\n  output: age %proc.duration\n  \
+         priority: NOTICE\n",
+    )
+    .unwrap();
+    let out = Command::new(KESTREL)
+        .args(["replay", "--format", "json", "--rules"])
+        .arg(&rules)
+        .arg(&rec)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let alert = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|a| a["rule"] == "Young marker")
+        .unwrap_or_else(|| panic!("no alert on the marker's age:\n{text}"));
+    let age = alert["output_fields"]["proc.duration"].as_u64();
+    assert!(age.is_some_and(|ns| ns < 60_000_000_000), "{alert:#}");
+
     let out = Command::new(KESTREL)
         .args(["replay"])
         .arg(dir.path().join("missing.krec"))

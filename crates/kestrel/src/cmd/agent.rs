@@ -114,7 +114,8 @@ impl Detection {
         )?;
         let mut engine = kestrel_rules::Engine::new(Arc::new(rules))
             .hostname(node)
-            .min_priority(min);
+            .min_priority(min)
+            .boot_clock_offset(kestrel_sensor::boot_to_unix_ns());
         let mut sensor_config = super::watch::sensor_config(config)?;
         if observation.is_some() {
             // Interpreters load their modules with open(2), anywhere in the file system: the

@@ -161,7 +161,8 @@ fn observe(config: &Config, d: Duration, observation: &Mutex<Observation>) -> an
         kestrel_rules::RuleSet::load(&config.detection.rules_files)
     }
     .context("loading detection rules")?;
-    let mut engine = kestrel_rules::Engine::new(Arc::new(rules));
+    let mut engine = kestrel_rules::Engine::new(Arc::new(rules))
+        .boot_clock_offset(kestrel_sensor::boot_to_unix_ns());
     let mut alerts = Vec::new();
     let sensor = kestrel_sensor::Sensor::start(cfg).context("starting the sensor")?;
     let mut obs = observation.lock().expect("observation lock");

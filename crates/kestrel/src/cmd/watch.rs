@@ -180,16 +180,6 @@ fn rule_engine(
     ))
 }
 
-/// Unix time minus boot time, in nanoseconds: process start times are on the boot clock.
-fn boot_clock_offset() -> anyhow::Result<i64> {
-    use nix::time::{ClockId, clock_gettime};
-    let ns = |id| -> anyhow::Result<i64> {
-        let t = clock_gettime(id).with_context(|| format!("reading clock {id}"))?;
-        Ok(t.tv_sec() * 1_000_000_000 + t.tv_nsec())
-    };
-    Ok(ns(ClockId::CLOCK_REALTIME)? - ns(ClockId::CLOCK_BOOTTIME)?)
-}
-
 /// Threat-intel feeds of `[detection] intel_files` and `--intel`, reloaded every
 /// `reload_every` (never when zero).
 fn intel_matcher(
@@ -500,7 +490,7 @@ pub fn watch(args: WatchArgs, config: &Config) -> anyhow::Result<ExitCode> {
     let enforcement = enforcement(&args, config);
     let mut rules = rule_reloader(config, &args.out)?;
     // Live events and this host's process start times share this boot.
-    let offset = boot_clock_offset()?;
+    let offset = kestrel_sensor::boot_to_unix_ns();
     let engine =
         rule_engine(config, rules.as_ref(), enforcement)?.map(|e| e.boot_clock_offset(offset));
     let reload_every = Duration::from_secs(config.detection.reload_interval_secs);
@@ -693,9 +683,12 @@ pub fn replay(args: ReplayArgs, config: &Config) -> anyhow::Result<ExitCode> {
     let rules = rule_reloader(config, &args.out)?;
     // A recording carries the kernel's verdicts; `Kill` reports exactly those and claims
     // nothing the kernel did not do.
-    let engine = rule_engine(config, rules.as_ref(), Enforcement::Kill)?;
-    let intel = intel_matcher(config, &args.out, Duration::ZERO)?;
     let mut replay = Replay::open(&args.file, &cfg)?;
+    // The recording machine's clocks, not ours: `proc.duration` as it was when recorded.
+    let offset = replay.boot_to_unix_ns();
+    let engine = rule_engine(config, rules.as_ref(), Enforcement::Kill)?
+        .map(|e| e.boot_clock_offset(offset));
+    let intel = intel_matcher(config, &args.out, Duration::ZERO)?;
     let mut printer = Printer::new(&args.out, engine, intel);
     for e in replay.by_ref() {
         printer.handle(&e?)?;
