@@ -117,7 +117,7 @@ fn service_ports(svc: &Service) -> String {
     }
 }
 
-/// Internet → LoadBalancer/NodePort Service or Ingress → Service → workload.
+/// Internet → LoadBalancer/NodePort Service, Ingress or Gateway → Service → workload.
 fn expose(inv: &Inventory, pods: &[EffectivePod<'_>], g: &mut Graph) {
     for l in &inv.services {
         let svc = &l.object;
@@ -209,6 +209,65 @@ fn expose(inv: &Inventory, pods: &[EffectivePod<'_>], g: &mut Graph) {
                     format!("Ingress {ns}/{name} routes requests to Service {ns}/{svc}"),
                 );
             }
+        }
+    }
+    gateways(inv, g);
+}
+
+/// Internet → Gateway → Service, through the routes attached to the Gateway's listeners (the
+/// attachment rules are `kestrel_k8s::gateway`'s). A Gateway marked internal (annotations, class
+/// or `kestrel.dev/exposure: internal`) is no entry point.
+fn gateways(inv: &Inventory, g: &mut Graph) {
+    use kestrel_k8s::gateway::{GatewayExposure, NamespacedName, service_exposures};
+    use std::collections::{BTreeMap, BTreeSet};
+    // Per Gateway: its listeners that route somewhere, and the Services reached.
+    let mut by_gateway: BTreeMap<NamespacedName, (BTreeSet<String>, Vec<(Node, GatewayExposure)>)> =
+        BTreeMap::new();
+    for l in &inv.services {
+        let svc = &l.object;
+        let ns = svc.metadata.namespace.as_deref().unwrap_or("default");
+        let name = svc.metadata.name.as_deref().unwrap_or_default();
+        let target = Node::new(NodeKind::Service, Some(ns), name);
+        // As for Ingresses: only a Service that selects pods leads anywhere.
+        if g.find(&target).is_none() {
+            continue;
+        }
+        for e in service_exposures(inv, ns, name)
+            .into_iter()
+            .filter(|e| e.internet)
+        {
+            let entry = by_gateway.entry(e.gateway.clone()).or_default();
+            entry.0.insert(format!("{} on port {}", e.listener, e.port));
+            entry.1.push((target.clone(), e));
+        }
+    }
+    for (gw, (listeners, routes)) in by_gateway {
+        let node = Node::new(NodeKind::Gateway, Some(&gw.namespace), &gw.name);
+        let listeners: Vec<String> = listeners.into_iter().collect();
+        g.edge(
+            Node::internet(),
+            node.clone(),
+            EdgeKind::ReachableFromInternet,
+            format!(
+                "Gateway {gw} (listener {}) is reachable from the Internet",
+                listeners.join(", ")
+            ),
+        );
+        for (target, e) in routes {
+            let hosts = if e.hostnames.is_empty() {
+                String::new()
+            } else {
+                format!(", host {}", e.hostnames.join(", "))
+            };
+            g.edge(
+                node.clone(),
+                target.clone(),
+                EdgeKind::RoutesTo,
+                format!(
+                    "Gateway {gw} routes requests to {target} through {} {}{hosts}",
+                    e.route_kind, e.route
+                ),
+            );
         }
     }
 }

@@ -14,6 +14,8 @@ pub enum NodeKind {
     /// A Service (any type; only LoadBalancer and NodePort ones are reachable from the Internet).
     Service,
     Ingress,
+    /// A Gateway API Gateway (only those not marked internal are reachable from the Internet).
+    Gateway,
     /// A workload (Deployment, DaemonSet, bare Pod...): its pods.
     Workload(Kind),
     ServiceAccount,
@@ -31,6 +33,7 @@ impl NodeKind {
             NodeKind::Internet => "Internet",
             NodeKind::Service => "Service",
             NodeKind::Ingress => "Ingress",
+            NodeKind::Gateway => "Gateway",
             NodeKind::Workload(k) => k.as_str(),
             NodeKind::ServiceAccount => "ServiceAccount",
             NodeKind::Node => "Node",
@@ -100,9 +103,9 @@ pub const ANY_NODE: &str = "*";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EdgeKind {
-    /// The Internet reaches a LoadBalancer or NodePort Service, or an Ingress.
+    /// The Internet reaches a LoadBalancer or NodePort Service, an Ingress or a Gateway.
     ReachableFromInternet,
-    /// An Ingress sends traffic to a Service.
+    /// An Ingress, or a Gateway through an attached route, sends traffic to a Service.
     RoutesTo,
     /// A Service selects the pods of a workload.
     Exposes,

@@ -41,10 +41,11 @@ pub fn to_table(report: &Report) -> String {
         }
         s.push('\n');
     }
+    let n = report.paths.len();
     let _ = writeln!(
         s,
-        "{} attack paths to cluster admin ({} nodes, {} edges in the graph)",
-        report.paths.len(),
+        "{n} attack path{} to cluster admin ({} nodes, {} edges in the graph)",
+        if n == 1 { "" } else { "s" },
         report.graph.nodes().len(),
         report.graph.edges().len()
     );

@@ -227,7 +227,7 @@ fn pod_not_exposed_has_a_pod_path_only() {
               2. [can_create_pods] ServiceAccount shop/web can create pods in namespace shop (RoleBinding shop/web-creates-pods → Role shop/pod-creator) and run them as ServiceAccount shop/deployer
               3. [is_cluster_admin_equivalent] ServiceAccount shop/deployer holds * on * cluster-wide through ClusterRoleBinding/deployer-admin (ClusterRole/cluster-admin)
 
-            1 attack paths to cluster admin (7 nodes, 5 edges in the graph)
+            1 attack path to cluster admin (7 nodes, 5 edges in the graph)
         "#]],
     );
 }
@@ -348,5 +348,78 @@ fn json_and_dot_name_the_path() {
         dot.matches("color=red").count(),
         6 + 5,
         "6 nodes and 5 edges on the path"
+    );
+}
+
+/// The same pods behind a ClusterIP Service that an HTTPRoute attaches to a public Gateway of
+/// another namespace; the Gateway is the entry point. Marked internal, it is none.
+const GATEWAY: &str = r#"
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: public, namespace: infra, annotations: {EXPOSURE}}
+spec:
+  gatewayClassName: example
+  listeners:
+  - {name: https, protocol: HTTPS, port: 443, allowedRoutes: {namespaces: {from: All}}}
+  - {name: http, protocol: HTTP, port: 80}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: shop, namespace: shop}
+spec:
+  parentRefs: [{name: public, namespace: infra}]
+  hostnames: [shop.example.com]
+  rules: [{backendRefs: [{name: web, port: 8080}]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {app: web}
+  ports: [{port: 8080}]
+"#;
+
+fn behind_gateway(exposure: &str) -> String {
+    let creator = EXPOSED_CREATOR.replace("AUTOMOUNT", "");
+    // Drop the LoadBalancer (the first document).
+    let (_, rest) = creator.split_once("---").unwrap();
+    format!("{}---{rest}", GATEWAY.replace("EXPOSURE", exposure))
+}
+
+#[test]
+fn public_gateway_route_is_an_entry_point() {
+    check(
+        &behind_gateway(""),
+        expect![[r#"
+            PATH 1 [b5bf4e1b8754a001] the Internet → cluster admin (6 hops)
+              1. [reachable_from_internet] Gateway infra/public (listener https on port 443) is reachable from the Internet
+              2. [routes_to] Gateway infra/public routes requests to Service shop/web through HTTPRoute shop/shop, host shop.example.com
+              3. [exposes] Service shop/web (ClusterIP, port 8080) exposes the pods of Deployment shop/web (selector app=web)
+              4. [runs_as] Deployment shop/web mounts the token of ServiceAccount shop/web (automountServiceAccountToken is not set)
+              5. [can_create_pods] ServiceAccount shop/web can create pods in namespace shop (RoleBinding shop/web-creates-pods → Role shop/pod-creator) and run them as ServiceAccount shop/deployer
+              6. [is_cluster_admin_equivalent] ServiceAccount shop/deployer holds * on * cluster-wide through ClusterRoleBinding/deployer-admin (ClusterRole/cluster-admin)
+
+            PATH 2 [024eec633a5e3c7a] Deployment shop/web → cluster admin (3 hops)
+              1. [runs_as] Deployment shop/web mounts the token of ServiceAccount shop/web (automountServiceAccountToken is not set)
+              2. [can_create_pods] ServiceAccount shop/web can create pods in namespace shop (RoleBinding shop/web-creates-pods → Role shop/pod-creator) and run them as ServiceAccount shop/deployer
+              3. [is_cluster_admin_equivalent] ServiceAccount shop/deployer holds * on * cluster-wide through ClusterRoleBinding/deployer-admin (ClusterRole/cluster-admin)
+
+            2 attack paths to cluster admin (8 nodes, 7 edges in the graph)
+        "#]],
+    );
+}
+
+#[test]
+fn internal_gateway_is_no_entry_point() {
+    check(
+        &behind_gateway("kestrel.dev/exposure: internal"),
+        expect![[r#"
+            PATH 1 [024eec633a5e3c7a] Deployment shop/web → cluster admin (3 hops)
+              1. [runs_as] Deployment shop/web mounts the token of ServiceAccount shop/web (automountServiceAccountToken is not set)
+              2. [can_create_pods] ServiceAccount shop/web can create pods in namespace shop (RoleBinding shop/web-creates-pods → Role shop/pod-creator) and run them as ServiceAccount shop/deployer
+              3. [is_cluster_admin_equivalent] ServiceAccount shop/deployer holds * on * cluster-wide through ClusterRoleBinding/deployer-admin (ClusterRole/cluster-admin)
+
+            1 attack path to cluster admin (7 nodes, 5 edges in the graph)
+        "#]],
     );
 }
