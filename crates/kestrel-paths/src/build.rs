@@ -220,9 +220,13 @@ fn expose(inv: &Inventory, pods: &[EffectivePod<'_>], g: &mut Graph) {
 fn gateways(inv: &Inventory, g: &mut Graph) {
     use kestrel_k8s::gateway::{GatewayExposure, NamespacedName, service_exposures};
     use std::collections::{BTreeMap, BTreeSet};
-    // Per Gateway: its listeners that route somewhere, and the Services reached.
-    let mut by_gateway: BTreeMap<NamespacedName, (BTreeSet<String>, Vec<(Node, GatewayExposure)>)> =
-        BTreeMap::new();
+    /// What one Gateway leads to: its listeners that route somewhere, and the Services reached.
+    #[derive(Default)]
+    struct Reach {
+        listeners: BTreeSet<String>,
+        routes: Vec<(Node, GatewayExposure)>,
+    }
+    let mut by_gateway: BTreeMap<NamespacedName, Reach> = BTreeMap::new();
     for l in &inv.services {
         let svc = &l.object;
         let ns = svc.metadata.namespace.as_deref().unwrap_or("default");
@@ -237,11 +241,13 @@ fn gateways(inv: &Inventory, g: &mut Graph) {
             .filter(|e| e.internet)
         {
             let entry = by_gateway.entry(e.gateway.clone()).or_default();
-            entry.0.insert(format!("{} on port {}", e.listener, e.port));
-            entry.1.push((target.clone(), e));
+            entry
+                .listeners
+                .insert(format!("{} on port {}", e.listener, e.port));
+            entry.routes.push((target.clone(), e));
         }
     }
-    for (gw, (listeners, routes)) in by_gateway {
+    for (gw, Reach { listeners, routes }) in by_gateway {
         let node = Node::new(NodeKind::Gateway, Some(&gw.namespace), &gw.name);
         let listeners: Vec<String> = listeners.into_iter().collect();
         g.edge(
