@@ -275,5 +275,26 @@ fn agent_ships_workloads_and_ranked_findings() {
         );
         std::thread::sleep(Duration::from_secs(2));
     }
+    // The alert itself reached the server with the Pod's identity, so it is found by namespace
+    // and pod (the agent's events are resolved through the container runtime).
+    let alerts = get(
+        &addr,
+        &format!(
+            "/api/v1/alerts?namespace={}&pod={}&rule=Terminal%20shell%20in%20container",
+            pod.namespace(),
+            pod.name()
+        ),
+        &read_token,
+    );
+    let a = alerts["items"]
+        .as_array()
+        .unwrap()
+        .first()
+        .unwrap_or_else(|| panic!("no terminal shell alert for the Pod: {alerts:#}"));
+    let fields = &a["alert"]["output_fields"];
+    assert_eq!(fields["container.id"], &python.id.as_str()[..12], "{a:#}");
+    assert_eq!(fields["k8s.pod.name"], pod.name(), "{a:#}");
+    assert_eq!(fields["k8s.ns.name"], pod.namespace(), "{a:#}");
+    assert_eq!(a["node"], "node-1", "{a:#}");
     drop(pod);
 }

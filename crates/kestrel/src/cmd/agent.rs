@@ -93,8 +93,9 @@ impl Detection {
     /// Starts the sensor (eBPF, or the degraded fallback, reported as such) and the rule
     /// engine, forwarding alerts to `client` and health every `interval`; with `observation`,
     /// every event and alert is also folded into it for risk assessment, and the sensor reports
-    /// every file open. Must run inside a Tokio runtime.
-    pub fn start_observing(
+    /// every file open. Events carry container and pod identity from the container runtimes
+    /// (`[container]`), so alerts name their pod and namespace.
+    pub async fn start_observing(
         client: Arc<AgentClient>,
         config: &Config,
         interval: Duration,
@@ -122,8 +123,10 @@ impl Detection {
             // in-use evidence of risk assessment needs every open, not only the rules' paths.
             sensor_config.open_prefixes = vec![String::new()];
         }
-        let sensor =
-            kestrel_sensor::Sensor::start(sensor_config).context("cannot start the sensor")?;
+        let (resolver, hold) = kestrel_container::ContainerResolver::start(&config.container).await;
+        sensor_config.hold_unresolved = hold;
+        let sensor = kestrel_sensor::Sensor::start_with(sensor_config, Some(Arc::new(resolver)))
+            .context("cannot start the sensor")?;
         match (sensor.degraded(), &observation) {
             (Some(why), _) => tracing::warn!(
                 "sensor degraded: {why}; risk assessment will not judge any package unused"
@@ -306,7 +309,8 @@ pub fn run(args: AgentArgs, config: &Config) -> anyhow::Result<std::process::Exi
             config,
             Duration::from_secs(args.health_interval.max(1)),
             risk.as_ref().map(|(_, o)| o.clone()),
-        )?;
+        )
+        .await?;
         let risk = risk.map(|(assessor, observation)| {
             tokio::spawn(assess_periodically(
                 assessor,

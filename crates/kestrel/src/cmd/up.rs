@@ -132,7 +132,9 @@ pub fn run(args: UpArgs, config: &Config) -> anyhow::Result<ExitCode> {
                 config,
                 Duration::from_secs(10),
                 assessment.as_ref().map(|(_, o)| o.clone()),
-            ) {
+            )
+            .await
+            {
                 Ok(d) => {
                     detection = Some(d);
                     risk = assessment.map(|(assessor, observation)| {
