@@ -298,3 +298,80 @@ fn agent_ships_workloads_and_ranked_findings() {
     assert_eq!(a["node"], "node-1", "{a:#}");
     drop(pod);
 }
+
+/// `[detection] enforcement = "kill"` in the agent: a program a kill rule names is killed by the
+/// kernel at exec, before it runs anything, and the alert reaches the server with the verdict.
+#[test]
+fn agent_enforces_kill_rules_and_ships_the_verdict() {
+    let tmp = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", tmp.path().join("server.db").display());
+    let agent_token = token(&database, "agent");
+    let read_token = token(&database, "read");
+    let (_server, line) = start_until(
+        Command::new(BIN).args(["server", "--listen", "127.0.0.1:0", "--database", &database]),
+        "listening on",
+    );
+    let url = line.rsplit(' ').next().unwrap().to_owned();
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let rules = tmp.path().join("kill.yaml");
+    std::fs::write(
+        &rules,
+        "- rule: Forbidden on the node\n  desc: a program that must never run\n  \
+         condition: evt.type in (execve, execveat) and proc.name = agentkill\n  \
+         output: \"forbidden program %proc.name (exe=%proc.exepath)\"\n  priority: CRITICAL\n  \
+         action: kill\n",
+    )
+    .unwrap();
+    let config = tmp.path().join("kestrel.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[agent]\nrisk_interval_secs = 0\n\
+             [detection]\nbuiltin_rules = false\nrules_files = [{rules:?}]\nenforcement = \"kill\"\n"
+        ),
+    )
+    .unwrap();
+    // The kill maps are filled before the agent prints its banner.
+    let (_agent, _) = start_until(
+        Command::new(BIN)
+            .arg("--config")
+            .arg(&config)
+            .args(["agent", "--server", &url, "--token", &agent_token])
+            .args(["--cluster", "test", "--node", "node-1", "--buffer-dir"])
+            .arg(tmp.path().join("buffer")),
+        "kestrel agent shipping to",
+    );
+    let prog = common::renamed_copy("/bin/sh", tmp.path(), "agentkill");
+    let marker = tmp.path().join("ran");
+    let status = Command::new(&prog)
+        .arg("-c")
+        .arg(format!("touch {}", marker.display()))
+        .status()
+        .unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(9), "{status:?}");
+    assert!(!marker.exists(), "the killed program ran its command");
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let alert = loop {
+        let alerts = get(
+            &addr,
+            "/api/v1/alerts?rule=Forbidden%20on%20the%20node",
+            &read_token,
+        );
+        if let Some(a) = alerts["items"].as_array().unwrap().first() {
+            break a.clone();
+        }
+        assert!(Instant::now() < deadline, "no alert reached the server");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(alert["alert"]["action"], "killed", "{alert:#}");
+    assert_eq!(
+        alert["alert"]["output_fields"]["proc.exepath"],
+        prog.to_str().unwrap(),
+        "{alert:#}"
+    );
+}

@@ -101,7 +101,8 @@ impl Detection {
         interval: Duration,
         observation: Option<Arc<Mutex<Observation>>>,
     ) -> anyhow::Result<Detection> {
-        let rules = load_rules(config)?;
+        let rules = Arc::new(load_rules(config)?);
+        let enforcement = super::watch::configured_enforcement(config);
         let min: kestrel_event::Priority = config
             .detection
             .min_priority
@@ -113,9 +114,10 @@ impl Detection {
             Duration::from_secs(config.detection.reload_interval_secs),
             &node,
         )?;
-        let mut engine = kestrel_rules::Engine::new(Arc::new(rules))
+        let mut engine = kestrel_rules::Engine::new(rules.clone())
             .hostname(node)
             .min_priority(min)
+            .enforcement(enforcement)
             .boot_clock_offset(kestrel_sensor::boot_to_unix_ns());
         let mut sensor_config = super::watch::sensor_config(config)?;
         if observation.is_some() {
@@ -127,6 +129,8 @@ impl Detection {
         sensor_config.hold_unresolved = hold;
         let sensor = kestrel_sensor::Sensor::start_with(sensor_config, Some(Arc::new(resolver)))
             .context("cannot start the sensor")?;
+        // The rules are fixed for the agent's life: the kill maps are filled once.
+        super::watch::arm(&sensor, config, &[], false, enforcement, Some(&rules))?;
         match (sensor.degraded(), &observation) {
             (Some(why), _) => tracing::warn!(
                 "sensor degraded: {why}; risk assessment will not judge any package unused"

@@ -205,6 +205,11 @@ fn enforcement(args: &WatchArgs, config: &Config) -> Enforcement {
     if args.enforce {
         return Enforcement::Kill;
     }
+    configured_enforcement(config)
+}
+
+/// `[detection] enforcement`.
+pub(super) fn configured_enforcement(config: &Config) -> Enforcement {
     match config.detection.enforcement {
         EnforcementMode::Off => Enforcement::Off,
         EnforcementMode::DryRun => Enforcement::DryRun,
@@ -214,7 +219,7 @@ fn enforcement(args: &WatchArgs, config: &Config) -> Enforcement {
 
 /// Keeps the sensor's kill maps equal to the kill targets of the loaded rules, across reloads,
 /// without touching the entries of the static deny list (`--deny-exec`).
-struct Enforcer<'a> {
+pub(super) struct Enforcer<'a> {
     sensor: &'a SensorHandle,
     mode: DenyMode,
     static_ids: HashSet<ExeId>,
@@ -278,6 +283,48 @@ impl<'a> Enforcer<'a> {
         self.rule_names = names;
         Ok(())
     }
+}
+
+/// Fills the sensor's kill maps: the static deny list (`[sensor] deny_exec` and `extra_deny`, in
+/// dry-run mode with `dry_run` or `[sensor] deny_dry_run`), then, unless `enforcement` is off,
+/// the kill targets of `rules`. The returned enforcer keeps the rule targets in step with later
+/// rule reloads.
+pub(super) fn arm<'a>(
+    sensor: &'a SensorHandle,
+    config: &Config,
+    extra_deny: &[PathBuf],
+    dry_run: bool,
+    enforcement: Enforcement,
+    rules: Option<&kestrel_rules::RuleSet>,
+) -> anyhow::Result<Option<Enforcer<'a>>> {
+    let mode = if dry_run || config.sensor.deny_dry_run {
+        DenyMode::DryRun
+    } else {
+        DenyMode::Kill
+    };
+    let mut static_ids = HashSet::new();
+    for p in config.sensor.deny_exec.iter().chain(extra_deny) {
+        let id = ExeId::of(p).with_context(|| format!("deny list entry {}", p.display()))?;
+        sensor
+            .deny_exe(id, mode)
+            .with_context(|| format!("deny list entry {}", p.display()))?;
+        static_ids.insert(id);
+        tracing::info!(path = %p.display(), ?mode, "exec deny list");
+    }
+    Ok(match (enforcement, rules) {
+        (Enforcement::Off, _) | (_, None) => None,
+        (e, Some(r)) => {
+            log_enforcement_support(e);
+            let kill_mode = if e == Enforcement::Kill {
+                DenyMode::Kill
+            } else {
+                DenyMode::DryRun
+            };
+            let mut enf = Enforcer::new(sensor, kill_mode, static_ids);
+            enf.apply(&r.kill_targets())?;
+            Some(enf)
+        }
+    })
 }
 
 /// What the kernel offers for enforcement, said once at start.
@@ -514,34 +561,14 @@ pub fn watch(args: WatchArgs, config: &Config) -> anyhow::Result<ExitCode> {
     if let Some(why) = sensor.degraded() {
         tracing::warn!("{why}");
     }
-    let mode = if args.dry_run || config.sensor.deny_dry_run {
-        DenyMode::DryRun
-    } else {
-        DenyMode::Kill
-    };
-    let mut static_ids = HashSet::new();
-    for p in config.sensor.deny_exec.iter().chain(&args.deny_exec) {
-        let id = ExeId::of(p).with_context(|| format!("deny list entry {}", p.display()))?;
-        sensor
-            .deny_exe(id, mode)
-            .with_context(|| format!("deny list entry {}", p.display()))?;
-        static_ids.insert(id);
-        tracing::info!(path = %p.display(), ?mode, "exec deny list");
-    }
-    let mut enforcer = match (enforcement, &rules) {
-        (Enforcement::Off, _) | (_, None) => None,
-        (e, Some(r)) => {
-            log_enforcement_support(e);
-            let kill_mode = if e == Enforcement::Kill {
-                DenyMode::Kill
-            } else {
-                DenyMode::DryRun
-            };
-            let mut enf = Enforcer::new(&sensor, kill_mode, static_ids);
-            enf.apply(&r.shared().current().0.kill_targets())?;
-            Some(enf)
-        }
-    };
+    let mut enforcer = arm(
+        &sensor,
+        config,
+        &args.deny_exec,
+        args.dry_run,
+        enforcement,
+        rules.as_ref().map(|r| r.shared().current().0).as_deref(),
+    )?;
     let mut printer = Printer::new(&args.out, engine, intel);
     let deadline = args
         .duration
