@@ -299,8 +299,31 @@ fn agent_ships_workloads_and_ranked_findings() {
     drop(pod);
 }
 
+/// A kill rule for programs named `name`.
+fn kill_rule(name: &str) -> String {
+    format!(
+        "- rule: Forbidden on the node\n  desc: a program that must never run\n  \
+         condition: evt.type in (execve, execveat) and proc.name = {name}\n  \
+         output: \"forbidden program %proc.name (exe=%proc.exepath)\"\n  priority: CRITICAL\n  \
+         action: kill\n"
+    )
+}
+
+/// Runs `prog -c 'touch MARKER'`: the signal that ended it, and whether it ran its command.
+fn run_touch(prog: &std::path::Path, marker: &std::path::Path) -> (Option<i32>, bool) {
+    use std::os::unix::process::ExitStatusExt;
+    let _ = std::fs::remove_file(marker);
+    let status = Command::new(prog)
+        .arg("-c")
+        .arg(format!("touch {}", marker.display()))
+        .status()
+        .unwrap();
+    (status.signal(), marker.exists())
+}
+
 /// `[detection] enforcement = "kill"` in the agent: a program a kill rule names is killed by the
 /// kernel at exec, before it runs anything, and the alert reaches the server with the verdict.
+/// SIGHUP reloads the rules, and the kernel's kill targets with them.
 #[test]
 fn agent_enforces_kill_rules_and_ships_the_verdict() {
     let tmp = tempfile::tempdir().unwrap();
@@ -317,25 +340,19 @@ fn agent_enforces_kill_rules_and_ships_the_verdict() {
         .trim_end_matches('/')
         .to_owned();
     let rules = tmp.path().join("kill.yaml");
-    std::fs::write(
-        &rules,
-        "- rule: Forbidden on the node\n  desc: a program that must never run\n  \
-         condition: evt.type in (execve, execveat) and proc.name = agentkill\n  \
-         output: \"forbidden program %proc.name (exe=%proc.exepath)\"\n  priority: CRITICAL\n  \
-         action: kill\n",
-    )
-    .unwrap();
+    std::fs::write(&rules, kill_rule("agentkill")).unwrap();
     let config = tmp.path().join("kestrel.toml");
     std::fs::write(
         &config,
         format!(
             "[agent]\nrisk_interval_secs = 0\n\
-             [detection]\nbuiltin_rules = false\nrules_files = [{rules:?}]\nenforcement = \"kill\"\n"
+             [detection]\nbuiltin_rules = false\nrules_files = [{rules:?}]\nenforcement = \"kill\"\n\
+             reload_interval_secs = 0\n"
         ),
     )
     .unwrap();
     // The kill maps are filled before the agent prints its banner.
-    let (_agent, _) = start_until(
+    let (agent, _) = start_until(
         Command::new(BIN)
             .arg("--config")
             .arg(&config)
@@ -346,14 +363,11 @@ fn agent_enforces_kill_rules_and_ships_the_verdict() {
     );
     let prog = common::renamed_copy("/bin/sh", tmp.path(), "agentkill");
     let marker = tmp.path().join("ran");
-    let status = Command::new(&prog)
-        .arg("-c")
-        .arg(format!("touch {}", marker.display()))
-        .status()
-        .unwrap();
-    use std::os::unix::process::ExitStatusExt;
-    assert_eq!(status.signal(), Some(9), "{status:?}");
-    assert!(!marker.exists(), "the killed program ran its command");
+    assert_eq!(
+        run_touch(&prog, &marker),
+        (Some(9), false),
+        "killed at exec"
+    );
 
     let deadline = Instant::now() + Duration::from_secs(60);
     let alert = loop {
@@ -373,5 +387,24 @@ fn agent_enforces_kill_rules_and_ships_the_verdict() {
         alert["alert"]["output_fields"]["proc.exepath"],
         prog.to_str().unwrap(),
         "{alert:#}"
+    );
+    // The rules change; file polling is off, so only SIGHUP reloads them. Then the new name is
+    // killed and the old one runs.
+    let next = common::renamed_copy("/bin/sh", tmp.path(), "agentkill2");
+    std::fs::write(&rules, kill_rule("agentkill2")).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(agent.0.id() as i32),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while run_touch(&next, &marker) != (Some(9), false) {
+        assert!(Instant::now() < deadline, "SIGHUP did not arm the new rule");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        run_touch(&prog, &marker),
+        (None, true),
+        "old target released"
     );
 }

@@ -59,6 +59,7 @@ fn hostname() -> String {
 #[derive(Debug)]
 pub struct Detection {
     stop: Arc<AtomicBool>,
+    reload: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
     health: tokio::task::JoinHandle<()>,
     forward: tokio::task::JoinHandle<()>,
@@ -68,25 +69,6 @@ pub struct Detection {
 struct Shared {
     stats: Option<kestrel_sensor::StatsSnapshot>,
     degraded: Option<String>,
-}
-
-fn load_rules(config: &Config) -> anyhow::Result<kestrel_rules::RuleSet> {
-    let mut sources = Vec::new();
-    if config.detection.builtin_rules {
-        sources.extend(kestrel_rules::default_sources());
-    }
-    for path in &config.detection.rules_files {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read rules file {}", path.display()))?;
-        sources.push(kestrel_rules::RuleSource {
-            name: path.display().to_string(),
-            text,
-        });
-    }
-    if sources.is_empty() {
-        bail!("no rules: [detection] builtin_rules is false and rules_files is empty");
-    }
-    Ok(kestrel_rules::RuleSet::from_sources(&sources)?)
 }
 
 impl Detection {
@@ -101,7 +83,10 @@ impl Detection {
         interval: Duration,
         observation: Option<Arc<Mutex<Observation>>>,
     ) -> anyhow::Result<Detection> {
-        let rules = Arc::new(load_rules(config)?);
+        let Some(mut rules) = super::watch::configured_rules(config, &[])? else {
+            bail!("no rules: [detection] builtin_rules is false and rules_files is empty");
+        };
+        let reload_every = Duration::from_secs(config.detection.reload_interval_secs);
         let enforcement = super::watch::configured_enforcement(config);
         let min: kestrel_event::Priority = config
             .detection
@@ -114,7 +99,7 @@ impl Detection {
             Duration::from_secs(config.detection.reload_interval_secs),
             &node,
         )?;
-        let mut engine = kestrel_rules::Engine::new(rules.clone())
+        let mut engine = kestrel_rules::Engine::with_shared(rules.shared())
             .hostname(node)
             .min_priority(min)
             .enforcement(enforcement)
@@ -129,8 +114,14 @@ impl Detection {
         sensor_config.hold_unresolved = hold;
         let sensor = kestrel_sensor::Sensor::start_with(sensor_config, Some(Arc::new(resolver)))
             .context("cannot start the sensor")?;
-        // The rules are fixed for the agent's life: the kill maps are filled once.
-        super::watch::arm(&sensor, config, &[], false, enforcement, Some(&rules))?;
+        let mut enforcer = super::watch::arm(
+            &sensor,
+            config,
+            &[],
+            false,
+            enforcement,
+            Some(&rules.shared().current().0),
+        )?;
         match (sensor.degraded(), &observation) {
             (Some(why), _) => tracing::warn!(
                 "sensor degraded: {why}; risk assessment will not judge any package unused"
@@ -144,11 +135,13 @@ impl Detection {
             (None, None) => {}
         }
         let stop = Arc::new(AtomicBool::new(false));
+        let reload = Arc::new(AtomicBool::new(false));
         let shared = Arc::new(Mutex::new(Shared::default()));
         let alerts_total = Arc::new(AtomicU64::new(0));
         let (tx, mut rx) = tokio::sync::mpsc::channel::<kestrel_event::Alert>(10_000);
         let thread = {
             let stop = stop.clone();
+            let reload = reload.clone();
             let shared = shared.clone();
             let alerts_total = alerts_total.clone();
             std::thread::Builder::new()
@@ -156,7 +149,25 @@ impl Detection {
                 .spawn(move || {
                     let mut out = Vec::new();
                     let mut last = std::time::Instant::now();
+                    let mut next_reload_check = last + reload_every;
                     while !stop.load(Ordering::Relaxed) {
+                        // Rules reload on SIGHUP and when a file changes, as in `kestrel watch`;
+                        // a failed reload keeps the running rules (the reloader says why).
+                        let asked = reload.swap(false, Ordering::Relaxed);
+                        let now = std::time::Instant::now();
+                        if asked || (!reload_every.is_zero() && now >= next_reload_check) {
+                            next_reload_check = now + reload_every;
+                            let reloaded = if asked {
+                                Some(rules.reload())
+                            } else {
+                                rules.reload_if_changed()
+                            };
+                            if let (Some(Ok(set)), Some(enf)) = (reloaded, enforcer.as_mut())
+                                && let Err(e) = enf.apply(&sensor, &set.kill_targets())
+                            {
+                                tracing::error!("kill targets of the reloaded rules: {e:#}");
+                            }
+                        }
                         match sensor.events().recv_timeout(Duration::from_millis(200)) {
                             Ok(ev) => {
                                 engine.evaluate(&ev, &mut out);
@@ -237,10 +248,16 @@ impl Detection {
         });
         Ok(Detection {
             stop,
+            reload,
             thread: Some(thread),
             health,
             forward,
         })
+    }
+
+    /// Reloads the rules at the detection thread's next turn (SIGHUP).
+    pub fn reload_rules(&self) {
+        self.reload.store(true, Ordering::Relaxed);
     }
 
     /// Stops the sensor; alerts already raised are still handed to the client.
@@ -330,7 +347,7 @@ pub fn run(args: AgentArgs, config: &Config) -> anyhow::Result<std::process::Exi
             identity.node,
             buffer_dir.display()
         );
-        super::server::terminated().await;
+        super::server::terminated_reloading(Some(&detection)).await;
         tracing::info!("stopping");
         if let Some(task) = risk {
             task.abort();

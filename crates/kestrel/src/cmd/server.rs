@@ -111,6 +111,26 @@ pub fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
 }
 
 /// Resolves when the process gets SIGINT or SIGTERM.
+/// Waits for SIGINT or SIGTERM; reloads `detection`'s rules on every SIGHUP meanwhile.
+pub async fn terminated_reloading(detection: Option<&super::agent::Detection>) {
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .expect("installing a SIGHUP handler");
+    let end = terminated();
+    tokio::pin!(end);
+    loop {
+        tokio::select! {
+            _ = &mut end => return,
+            _ = hup.recv() => match detection {
+                Some(d) => {
+                    tracing::info!("SIGHUP: reloading rules");
+                    d.reload_rules();
+                }
+                None => tracing::info!("SIGHUP: no local agent, nothing to reload"),
+            },
+        }
+    }
+}
+
 pub async fn terminated() {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .expect("installing a SIGTERM handler");

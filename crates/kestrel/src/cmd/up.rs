@@ -167,7 +167,7 @@ pub fn run(args: UpArgs, config: &Config) -> anyhow::Result<ExitCode> {
             }
         );
         println!("Press Ctrl-C to stop.");
-        super::server::terminated().await;
+        super::server::terminated_reloading(detection.as_ref()).await;
         if let Some(task) = risk {
             task.abort();
             let _ = task.await;

@@ -144,11 +144,20 @@ fn rule_reloader(
     if out.no_rules {
         return Ok(None);
     }
+    configured_rules(config, &out.rules_files)
+}
+
+/// The rules of `[detection]` (built-in ones, `rules_files`) plus `extra` files, kept for
+/// reloads; `None` when that is no rule at all.
+pub(super) fn configured_rules(
+    config: &Config,
+    extra: &[PathBuf],
+) -> anyhow::Result<Option<kestrel_rules::Reloader>> {
     let files: Vec<PathBuf> = config
         .detection
         .rules_files
         .iter()
-        .chain(&out.rules_files)
+        .chain(extra)
         .cloned()
         .collect();
     if files.is_empty() && !config.detection.builtin_rules {
@@ -219,18 +228,16 @@ pub(super) fn configured_enforcement(config: &Config) -> Enforcement {
 
 /// Keeps the sensor's kill maps equal to the kill targets of the loaded rules, across reloads,
 /// without touching the entries of the static deny list (`--deny-exec`).
-pub(super) struct Enforcer<'a> {
-    sensor: &'a SensorHandle,
+pub(super) struct Enforcer {
     mode: DenyMode,
     static_ids: HashSet<ExeId>,
     rule_ids: HashMap<ExeId, String>,
     rule_names: BTreeSet<String>,
 }
 
-impl<'a> Enforcer<'a> {
-    fn new(sensor: &'a SensorHandle, mode: DenyMode, static_ids: HashSet<ExeId>) -> Self {
+impl Enforcer {
+    fn new(mode: DenyMode, static_ids: HashSet<ExeId>) -> Self {
         Enforcer {
-            sensor,
             mode,
             static_ids,
             rule_ids: HashMap::new(),
@@ -241,7 +248,11 @@ impl<'a> Enforcer<'a> {
     /// Makes the kernel's rule-derived entries exactly `targets`. An executable path that does
     /// not exist is reported and skipped: the kernel keys executables by inode, so there is
     /// nothing to deny until the file exists (the rule still alerts).
-    fn apply(&mut self, targets: &KillTargets) -> anyhow::Result<()> {
+    pub(super) fn apply(
+        &mut self,
+        sensor: &SensorHandle,
+        targets: &KillTargets,
+    ) -> anyhow::Result<()> {
         let mut ids = HashMap::new();
         for p in &targets.exe_paths {
             match ExeId::of(p.as_ref()) {
@@ -254,27 +265,27 @@ impl<'a> Enforcer<'a> {
         let names: BTreeSet<String> = targets.names.iter().cloned().collect();
         for (id, path) in &self.rule_ids {
             if !ids.contains_key(id) && !self.static_ids.contains(id) {
-                self.sensor
+                sensor
                     .allow_exe(*id)
                     .with_context(|| format!("removing kill target {path}"))?;
                 tracing::info!(path = %path, "kill target removed");
             }
         }
         for n in self.rule_names.difference(&names) {
-            self.sensor
+            sensor
                 .allow_exec_name(n)
                 .with_context(|| format!("removing kill target {n:?}"))?;
             tracing::info!(name = %n, "kill target removed");
         }
         // A file also on the static deny list keeps that list's mode.
         for (id, path) in ids.iter().filter(|(id, _)| !self.static_ids.contains(id)) {
-            self.sensor
+            sensor
                 .deny_exe(*id, self.mode)
                 .with_context(|| format!("kill rule target {path}"))?;
             tracing::info!(path = %path, mode = ?self.mode, "kill rule target");
         }
         for n in &names {
-            self.sensor
+            sensor
                 .deny_exec_name(n, self.mode)
                 .with_context(|| format!("kill rule target {n:?}"))?;
             tracing::info!(name = %n, mode = ?self.mode, "kill rule target");
@@ -289,14 +300,14 @@ impl<'a> Enforcer<'a> {
 /// dry-run mode with `dry_run` or `[sensor] deny_dry_run`), then, unless `enforcement` is off,
 /// the kill targets of `rules`. The returned enforcer keeps the rule targets in step with later
 /// rule reloads.
-pub(super) fn arm<'a>(
-    sensor: &'a SensorHandle,
+pub(super) fn arm(
+    sensor: &SensorHandle,
     config: &Config,
     extra_deny: &[PathBuf],
     dry_run: bool,
     enforcement: Enforcement,
     rules: Option<&kestrel_rules::RuleSet>,
-) -> anyhow::Result<Option<Enforcer<'a>>> {
+) -> anyhow::Result<Option<Enforcer>> {
     let mode = if dry_run || config.sensor.deny_dry_run {
         DenyMode::DryRun
     } else {
@@ -320,8 +331,8 @@ pub(super) fn arm<'a>(
             } else {
                 DenyMode::DryRun
             };
-            let mut enf = Enforcer::new(sensor, kill_mode, static_ids);
-            enf.apply(&r.kill_targets())?;
+            let mut enf = Enforcer::new(kill_mode, static_ids);
+            enf.apply(sensor, &r.kill_targets())?;
             Some(enf)
         }
     })
@@ -593,7 +604,7 @@ pub fn watch(args: WatchArgs, config: &Config) -> anyhow::Result<ExitCode> {
             // A failed reload keeps the running rules (and their kill targets); the reloader
             // logs why.
             if let (Some(Ok(set)), Some(enf)) = (reloaded, enforcer.as_mut()) {
-                enf.apply(&set.kill_targets())?;
+                enf.apply(&sensor, &set.kill_targets())?;
             }
         }
         match sensor.events().recv_timeout(Duration::from_millis(100)) {
