@@ -296,6 +296,24 @@ fn agent_ships_workloads_and_ranked_findings() {
     assert_eq!(fields["k8s.pod.name"], pod.name(), "{a:#}");
     assert_eq!(fields["k8s.ns.name"], pod.namespace(), "{a:#}");
     assert_eq!(a["node"], "node-1", "{a:#}");
+    // And so the workload's page lists it.
+    let page = get(
+        &addr,
+        &format!(
+            "/api/v1/workloads/test/{}/Pod/{}",
+            pod.namespace(),
+            pod.name()
+        ),
+        &read_token,
+    );
+    assert!(
+        page["alerts"]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["id"] == a["id"]),
+        "{page:#}"
+    );
     drop(pod);
 }
 
