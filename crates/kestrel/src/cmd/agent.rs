@@ -325,6 +325,7 @@ pub fn run(args: AgentArgs, config: &Config) -> anyhow::Result<std::process::Exi
                 Arc::new(Mutex::new(observation(config))),
             )),
         };
+        let hup = super::server::hangups()?;
         let detection = Detection::start_observing(
             client.clone(),
             config,
@@ -347,7 +348,7 @@ pub fn run(args: AgentArgs, config: &Config) -> anyhow::Result<std::process::Exi
             identity.node,
             buffer_dir.display()
         );
-        super::server::terminated_reloading(Some(&detection)).await;
+        super::server::terminated_reloading(hup, Some(&detection)).await;
         tracing::info!("stopping");
         if let Some(task) = risk {
             task.abort();

@@ -111,10 +111,18 @@ pub fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
 }
 
 /// Resolves when the process gets SIGINT or SIGTERM.
+/// SIGHUP as a stream, so that it no longer terminates the process: take it before starting
+/// anything a SIGHUP may be meant for.
+pub fn hangups() -> anyhow::Result<tokio::signal::unix::Signal> {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("cannot install a SIGHUP handler")
+}
+
 /// Waits for SIGINT or SIGTERM; reloads `detection`'s rules on every SIGHUP meanwhile.
-pub async fn terminated_reloading(detection: Option<&super::agent::Detection>) {
-    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        .expect("installing a SIGHUP handler");
+pub async fn terminated_reloading(
+    mut hup: tokio::signal::unix::Signal,
+    detection: Option<&super::agent::Detection>,
+) {
     let end = terminated();
     tokio::pin!(end);
     loop {

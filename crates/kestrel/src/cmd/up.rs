@@ -91,6 +91,7 @@ pub fn run(args: UpArgs, config: &Config) -> anyhow::Result<ExitCode> {
         )
         .await?;
         let url = server.url();
+        let hup = super::server::hangups()?;
         let mut detection = None;
         let mut client = None;
         let mut risk = None;
@@ -167,7 +168,7 @@ pub fn run(args: UpArgs, config: &Config) -> anyhow::Result<ExitCode> {
             }
         );
         println!("Press Ctrl-C to stop.");
-        super::server::terminated_reloading(detection.as_ref()).await;
+        super::server::terminated_reloading(hup, detection.as_ref()).await;
         if let Some(task) = risk {
             task.abort();
             let _ = task.await;
