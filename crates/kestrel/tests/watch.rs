@@ -75,7 +75,9 @@ fn watch_records_stops_on_sigint_and_replays() {
     assert_eq!(exec["process"]["ppid"], std::process::id());
 
     // Rules in a replay see the recording machine's clocks: `proc.duration` (event time minus
-    // process start, two clocks apart) has a value, here the marker's age at its exec.
+    // process start, two clocks apart) has a value, here the marker's age at its exec. A copy
+    // whose header says the recording machine booted an hour earlier (bytes 16..24: Unix time
+    // minus boot time) gives the same age: both clocks come from the header, none from here.
     let rules = dir.path().join("rules.yaml");
     std::fs::write(
         &rules,
@@ -84,21 +86,33 @@ fn watch_records_stops_on_sigint_and_replays() {
          priority: NOTICE\n",
     )
     .unwrap();
-    let out = Command::new(KESTREL)
-        .args(["replay", "--format", "json", "--rules"])
-        .arg(&rules)
-        .arg(&rec)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let text = String::from_utf8(out.stdout).unwrap();
-    let alert = text
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .find(|a| a["rule"] == "Young marker")
-        .unwrap_or_else(|| panic!("no alert on the marker's age:\n{text}"));
-    let age = alert["output_fields"]["proc.duration"].as_u64();
-    assert!(age.is_some_and(|ns| ns < 60_000_000_000), "{alert:#}");
+    let mut bytes = std::fs::read(&rec).unwrap();
+    let offset = i64::from_le_bytes(bytes[16..24].try_into().unwrap());
+    bytes[16..24].copy_from_slice(&(offset - 3_600_000_000_000).to_le_bytes());
+    let shifted = dir.path().join("shifted.krec");
+    std::fs::write(&shifted, bytes).unwrap();
+    for recording in [&rec, &shifted] {
+        let out = Command::new(KESTREL)
+            .args(["replay", "--format", "json", "--rules"])
+            .arg(&rules)
+            .arg(recording)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        let alert = text
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .find(|a| a["rule"] == "Young marker")
+            .unwrap_or_else(|| {
+                panic!(
+                    "{}: no alert on the marker's age:\n{text}",
+                    recording.display()
+                )
+            });
+        let age = alert["output_fields"]["proc.duration"].as_u64();
+        assert!(age.is_some_and(|ns| ns < 60_000_000_000), "{alert:#}");
+    }
 
     let out = Command::new(KESTREL)
         .args(["replay"])

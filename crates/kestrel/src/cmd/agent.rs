@@ -75,13 +75,15 @@ impl Detection {
     /// Starts the sensor (eBPF, or the degraded fallback, reported as such) and the rule
     /// engine, forwarding alerts to `client` and health every `interval`; with `observation`,
     /// every event and alert is also folded into it for risk assessment, and the sensor reports
-    /// every file open. Events carry container and pod identity from the container runtimes
-    /// (`[container]`), so alerts name their pod and namespace.
+    /// every file open. Events carry container and pod identity from `containers` (the
+    /// resolver of `[container]` and how long to hold an unresolved container's events), so
+    /// alerts name their pod and namespace.
     pub async fn start_observing(
         client: Arc<AgentClient>,
         config: &Config,
         interval: Duration,
         observation: Option<Arc<Mutex<Observation>>>,
+        containers: (kestrel_container::ContainerResolver, Duration),
     ) -> anyhow::Result<Detection> {
         let Some(mut rules) = super::watch::configured_rules(config, &[])? else {
             bail!("no rules: [detection] builtin_rules is false and rules_files is empty");
@@ -110,18 +112,31 @@ impl Detection {
             // in-use evidence of risk assessment needs every open, not only the rules' paths.
             sensor_config.open_prefixes = vec![String::new()];
         }
-        let (resolver, hold) = kestrel_container::ContainerResolver::start(&config.container).await;
+        let (resolver, hold) = containers;
         sensor_config.hold_unresolved = hold;
-        let sensor = kestrel_sensor::Sensor::start_with(sensor_config, Some(Arc::new(resolver)))
-            .context("cannot start the sensor")?;
-        let mut enforcer = super::watch::arm(
-            &sensor,
-            config,
-            &[],
-            false,
-            enforcement,
-            Some(&rules.shared().current().0),
-        )?;
+        // Loading and attaching the programs takes a while: not on a runtime worker's turn.
+        let sensor = tokio::task::block_in_place(|| {
+            kestrel_sensor::Sensor::start_with(sensor_config, Some(Arc::new(resolver)))
+        })
+        .context("cannot start the sensor")?;
+        let wants_enforcement =
+            enforcement != kestrel_rules::Enforcement::Off || !config.sensor.deny_exec.is_empty();
+        let mut enforcer = match sensor.degraded() {
+            // The `/proc` fallback sees execs after the fact: nothing to kill them with.
+            Some(why) if wants_enforcement => {
+                tracing::warn!("enforcement unavailable on this node ({why}); detecting only");
+                None
+            }
+            _ => super::watch::arm(
+                &sensor,
+                config,
+                &[],
+                false,
+                enforcement,
+                Some(&rules.shared().current().0),
+                true,
+            )?,
+        };
         match (sensor.degraded(), &observation) {
             (Some(why), _) => tracing::warn!(
                 "sensor degraded: {why}; risk assessment will not judge any package unused"
@@ -318,10 +333,12 @@ pub fn run(args: AgentArgs, config: &Config) -> anyhow::Result<std::process::Exi
             limits,
             http,
         )?);
+        // One resolver (one runtime client, one pod watch) for the sensor and the assessment.
+        let containers = kestrel_container::ContainerResolver::start(&config.container).await;
         let risk = match cfg.risk_interval_secs {
             0 => None,
             _ => Some((
-                assessor(config).await?,
+                assessor(config, containers.0.clone()).await?,
                 Arc::new(Mutex::new(observation(config))),
             )),
         };
@@ -331,6 +348,7 @@ pub fn run(args: AgentArgs, config: &Config) -> anyhow::Result<std::process::Exi
             config,
             Duration::from_secs(args.health_interval.max(1)),
             risk.as_ref().map(|(_, o)| o.clone()),
+            containers,
         )
         .await?;
         let risk = risk.map(|(assessor, observation)| {
@@ -369,7 +387,10 @@ pub(super) fn observation(config: &Config) -> Observation {
 }
 
 /// The node assessment of `[agent]`, `[risk]`, `[db]` and `[container]`.
-pub(super) async fn assessor(config: &Config) -> anyhow::Result<Assessor> {
+pub(super) async fn assessor(
+    config: &Config,
+    resolver: kestrel_container::ContainerResolver,
+) -> anyhow::Result<Assessor> {
     let mut k8s = kestrel_k8s::Inventory::new();
     for p in &config.agent.k8s_files {
         kestrel_k8s::load::load_path(&mut k8s, p)
@@ -388,7 +409,6 @@ pub(super) async fn assessor(config: &Config) -> anyhow::Result<Assessor> {
         min_observation: Duration::from_secs(config.risk.min_observation_secs),
         resolve_timeout: Duration::from_secs(3),
     };
-    let (resolver, _hold) = kestrel_container::ContainerResolver::start(&config.container).await;
     Ok(Assessor::new(settings, resolver, k8s))
 }
 

@@ -110,7 +110,6 @@ pub fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Resolves when the process gets SIGINT or SIGTERM.
 /// SIGHUP as a stream, so that it no longer terminates the process: take it before starting
 /// anything a SIGHUP may be meant for.
 pub fn hangups() -> anyhow::Result<tokio::signal::unix::Signal> {
@@ -128,7 +127,7 @@ pub async fn terminated_reloading(
     loop {
         tokio::select! {
             _ = &mut end => return,
-            _ = hup.recv() => match detection {
+            Some(()) = hup.recv() => match detection {
                 Some(d) => {
                     tracing::info!("SIGHUP: reloading rules");
                     d.reload_rules();
@@ -139,6 +138,7 @@ pub async fn terminated_reloading(
     }
 }
 
+/// Resolves when the process gets SIGINT or SIGTERM.
 pub async fn terminated() {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .expect("installing a SIGTERM handler");

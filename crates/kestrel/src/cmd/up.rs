@@ -118,9 +118,10 @@ pub fn run(args: UpArgs, config: &Config) -> anyhow::Result<ExitCode> {
             )?);
             // The same node assessment the agent ships, so the dashboard's top risks are filled.
             let cfg = &config.agent;
+            let containers = kestrel_container::ContainerResolver::start(&config.container).await;
             let assessment = match cfg.risk_interval_secs {
                 0 => None,
-                _ => match super::agent::assessor(config).await {
+                _ => match super::agent::assessor(config, containers.0.clone()).await {
                     Ok(a) => Some((a, Arc::new(Mutex::new(super::agent::observation(config))))),
                     Err(e) => {
                         eprintln!("kestrel up: risk assessment off: {e:#}");
@@ -133,6 +134,7 @@ pub fn run(args: UpArgs, config: &Config) -> anyhow::Result<ExitCode> {
                 config,
                 Duration::from_secs(10),
                 assessment.as_ref().map(|(_, o)| o.clone()),
+                containers,
             )
             .await
             {

@@ -263,35 +263,47 @@ impl Enforcer {
             }
         }
         let names: BTreeSet<String> = targets.names.iter().cloned().collect();
-        for (id, path) in &self.rule_ids {
-            if !ids.contains_key(id) && !self.static_ids.contains(id) {
-                sensor
-                    .allow_exe(*id)
-                    .with_context(|| format!("removing kill target {path}"))?;
-                tracing::info!(path = %path, "kill target removed");
-            }
-        }
-        for n in self.rule_names.difference(&names) {
+        // What this enforcer tracks changes with each kernel update that succeeds, so that a
+        // failure halfway (a full map) leaves no kernel entry it would never remove.
+        let stale: Vec<(ExeId, String)> = self
+            .rule_ids
+            .iter()
+            .filter(|(id, _)| !ids.contains_key(id))
+            .map(|(id, p)| (*id, p.clone()))
+            .collect();
+        for (id, path) in stale {
             sensor
-                .allow_exec_name(n)
+                .allow_exe(id)
+                .with_context(|| format!("removing kill target {path}"))?;
+            self.rule_ids.remove(&id);
+            tracing::info!(path = %path, "kill target removed");
+        }
+        let stale: Vec<String> = self.rule_names.difference(&names).cloned().collect();
+        for n in stale {
+            sensor
+                .allow_exec_name(&n)
                 .with_context(|| format!("removing kill target {n:?}"))?;
+            self.rule_names.remove(&n);
             tracing::info!(name = %n, "kill target removed");
         }
-        // A file also on the static deny list keeps that list's mode.
-        for (id, path) in ids.iter().filter(|(id, _)| !self.static_ids.contains(id)) {
+        // A file also on the static deny list keeps that list's mode, and is never removed.
+        for (id, path) in ids
+            .into_iter()
+            .filter(|(id, _)| !self.static_ids.contains(id))
+        {
             sensor
-                .deny_exe(*id, self.mode)
+                .deny_exe(id, self.mode)
                 .with_context(|| format!("kill rule target {path}"))?;
             tracing::info!(path = %path, mode = ?self.mode, "kill rule target");
+            self.rule_ids.insert(id, path);
         }
-        for n in &names {
+        for n in names {
             sensor
-                .deny_exec_name(n, self.mode)
+                .deny_exec_name(&n, self.mode)
                 .with_context(|| format!("kill rule target {n:?}"))?;
             tracing::info!(name = %n, mode = ?self.mode, "kill rule target");
+            self.rule_names.insert(n);
         }
-        self.rule_ids = ids;
-        self.rule_names = names;
         Ok(())
     }
 }
@@ -299,7 +311,8 @@ impl Enforcer {
 /// Fills the sensor's kill maps: the static deny list (`[sensor] deny_exec` and `extra_deny`, in
 /// dry-run mode with `dry_run` or `[sensor] deny_dry_run`), then, unless `enforcement` is off,
 /// the kill targets of `rules`. The returned enforcer keeps the rule targets in step with later
-/// rule reloads.
+/// rule reloads. With `lenient` (a node agent, whose one configuration serves every node), an
+/// entry that cannot be enforced on this node is logged and skipped instead of failing.
 pub(super) fn arm(
     sensor: &SensorHandle,
     config: &Config,
@@ -307,6 +320,7 @@ pub(super) fn arm(
     dry_run: bool,
     enforcement: Enforcement,
     rules: Option<&kestrel_rules::RuleSet>,
+    lenient: bool,
 ) -> anyhow::Result<Option<Enforcer>> {
     let mode = if dry_run || config.sensor.deny_dry_run {
         DenyMode::DryRun
@@ -315,12 +329,18 @@ pub(super) fn arm(
     };
     let mut static_ids = HashSet::new();
     for p in config.sensor.deny_exec.iter().chain(extra_deny) {
-        let id = ExeId::of(p).with_context(|| format!("deny list entry {}", p.display()))?;
-        sensor
-            .deny_exe(id, mode)
-            .with_context(|| format!("deny list entry {}", p.display()))?;
-        static_ids.insert(id);
-        tracing::info!(path = %p.display(), ?mode, "exec deny list");
+        let denied = ExeId::of(p)
+            .map_err(anyhow::Error::from)
+            .and_then(|id| Ok(sensor.deny_exe(id, mode).map(|()| id)?))
+            .with_context(|| format!("deny list entry {}", p.display()));
+        match denied {
+            Ok(id) => {
+                static_ids.insert(id);
+                tracing::info!(path = %p.display(), ?mode, "exec deny list");
+            }
+            Err(e) if lenient => tracing::warn!("not enforced on this node: {e:#}"),
+            Err(e) => return Err(e),
+        }
     }
     Ok(match (enforcement, rules) {
         (Enforcement::Off, _) | (_, None) => None,
@@ -332,7 +352,12 @@ pub(super) fn arm(
                 DenyMode::DryRun
             };
             let mut enf = Enforcer::new(kill_mode, static_ids);
-            enf.apply(sensor, &r.kill_targets())?;
+            match enf.apply(sensor, &r.kill_targets()) {
+                Ok(()) => {}
+                // What was armed stays armed (the enforcer tracks it).
+                Err(e) if lenient => tracing::warn!("kill rules partly enforced: {e:#}"),
+                Err(e) => return Err(e),
+            }
             Some(enf)
         }
     })
@@ -579,6 +604,7 @@ pub fn watch(args: WatchArgs, config: &Config) -> anyhow::Result<ExitCode> {
         args.dry_run,
         enforcement,
         rules.as_ref().map(|r| r.shared().current().0).as_deref(),
+        false,
     )?;
     let mut printer = Printer::new(&args.out, engine, intel);
     let deadline = args
