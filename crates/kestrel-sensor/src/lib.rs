@@ -11,6 +11,7 @@
 //!   `/proc` and bounded by an LRU.
 //! - [`pipeline`]: [`Sensor::start`] → [`SensorHandle`] (events, stats, enforcement), and
 //!   [`Replay`] of recordings made with [`recording`].
+//! - [`kill`]: keeps the kernel's exec kill maps equal to the kill rules' targets across reloads.
 //! - [`fallback`]: when eBPF is unavailable, process events from the proc connector (else
 //!   `/proc` polling), reported as degraded.
 //!
@@ -28,6 +29,7 @@
 //! metadata is looked up without blocking the event path. This crate contains no `unsafe`.
 
 pub mod fallback;
+pub mod kill;
 pub mod loader;
 pub mod metadata;
 pub mod normalize;

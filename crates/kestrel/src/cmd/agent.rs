@@ -178,7 +178,10 @@ impl Detection {
                                 rules.reload_if_changed()
                             };
                             if let (Some(Ok(set)), Some(enf)) = (reloaded, enforcer.as_mut())
-                                && let Err(e) = enf.apply(&sensor, &set.kill_targets())
+                                && let Err(e) = {
+                                    let t = set.kill_targets();
+                                    enf.apply(&sensor, &t.exe_paths, &t.names)
+                                }
                             {
                                 tracing::error!("kill targets of the reloaded rules: {e:#}");
                             }

@@ -4,7 +4,7 @@
 //! SIGINT and SIGTERM are blocked in every thread and taken by one waiter thread, so that an
 //! interrupt stops the pipeline cleanly and every program is detached before exit.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::HashSet;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,7 +17,8 @@ use clap::{Args, ValueEnum};
 use kestrel_config::{Config, EnforcementMode, SensorFallback};
 use kestrel_event::{Alert, Event, EventKind, OpenFlags};
 use kestrel_intel::IntelMatcher;
-use kestrel_rules::{Enforcement, KillTargets};
+use kestrel_rules::Enforcement;
+use kestrel_sensor::kill::KillSync;
 use kestrel_sensor::{
     DenyMode, ExeId, Fallback, Replay, Sensor, SensorConfig, SensorHandle, Skipped,
 };
@@ -226,88 +227,6 @@ pub(super) fn configured_enforcement(config: &Config) -> Enforcement {
     }
 }
 
-/// Keeps the sensor's kill maps equal to the kill targets of the loaded rules, across reloads,
-/// without touching the entries of the static deny list (`--deny-exec`).
-pub(super) struct Enforcer {
-    mode: DenyMode,
-    static_ids: HashSet<ExeId>,
-    rule_ids: HashMap<ExeId, String>,
-    rule_names: BTreeSet<String>,
-}
-
-impl Enforcer {
-    fn new(mode: DenyMode, static_ids: HashSet<ExeId>) -> Self {
-        Enforcer {
-            mode,
-            static_ids,
-            rule_ids: HashMap::new(),
-            rule_names: BTreeSet::new(),
-        }
-    }
-
-    /// Makes the kernel's rule-derived entries exactly `targets`. An executable path that does
-    /// not exist is reported and skipped: the kernel keys executables by inode, so there is
-    /// nothing to deny until the file exists (the rule still alerts).
-    pub(super) fn apply(
-        &mut self,
-        sensor: &SensorHandle,
-        targets: &KillTargets,
-    ) -> anyhow::Result<()> {
-        let mut ids = HashMap::new();
-        for p in &targets.exe_paths {
-            match ExeId::of(p.as_ref()) {
-                Ok(id) => {
-                    ids.insert(id, p.clone());
-                }
-                Err(e) => tracing::warn!("kill rule target not enforced in the kernel: {e}"),
-            }
-        }
-        let names: BTreeSet<String> = targets.names.iter().cloned().collect();
-        // What this enforcer tracks changes with each kernel update that succeeds, so that a
-        // failure halfway (a full map) leaves no kernel entry it would never remove.
-        let stale: Vec<(ExeId, String)> = self
-            .rule_ids
-            .iter()
-            .filter(|(id, _)| !ids.contains_key(id))
-            .map(|(id, p)| (*id, p.clone()))
-            .collect();
-        for (id, path) in stale {
-            sensor
-                .allow_exe(id)
-                .with_context(|| format!("removing kill target {path}"))?;
-            self.rule_ids.remove(&id);
-            tracing::info!(path = %path, "kill target removed");
-        }
-        let stale: Vec<String> = self.rule_names.difference(&names).cloned().collect();
-        for n in stale {
-            sensor
-                .allow_exec_name(&n)
-                .with_context(|| format!("removing kill target {n:?}"))?;
-            self.rule_names.remove(&n);
-            tracing::info!(name = %n, "kill target removed");
-        }
-        // A file also on the static deny list keeps that list's mode, and is never removed.
-        for (id, path) in ids
-            .into_iter()
-            .filter(|(id, _)| !self.static_ids.contains(id))
-        {
-            sensor
-                .deny_exe(id, self.mode)
-                .with_context(|| format!("kill rule target {path}"))?;
-            tracing::info!(path = %path, mode = ?self.mode, "kill rule target");
-            self.rule_ids.insert(id, path);
-        }
-        for n in names {
-            sensor
-                .deny_exec_name(&n, self.mode)
-                .with_context(|| format!("kill rule target {n:?}"))?;
-            tracing::info!(name = %n, mode = ?self.mode, "kill rule target");
-            self.rule_names.insert(n);
-        }
-        Ok(())
-    }
-}
-
 /// Fills the sensor's kill maps: the static deny list (`[sensor] deny_exec` and `extra_deny`, in
 /// dry-run mode with `dry_run` or `[sensor] deny_dry_run`), then, unless `enforcement` is off,
 /// the kill targets of `rules`. The returned enforcer keeps the rule targets in step with later
@@ -321,7 +240,7 @@ pub(super) fn arm(
     enforcement: Enforcement,
     rules: Option<&kestrel_rules::RuleSet>,
     lenient: bool,
-) -> anyhow::Result<Option<Enforcer>> {
+) -> anyhow::Result<Option<KillSync>> {
     let mode = if dry_run || config.sensor.deny_dry_run {
         DenyMode::DryRun
     } else {
@@ -351,12 +270,13 @@ pub(super) fn arm(
             } else {
                 DenyMode::DryRun
             };
-            let mut enf = Enforcer::new(kill_mode, static_ids);
-            match enf.apply(sensor, &r.kill_targets()) {
+            let mut enf = KillSync::new(kill_mode, static_ids);
+            let t = r.kill_targets();
+            match enf.apply(sensor, &t.exe_paths, &t.names) {
                 Ok(()) => {}
-                // What was armed stays armed (the enforcer tracks it).
-                Err(e) if lenient => tracing::warn!("kill rules partly enforced: {e:#}"),
-                Err(e) => return Err(e),
+                // What was armed stays armed (the sync tracks it).
+                Err(e) if lenient => tracing::warn!("kill rules partly enforced: {e}"),
+                Err(e) => return Err(e.into()),
             }
             Some(enf)
         }
@@ -630,7 +550,8 @@ pub fn watch(args: WatchArgs, config: &Config) -> anyhow::Result<ExitCode> {
             // A failed reload keeps the running rules (and their kill targets); the reloader
             // logs why.
             if let (Some(Ok(set)), Some(enf)) = (reloaded, enforcer.as_mut()) {
-                enf.apply(&sensor, &set.kill_targets())?;
+                let t = set.kill_targets();
+                enf.apply(&sensor, &t.exe_paths, &t.names)?;
             }
         }
         match sensor.events().recv_timeout(Duration::from_millis(100)) {
