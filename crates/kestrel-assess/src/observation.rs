@@ -235,11 +235,7 @@ impl Observation {
                 .alerts
                 .split_off(&(oldest, Priority::Emergency, String::new()));
         }
-        if let Some(n) = o.alerts.get_mut(&(bucket, priority, rule.to_owned())) {
-            *n += 1;
-        } else {
-            o.alerts.insert((bucket, priority, rule.to_owned()), 1);
-        }
+        *o.alerts.entry((bucket, priority, rule.to_owned())).or_default() += 1;
     }
 
     /// Hands over the files a container touched since the last call, for ownership lookup.

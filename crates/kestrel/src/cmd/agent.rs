@@ -85,10 +85,9 @@ impl Detection {
         observation: Option<Arc<Mutex<Observation>>>,
         containers: (kestrel_container::ContainerResolver, Duration),
     ) -> anyhow::Result<Detection> {
-        let Some(mut rules) = super::watch::configured_rules(config, &[])? else {
+        let Some(rules) = super::watch::configured_rules(config, &[])? else {
             bail!("no rules: [detection] builtin_rules is false and rules_files is empty");
         };
-        let reload_every = Duration::from_secs(config.detection.reload_interval_secs);
         let enforcement = super::watch::configured_enforcement(config);
         let min: kestrel_event::Priority = config
             .detection
@@ -119,24 +118,9 @@ impl Detection {
             kestrel_sensor::Sensor::start_with(sensor_config, Some(Arc::new(resolver)))
         })
         .context("cannot start the sensor")?;
-        let wants_enforcement =
-            enforcement != kestrel_rules::Enforcement::Off || !config.sensor.deny_exec.is_empty();
-        let mut enforcer = match sensor.degraded() {
-            // The `/proc` fallback sees execs after the fact: nothing to kill them with.
-            Some(why) if wants_enforcement => {
-                tracing::warn!("enforcement unavailable on this node ({why}); detecting only");
-                None
-            }
-            _ => super::watch::arm(
-                &sensor,
-                config,
-                &[],
-                false,
-                enforcement,
-                Some(&rules.shared().current().0),
-                true,
-            )?,
-        };
+        let mut upkeep =
+            super::watch::arm(&sensor, config, &[], false, enforcement, Some(rules), true)?
+                .expect("arm returns the upkeep of the rules it is given");
         match (sensor.degraded(), &observation) {
             (Some(why), _) => tracing::warn!(
                 "sensor degraded: {why}; risk assessment will not judge any package unused"
@@ -164,27 +148,12 @@ impl Detection {
                 .spawn(move || {
                     let mut out = Vec::new();
                     let mut last = std::time::Instant::now();
-                    let mut next_reload_check = last + reload_every;
                     while !stop.load(Ordering::Relaxed) {
-                        // Rules reload on SIGHUP and when a file changes, as in `kestrel watch`;
-                        // a failed reload keeps the running rules (the reloader says why).
+                        // As in `kestrel watch`, except that a kill-map failure is logged: the
+                        // node keeps detecting.
                         let asked = reload.swap(false, Ordering::Relaxed);
-                        let now = std::time::Instant::now();
-                        if asked || (!reload_every.is_zero() && now >= next_reload_check) {
-                            next_reload_check = now + reload_every;
-                            let reloaded = if asked {
-                                Some(rules.reload())
-                            } else {
-                                rules.reload_if_changed()
-                            };
-                            if let (Some(Ok(set)), Some(enf)) = (reloaded, enforcer.as_mut())
-                                && let Err(e) = {
-                                    let t = set.kill_targets();
-                                    enf.apply(&sensor, &t.exe_paths, &t.names)
-                                }
-                            {
-                                tracing::error!("kill targets of the reloaded rules: {e:#}");
-                            }
+                        if let Err(e) = upkeep.turn(&sensor, asked) {
+                            tracing::error!("kill targets of the reloaded rules: {e}");
                         }
                         match sensor.events().recv_timeout(Duration::from_millis(200)) {
                             Ok(ev) => {

@@ -227,20 +227,71 @@ pub(super) fn configured_enforcement(config: &Config) -> Enforcement {
     }
 }
 
+/// The running rules' upkeep: reloads on request (SIGHUP) and when a rule file changes, with the
+/// kernel's kill targets kept in step. A failed reload keeps the running rules and their kill
+/// targets (the reloader logs why).
+pub(super) struct RuleUpkeep {
+    rules: kestrel_rules::Reloader,
+    every: Duration,
+    next_check: Instant,
+    kill: Option<KillSync>,
+}
+
+impl RuleUpkeep {
+    /// Reloads if `asked`, or if a file changed and the check is due (every `[detection]
+    /// reload_interval_secs`, never when 0).
+    pub(super) fn turn(
+        &mut self,
+        sensor: &SensorHandle,
+        asked: bool,
+    ) -> Result<(), kestrel_sensor::kill::KillTargetError> {
+        let now = Instant::now();
+        if !asked && (self.every.is_zero() || now < self.next_check) {
+            return Ok(());
+        }
+        self.next_check = now + self.every;
+        let reloaded = if asked {
+            Some(self.rules.reload())
+        } else {
+            self.rules.reload_if_changed()
+        };
+        match (reloaded, self.kill.as_mut()) {
+            (Some(Ok(set)), Some(kill)) => {
+                let t = set.kill_targets();
+                kill.apply(sensor, &t.exe_paths, &t.names)
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// Fills the sensor's kill maps: the static deny list (`[sensor] deny_exec` and `extra_deny`, in
 /// dry-run mode with `dry_run` or `[sensor] deny_dry_run`), then, unless `enforcement` is off,
-/// the kill targets of `rules`. The returned enforcer keeps the rule targets in step with later
-/// rule reloads. With `lenient` (a node agent, whose one configuration serves every node), an
-/// entry that cannot be enforced on this node is logged and skipped instead of failing.
+/// the kill targets of `rules`; returns the upkeep of `rules`, which keeps those targets in step
+/// with later reloads. With `lenient` (a node agent, whose one configuration serves every node),
+/// what cannot be enforced on this node (an entry, or everything on the `/proc` fallback) is
+/// logged and skipped instead of failing.
 pub(super) fn arm(
     sensor: &SensorHandle,
     config: &Config,
     extra_deny: &[PathBuf],
     dry_run: bool,
     enforcement: Enforcement,
-    rules: Option<&kestrel_rules::RuleSet>,
+    rules: Option<kestrel_rules::Reloader>,
     lenient: bool,
-) -> anyhow::Result<Option<KillSync>> {
+) -> anyhow::Result<Option<RuleUpkeep>> {
+    let upkeep = |rules, kill| RuleUpkeep {
+        rules,
+        every: Duration::from_secs(config.detection.reload_interval_secs),
+        next_check: Instant::now() + Duration::from_secs(config.detection.reload_interval_secs),
+        kill,
+    };
+    let wanted = enforcement != Enforcement::Off || !config.sensor.deny_exec.is_empty();
+    if let Some(why) = sensor.degraded().filter(|_| lenient && wanted) {
+        // The `/proc` fallback sees execs after the fact: nothing to kill them with.
+        tracing::warn!("enforcement unavailable on this node ({why}); detecting only");
+        return Ok(rules.map(|r| upkeep(r, None)));
+    }
     let mode = if dry_run || config.sensor.deny_dry_run {
         DenyMode::DryRun
     } else {
@@ -261,26 +312,27 @@ pub(super) fn arm(
             Err(e) => return Err(e),
         }
     }
-    Ok(match (enforcement, rules) {
-        (Enforcement::Off, _) | (_, None) => None,
-        (e, Some(r)) => {
-            log_enforcement_support(e);
-            let kill_mode = if e == Enforcement::Kill {
-                DenyMode::Kill
-            } else {
-                DenyMode::DryRun
-            };
-            let mut enf = KillSync::new(kill_mode, static_ids);
-            let t = r.kill_targets();
-            match enf.apply(sensor, &t.exe_paths, &t.names) {
-                Ok(()) => {}
-                // What was armed stays armed (the sync tracks it).
-                Err(e) if lenient => tracing::warn!("kill rules partly enforced: {e}"),
-                Err(e) => return Err(e.into()),
-            }
-            Some(enf)
-        }
-    })
+    let Some(rules) = rules else {
+        return Ok(None);
+    };
+    if enforcement == Enforcement::Off {
+        return Ok(Some(upkeep(rules, None)));
+    }
+    log_enforcement_support(enforcement);
+    let kill_mode = if enforcement == Enforcement::Kill {
+        DenyMode::Kill
+    } else {
+        DenyMode::DryRun
+    };
+    let mut kill = KillSync::new(kill_mode, static_ids);
+    let t = rules.shared().current().0.kill_targets();
+    match kill.apply(sensor, &t.exe_paths, &t.names) {
+        Ok(()) => {}
+        // What was armed stays armed (the sync tracks it).
+        Err(e) if lenient => tracing::warn!("kill rules partly enforced: {e}"),
+        Err(e) => return Err(e.into()),
+    }
+    Ok(Some(upkeep(rules, Some(kill))))
 }
 
 /// What the kernel offers for enforcement, said once at start.
@@ -491,7 +543,7 @@ pub fn watch(args: WatchArgs, config: &Config) -> anyhow::Result<ExitCode> {
         return check(cfg, args.out.format);
     }
     let enforcement = enforcement(&args, config);
-    let mut rules = rule_reloader(config, &args.out)?;
+    let rules = rule_reloader(config, &args.out)?;
     // Live events and this host's process start times share this boot.
     let offset = kestrel_sensor::boot_to_unix_ns();
     let engine =
@@ -517,42 +569,26 @@ pub fn watch(args: WatchArgs, config: &Config) -> anyhow::Result<ExitCode> {
     if let Some(why) = sensor.degraded() {
         tracing::warn!("{why}");
     }
-    let mut enforcer = arm(
+    let mut upkeep = arm(
         &sensor,
         config,
         &args.deny_exec,
         args.dry_run,
         enforcement,
-        rules.as_ref().map(|r| r.shared().current().0).as_deref(),
+        rules,
         false,
     )?;
     let mut printer = Printer::new(&args.out, engine, intel);
     let deadline = args
         .duration
         .map(|s| Instant::now() + Duration::from_secs(s));
-    let mut next_reload_check = Instant::now() + reload_every;
     while !stop.load(Ordering::Relaxed) && !printer.done() {
-        let now = Instant::now();
-        if deadline.is_some_and(|d| now >= d) {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
             break;
         }
         let asked = reload.swap(false, Ordering::Relaxed);
-        let due = !reload_every.is_zero() && now >= next_reload_check;
-        if let Some(r) = rules.as_mut()
-            && (asked || due)
-        {
-            next_reload_check = now + reload_every;
-            let reloaded = if asked {
-                Some(r.reload())
-            } else {
-                r.reload_if_changed()
-            };
-            // A failed reload keeps the running rules (and their kill targets); the reloader
-            // logs why.
-            if let (Some(Ok(set)), Some(enf)) = (reloaded, enforcer.as_mut()) {
-                let t = set.kill_targets();
-                enf.apply(&sensor, &t.exe_paths, &t.names)?;
-            }
+        if let Some(u) = upkeep.as_mut() {
+            u.turn(&sensor, asked)?;
         }
         match sensor.events().recv_timeout(Duration::from_millis(100)) {
             Ok(e) => printer.handle(&e)?,
