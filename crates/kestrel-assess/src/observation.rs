@@ -235,7 +235,9 @@ impl Observation {
                 .alerts
                 .split_off(&(oldest, Priority::Emergency, String::new()));
         }
-        *o.alerts.entry((bucket, priority, rule.to_owned())).or_default() += 1;
+        *o.alerts
+            .entry((bucket, priority, rule.to_owned()))
+            .or_default() += 1;
     }
 
     /// Hands over the files a container touched since the last call, for ownership lookup.

@@ -7,11 +7,12 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{get_json as get, import_db};
+use common::{get_json as get, import_db, kill_rule, run_touch};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_kestrel");
@@ -69,6 +70,67 @@ fn token(database: &str, role: &str) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
+/// A `kestrel server` on 127.0.0.1 with SQLite in `dir`, and tokens for it.
+struct Server {
+    _process: Running,
+    url: String,
+    /// `host:port`, for `get`.
+    addr: String,
+    agent_token: String,
+    read_token: String,
+}
+
+impl Server {
+    fn start(dir: &std::path::Path) -> Server {
+        let database = format!("sqlite://{}", dir.join("server.db").display());
+        let agent_token = token(&database, "agent");
+        let read_token = token(&database, "read");
+        let (process, line) = start_until(
+            Command::new(BIN).args(["server", "--listen", "127.0.0.1:0", "--database", &database]),
+            "listening on",
+        );
+        let url = line.rsplit(' ').next().unwrap().to_owned();
+        let addr = url
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned();
+        Server {
+            _process: process,
+            url,
+            addr,
+            agent_token,
+            read_token,
+        }
+    }
+
+    /// `kestrel agent` with `config`, shipping here as node-1 of cluster `test`, started once
+    /// it prints its banner (its sensor attached, its kill maps filled).
+    fn agent(&self, config: &std::path::Path, dir: &std::path::Path) -> Running {
+        start_until(
+            Command::new(BIN)
+                .arg("--config")
+                .arg(config)
+                .args(["agent", "--server", &self.url, "--token", &self.agent_token])
+                .args(["--cluster", "test", "--node", "node-1", "--buffer-dir"])
+                .arg(dir.join("buffer")),
+            "kestrel agent shipping to",
+        )
+        .0
+    }
+}
+
+/// Calls `f` until it returns a value, for at most `limit`; fails naming `what` after that.
+fn wait_until<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
 /// The cluster objects the agent reads for exposure and environment.
 const CLUSTER: &str = r#"
 apiVersion: v1
@@ -102,18 +164,8 @@ fn agent_ships_workloads_and_ranked_findings() {
     let tmp = tempfile::tempdir().unwrap();
     let advisories = tmp.path().join("advisories.db");
     import_db(&advisories);
-    let database = format!("sqlite://{}", tmp.path().join("server.db").display());
-    let agent_token = token(&database, "agent");
-    let read_token = token(&database, "read");
-    let (_server, line) = start_until(
-        Command::new(BIN).args(["server", "--listen", "127.0.0.1:0", "--database", &database]),
-        "listening on",
-    );
-    let url = line.rsplit(' ').next().unwrap().to_owned();
-    let addr = url
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_owned();
+    let server = Server::start(tmp.path());
+    let (addr, read_token) = (&server.addr, &server.read_token);
 
     let podman = kestrel_testenv::PodmanService::start().expect("podman system service");
     let socket = podman.socket();
@@ -131,26 +183,18 @@ fn agent_ships_workloads_and_ranked_findings() {
     .unwrap();
     // The sensor is attached when the agent prints its banner: the Pod is observed from its
     // start, so packages it never loads can be judged "not in use".
-    let (_agent, _) = start_until(
-        Command::new(BIN)
-            .arg("--config")
-            .arg(&config)
-            .args(["agent", "--server", &url, "--token", &agent_token])
-            .args(["--cluster", "test", "--node", "node-1", "--buffer-dir"])
-            .arg(tmp.path().join("buffer")),
-        "kestrel agent shipping to",
-    );
+    let _agent = server.agent(&config, tmp.path());
     let pod = kestrel_testenv::TestPod::start(&image).expect("test pod");
 
     // Assessments run every 5 s; wait until one has seen the Pod long enough to tell unused
     // packages (django) from used ones (requests).
     let deadline = Instant::now() + Duration::from_secs(240);
     let (workloads, vulns) = loop {
-        let w = get(&addr, "/api/v1/workloads?namespace=shop", &read_token);
+        let w = get(addr, "/api/v1/workloads?namespace=shop", read_token);
         let v = get(
-            &addr,
+            addr,
             "/api/v1/vulnerabilities?namespace=shop&limit=1000",
-            &read_token,
+            read_token,
         );
         let settled = v["items"].as_array().unwrap().iter().any(|f| {
             f["package"]["name"]
@@ -259,37 +303,33 @@ fn agent_ships_workloads_and_ranked_findings() {
             r.contains("alert(s) on the workload (") && r.contains("Terminal shell in container")
         })
     };
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let v = get(
-            &addr,
-            "/api/v1/vulnerabilities?namespace=shop&limit=1000",
-            &read_token,
-        );
-        let attacked = v["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|f| f["reasons"].as_array().unwrap().iter().any(names_the_rule));
-        if attacked {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no finding names the terminal shell alert:\n{v:#}"
-        );
-        std::thread::sleep(Duration::from_secs(2));
-    }
+    wait_until(
+        "a finding that names the terminal shell alert",
+        Duration::from_secs(120),
+        || {
+            let v = get(
+                addr,
+                "/api/v1/vulnerabilities?namespace=shop&limit=1000",
+                read_token,
+            );
+            v["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["reasons"].as_array().unwrap().iter().any(names_the_rule))
+                .then_some(())
+        },
+    );
     // The alert itself reached the server with the Pod's identity, so it is found by namespace
     // and pod (the agent's events are resolved through the container runtime).
     let alerts = get(
-        &addr,
+        addr,
         &format!(
             "/api/v1/alerts?namespace={}&pod={}&rule=Terminal%20shell%20in%20container",
             pod.namespace(),
             pod.name()
         ),
-        &read_token,
+        read_token,
     );
     let a = alerts["items"]
         .as_array()
@@ -303,13 +343,13 @@ fn agent_ships_workloads_and_ranked_findings() {
     assert_eq!(a["node"], "node-1", "{a:#}");
     // And so the workload's page lists it.
     let page = get(
-        &addr,
+        addr,
         &format!(
             "/api/v1/workloads/test/{}/Pod/{}",
             pod.namespace(),
             pod.name()
         ),
-        &read_token,
+        read_token,
     );
     assert!(
         page["alerts"]["items"]
@@ -322,48 +362,17 @@ fn agent_ships_workloads_and_ranked_findings() {
     drop(pod);
 }
 
-/// A kill rule for programs named `name`.
-fn kill_rule(name: &str) -> String {
-    format!(
-        "- rule: Forbidden on the node\n  desc: a program that must never run\n  \
-         condition: evt.type in (execve, execveat) and proc.name = {name}\n  \
-         output: \"forbidden program %proc.name (exe=%proc.exepath)\"\n  priority: CRITICAL\n  \
-         action: kill\n"
-    )
-}
-
-/// Runs `prog -c 'touch MARKER'`: the signal that ended it, and whether it ran its command.
-fn run_touch(prog: &std::path::Path, marker: &std::path::Path) -> (Option<i32>, bool) {
-    use std::os::unix::process::ExitStatusExt;
-    let _ = std::fs::remove_file(marker);
-    let status = Command::new(prog)
-        .arg("-c")
-        .arg(format!("touch {}", marker.display()))
-        .status()
-        .unwrap();
-    (status.signal(), marker.exists())
-}
-
 /// `[detection] enforcement = "kill"` in the agent: a program a kill rule names is killed by the
 /// kernel at exec, before it runs anything, and the alert reaches the server with the verdict.
 /// SIGHUP reloads the rules, and the kernel's kill targets with them.
 #[test]
 fn agent_enforces_kill_rules_and_ships_the_verdict() {
     let tmp = tempfile::tempdir().unwrap();
-    let database = format!("sqlite://{}", tmp.path().join("server.db").display());
-    let agent_token = token(&database, "agent");
-    let read_token = token(&database, "read");
-    let (_server, line) = start_until(
-        Command::new(BIN).args(["server", "--listen", "127.0.0.1:0", "--database", &database]),
-        "listening on",
-    );
-    let url = line.rsplit(' ').next().unwrap().to_owned();
-    let addr = url
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_owned();
+    let server = Server::start(tmp.path());
+    let (addr, read_token) = (&server.addr, &server.read_token);
     let rules = tmp.path().join("kill.yaml");
-    std::fs::write(&rules, kill_rule("agentkill")).unwrap();
+    let rule = |name: &str| kill_rule("Forbidden on the node", &format!("proc.name = {name}"));
+    std::fs::write(&rules, rule("agentkill")).unwrap();
     let config = tmp.path().join("kestrel.toml");
     std::fs::write(
         &config,
@@ -375,36 +384,24 @@ fn agent_enforces_kill_rules_and_ships_the_verdict() {
     )
     .unwrap();
     // The kill maps are filled before the agent prints its banner.
-    let (agent, _) = start_until(
-        Command::new(BIN)
-            .arg("--config")
-            .arg(&config)
-            .args(["agent", "--server", &url, "--token", &agent_token])
-            .args(["--cluster", "test", "--node", "node-1", "--buffer-dir"])
-            .arg(tmp.path().join("buffer")),
-        "kestrel agent shipping to",
-    );
+    let agent = server.agent(&config, tmp.path());
     let prog = common::renamed_copy("/bin/sh", tmp.path(), "agentkill");
     let marker = tmp.path().join("ran");
-    assert_eq!(
-        run_touch(&prog, &marker),
-        (Some(9), false),
-        "killed at exec"
-    );
-
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let alert = loop {
-        let alerts = get(
-            &addr,
-            "/api/v1/alerts?rule=Forbidden%20on%20the%20node",
-            &read_token,
-        );
-        if let Some(a) = alerts["items"].as_array().unwrap().first() {
-            break a.clone();
-        }
-        assert!(Instant::now() < deadline, "no alert reached the server");
-        std::thread::sleep(Duration::from_millis(500));
+    // How a program ended (the signal that killed it) and whether it ran its command.
+    let run = |prog: &std::path::Path| {
+        let (status, ran) = run_touch(prog, &marker);
+        (status.signal(), ran)
     };
+    assert_eq!(run(&prog), (Some(9), false), "killed at exec");
+
+    let alert = wait_until("the alert on the server", Duration::from_secs(60), || {
+        let alerts = get(
+            addr,
+            "/api/v1/alerts?rule=Forbidden%20on%20the%20node",
+            read_token,
+        );
+        alerts["items"].as_array().unwrap().first().cloned()
+    });
     assert_eq!(alert["alert"]["action"], "killed", "{alert:#}");
     assert_eq!(
         alert["alert"]["output_fields"]["proc.exepath"],
@@ -414,20 +411,16 @@ fn agent_enforces_kill_rules_and_ships_the_verdict() {
     // The rules change; file polling is off, so only SIGHUP reloads them. Then the new name is
     // killed and the old one runs.
     let next = common::renamed_copy("/bin/sh", tmp.path(), "agentkill2");
-    std::fs::write(&rules, kill_rule("agentkill2")).unwrap();
+    std::fs::write(&rules, rule("agentkill2")).unwrap();
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(agent.0.id() as i32),
         nix::sys::signal::Signal::SIGHUP,
     )
     .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while run_touch(&next, &marker) != (Some(9), false) {
-        assert!(Instant::now() < deadline, "SIGHUP did not arm the new rule");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    assert_eq!(
-        run_touch(&prog, &marker),
-        (None, true),
-        "old target released"
+    wait_until(
+        "SIGHUP to arm the new rule",
+        Duration::from_secs(30),
+        || (run(&next) == (Some(9), false)).then_some(()),
     );
+    assert_eq!(run(&prog), (None, true), "old target released");
 }

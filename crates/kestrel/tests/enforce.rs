@@ -10,10 +10,9 @@ mod common;
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus};
 use std::time::Duration;
 
-use common::Watch;
+use common::{Watch, kill_rule, run_touch};
 use serde_json::Value;
 
 /// Rule files are re-read every second, for the reload test.
@@ -32,22 +31,6 @@ fn alert_for(w: &mut Watch, rule: &str, exe: &Path) -> Value {
 /// A copy of `/bin/sh` at `dir/name`: a program of its own (inode) with its own task name.
 fn forbidden_copy(dir: &Path, name: &str) -> PathBuf {
     common::renamed_copy("/bin/sh", dir, name)
-}
-
-/// Runs `prog -c 'touch MARKER'`; returns how it ended and whether the marker exists.
-fn run_touch(prog: &Path, marker: &Path) -> (ExitStatus, bool) {
-    let status = Command::new(prog)
-        .arg("-c")
-        .arg(format!("touch {}", marker.display()))
-        .status()
-        .unwrap();
-    (status, marker.exists())
-}
-
-fn kill_rule(name: &str, condition: &str) -> String {
-    format!(
-        "- rule: {name}\n  desc: a program that must never run\n  condition: evt.type in (execve, execveat) and {condition}\n  output: \"forbidden program %proc.name (exe=%proc.exepath)\"\n  priority: CRITICAL\n  action: kill\n"
-    )
 }
 
 fn setup(dir: &Path, rules: &str) -> PathBuf {

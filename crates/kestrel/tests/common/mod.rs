@@ -619,6 +619,25 @@ pub fn renamed_copy(from: &str, dir: &Path, name: &str) -> PathBuf {
     p
 }
 
+/// Runs `prog -c 'touch MARKER'` (removing an earlier marker first); returns how it ended and
+/// whether the marker exists, i.e. whether the program ran its command.
+pub fn run_touch(prog: &Path, marker: &Path) -> (std::process::ExitStatus, bool) {
+    let _ = std::fs::remove_file(marker);
+    let status = Command::new(prog)
+        .arg("-c")
+        .arg(format!("touch {}", marker.display()))
+        .status()
+        .unwrap();
+    (status, marker.exists())
+}
+
+/// An `action: kill` rule named `name` for the execs matching `condition`.
+pub fn kill_rule(name: &str, condition: &str) -> String {
+    format!(
+        "- rule: {name}\n  desc: a program that must never run\n  condition: evt.type in (execve, execveat) and {condition}\n  output: \"forbidden program %proc.name (exe=%proc.exepath)\"\n  priority: CRITICAL\n  action: kill\n"
+    )
+}
+
 /// GET over HTTP/1.0 from a Kestrel server with a bearer token (the server closes the
 /// connection after an unchunked body): the status and the body.
 pub fn http_get(addr: &str, path: &str, token: &str) -> (u16, String) {
